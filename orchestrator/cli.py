@@ -1,0 +1,232 @@
+"""The ``layerctl`` command line: typer wiring, flag parsing and exit codes only."""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import typer
+
+from . import __version__
+from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspace, validate
+from .discovery import discover_layers
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
+from .plan import Plan, make_plan
+from .reporters.plain import PlainReporter
+from .run import report_path, run_plan
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="layerctl",
+    help="Build AWS Lambda layers for a whole monorepo: every layer x Python x architecture, at once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _user_errors(func: F) -> F:
+    """Turn a LayerctlError into one line on stderr and its exit code: no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LayerctlError as exc:
+            typer.echo(f"layerctl: error: {exc.message}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("layerctl: interrupted", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"layerctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    directory: Annotated[
+        Path, typer.Option("-C", "--directory", help="The workspace root (default: the current directory).")
+    ] = Path("."),
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = directory.absolute()
+
+
+def _csv(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+PythonOpt = Annotated[str | None, typer.Option("--python", help="Python versions, e.g. 3.11,3.12.")]
+ArchOpt = Annotated[str | None, typer.Option("--arch", help="Architectures: x86_64,arm64.")]
+OnlyOpt = Annotated[
+    list[str] | None, typer.Option("--only", help="Build only target ids matching this glob.")
+]
+SkipOpt = Annotated[
+    list[str] | None, typer.Option("--skip", help="Skip target ids matching this glob (wins).")
+]
+JobsOpt = Annotated[
+    int | None, typer.Option("--jobs", "-j", min=1, help="Targets built at once (default: CPUs).")
+]
+BuilderOpt = Annotated[str | None, typer.Option("--builder", help="auto | native | container.")]
+KeepGoingOpt = Annotated[
+    bool, typer.Option("--keep-going", "-k", help="Build every target even after a failure.")
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild targets whose inputs have not changed.")]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="Show each phase of each target.")
+]
+
+
+def _plan(
+    root: Path,
+    *,
+    layers: list[str] | None = None,
+    python: str | None = None,
+    arch: str | None = None,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    jobs: int | None = None,
+    builder: str | None = None,
+) -> Plan:
+    workspace = load_workspace(root)
+    env_settings, env_options = env_overrides()
+    cli_raw_settings = {
+        k: v
+        for k, v in {"python": _csv(python), "arch": _csv(arch), "builder": builder}.items()
+        if v is not None
+    }
+    cli_raw_options = {k: v for k, v in {"only": only, "skip": skip, "jobs": jobs}.items() if v}
+    return make_plan(
+        workspace,
+        discover_layers(workspace),
+        env_settings=env_settings,
+        env_options=env_options,
+        cli_settings=validate(LayerSettings, cli_raw_settings, "command line"),
+        cli_options=validate(WorkspaceOptions, cli_raw_options, "command line"),
+        layer_names=layers or (),
+    )
+
+
+def _build(plan: Plan, *, keep_going: bool, force: bool, verbose: int) -> None:
+    if not plan.targets:
+        typer.echo("layerctl: no targets match the selection", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    reporter = PlainReporter(sys.stdout, verbose=verbose)
+    _outcome, code = anyio.run(lambda: run_plan(plan, reporter, keep_going=keep_going, force=force))
+    typer.echo(f"report: {report_path(plan)}")
+    raise typer.Exit(code)
+
+
+@app.command("build-all")
+@_user_errors
+def build_all(
+    ctx: typer.Context,
+    python: PythonOpt = None,
+    arch: ArchOpt = None,
+    only: OnlyOpt = None,
+    skip: SkipOpt = None,
+    jobs: JobsOpt = None,
+    builder: BuilderOpt = None,
+    keep_going: KeepGoingOpt = False,
+    force: ForceOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Build every target of every layer in the workspace."""
+    plan = _plan(ctx.obj, python=python, arch=arch, only=only, skip=skip, jobs=jobs, builder=builder)
+    _build(plan, keep_going=keep_going, force=force, verbose=verbose)
+
+
+@app.command("build")
+@_user_errors
+def build(
+    ctx: typer.Context,
+    layers: Annotated[list[str], typer.Argument(help="Layer names to build.")],
+    python: PythonOpt = None,
+    arch: ArchOpt = None,
+    only: OnlyOpt = None,
+    skip: SkipOpt = None,
+    jobs: JobsOpt = None,
+    builder: BuilderOpt = None,
+    keep_going: KeepGoingOpt = False,
+    force: ForceOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Build the targets of the named layers only."""
+    plan = _plan(
+        ctx.obj, layers=layers, python=python, arch=arch, only=only, skip=skip, jobs=jobs, builder=builder
+    )
+    _build(plan, keep_going=keep_going, force=force, verbose=verbose)
+
+
+@app.command("list")
+@_user_errors
+def list_targets(
+    ctx: typer.Context,
+    layers: Annotated[list[str] | None, typer.Argument(help="Only these layers.")] = None,
+    python: PythonOpt = None,
+    arch: ArchOpt = None,
+    only: OnlyOpt = None,
+    skip: SkipOpt = None,
+    builder: BuilderOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text | json.")] = "text",
+) -> None:
+    """Print the targets a build would run (a dry run)."""
+    if fmt not in ("text", "json"):
+        raise typer.BadParameter("choose text or json", param_hint="--format")
+    plan = _plan(ctx.obj, layers=layers, python=python, arch=arch, only=only, skip=skip, builder=builder)
+    if fmt == "json":
+        typer.echo(json.dumps([t.describe() for t in plan.targets], indent=2))
+        return
+    for target in plan.targets:
+        typer.echo(
+            f"{target.id:<32} {target.layer.tool.value:<7} {target.builder:<9} "
+            f"{target.runtime.lambda_runtime:<11} {target.runtime.manylinux}"
+        )
+    for layer, python_version in plan.incompatible:
+        typer.echo(f"# {layer}: Python {python_version} left out (outside the layer's requires-python)")
+
+
+@app.command("clean")
+@_user_errors
+def clean(
+    ctx: typer.Context,
+    layers: Annotated[list[str] | None, typer.Argument(help="Only these layers.")] = None,
+) -> None:
+    """Remove build outputs (zips, artifacts, logs) and the run report."""
+    plan = _plan(ctx.obj, layers=layers)
+    removed: set[Path] = set()
+    for target in plan.targets:
+        out = target.out_dir.parent
+        if out not in removed and out.exists():
+            shutil.rmtree(out)
+            typer.echo(f"removed {out}")
+        removed.add(out)
+    report = report_path(plan)
+    if not layers and report.exists():
+        report.unlink()
+        typer.echo(f"removed {report}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,241 @@
+"""Workspace and layer configuration: pydantic models, TOML loading and the one precedence cascade.
+
+    defaults  <  workspace [tool.layerctl]  <  layer [tool.layerctl]  <  LAYERCTL_* env  <  CLI flags
+
+Every source is validated on its own, so an error names the file (or variable, or flag) and the
+key it came from; unknown keys get a "did you mean". Lists replace, they never append.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ._toml import TOMLDecodeError
+from ._toml import loads as toml_loads
+from .errors import ConfigError
+from .runtimes import Arch, supported_pythons
+
+__all__ = [
+    "ENV_PREFIX",
+    "BuilderChoice",
+    "LayerSettings",
+    "ToolChoice",
+    "WorkspaceConfig",
+    "WorkspaceOptions",
+    "cascade",
+    "env_overrides",
+    "load_workspace",
+    "read_toml",
+]
+
+ENV_PREFIX = "LAYERCTL_"
+WORKSPACE_FILE = "layerctl.toml"
+
+ToolChoice = Literal["auto", "pip", "poetry", "uv"]
+BuilderChoice = Literal["auto", "native", "container"]
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=_kebab, populate_by_name=True)
+
+
+class LayerSettings(_Model):
+    """Settings that may differ per layer; the workspace sets their defaults."""
+
+    python: tuple[str, ...] = ("3.12",)
+    arch: tuple[Arch, ...] = (Arch.X86_64, Arch.ARM64)
+    tool: ToolChoice = "auto"
+    builder: BuilderChoice = "auto"
+    exclude: tuple[str, ...] = ()
+    exclude_runtime_provided: bool = False
+    output: str = "build/lambda/layer"
+    bytecode: bool = False
+    compression_level: int = Field(default=6, ge=0, le=9)
+
+    @field_validator("python", mode="before")
+    @classmethod
+    def _versions_are_strings(cls, value: Any) -> Any:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if not isinstance(item, str):
+                raise ValueError(f'write Python versions as strings, e.g. "3.12" (got {item!r})')
+        return tuple(items)
+
+    @field_validator("python")
+    @classmethod
+    def _supported_python(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        supported = supported_pythons()
+        for version in value:
+            if version not in supported:
+                raise ValueError(f"unsupported Python {version}; Lambda runs {', '.join(supported)}")
+        if not value:
+            raise ValueError("name at least one Python version")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("arch", mode="before")
+    @classmethod
+    def _arch_list(cls, value: Any) -> Any:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        aliases = {"amd64": "x86_64", "aarch64": "arm64"}
+        return tuple(aliases.get(i, i) if isinstance(i, str) else i for i in items)
+
+    @field_validator("arch")
+    @classmethod
+    def _some_arch(cls, value: tuple[Arch, ...]) -> tuple[Arch, ...]:
+        if not value:
+            raise ValueError("name at least one architecture (x86_64, arm64)")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("output")
+    @classmethod
+    def _relative_output(cls, value: str) -> str:
+        if not value or Path(value).is_absolute() or ".." in Path(value).parts:
+            raise ValueError("must be a relative path inside the layer project, e.g. build/lambda/layer")
+        return value
+
+
+class WorkspaceOptions(_Model):
+    """Settings that only make sense for the whole run."""
+
+    layers: tuple[str, ...] = ("layers/*/pyproject.toml",)
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    jobs: int | None = Field(default=None, ge=1)
+    report_dir: str = "build/layerctl"
+
+
+class LayerOnly(_Model):
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _keys(*models: type[BaseModel]) -> list[str]:
+    return [_kebab(name) for model in models for name in model.model_fields]
+
+
+LAYER_KEYS = _keys(LayerSettings, LayerOnly)
+WORKSPACE_KEYS = _keys(LayerSettings, WorkspaceOptions)
+LIST_KEYS = {"python", "arch", "exclude", "layers", "only", "skip"}
+
+
+class WorkspaceConfig(BaseModel):
+    """The validated workspace: where it is, its run options and the layer defaults it sets."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    root: Path
+    source: Path | None  # the file the settings came from (None: defaults only)
+    options: WorkspaceOptions
+    layer_defaults: dict[str, Any]  # the workspace's explicitly set LayerSettings keys
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file, turning every failure into a one-line ConfigError naming the file."""
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        data: dict[str, Any] = toml_loads(text)
+    except TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return data
+
+
+def tool_table(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    table = data.get("tool", {}).get("layerctl", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.layerctl] must be a table")
+    return table
+
+
+def check_keys(table: Mapping[str, Any], allowed: list[str], where: str, *, hint: str = "") -> None:
+    for key in table:
+        if key in allowed:
+            continue
+        guess = difflib.get_close_matches(key, allowed, n=1)
+        suggestion = (
+            f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(sorted(allowed))}"
+        )
+        raise ConfigError(f"{where}: unknown key '{key}'{suggestion}{hint}")
+
+
+def validate(model: type[_Model], table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Validate the keys of ``table`` that belong to ``model``; return only those set, by field name."""
+    fields = {_kebab(name) for name in model.model_fields}
+    subset = {k: v for k, v in table.items() if k in fields}
+    try:
+        parsed = model.model_validate(subset)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"{where}: '{loc}': {msg}") from None
+    return {name: getattr(parsed, name) for name in parsed.model_fields_set}
+
+
+def load_workspace(root: Path) -> WorkspaceConfig:
+    """Read the workspace settings from ``layerctl.toml`` or the root ``pyproject.toml``."""
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such directory; pass the workspace root with -C")
+    dedicated = root / WORKSPACE_FILE
+    pyproject = root / "pyproject.toml"
+    if dedicated.is_file():
+        source, table, where = dedicated, read_toml(dedicated), str(dedicated)
+    elif pyproject.is_file():
+        source = pyproject
+        table = tool_table(read_toml(pyproject), pyproject)
+        where = f"{pyproject} [tool.layerctl]"
+    else:
+        raise ConfigError(
+            f"{root}: no pyproject.toml or {WORKSPACE_FILE}; run layerctl in the workspace root "
+            "or pass it with -C"
+        )
+    check_keys(table, WORKSPACE_KEYS, where, hint=" (workspace settings)" if "name" in table else "")
+    options = WorkspaceOptions(**validate(WorkspaceOptions, table, where))
+    return WorkspaceConfig(
+        root=root,
+        source=source,
+        options=options,
+        layer_defaults=validate(LayerSettings, table, where),
+    )
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``LAYERCTL_*`` variables as (layer settings, workspace options); unknown names are errors."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    known = {ENV_PREFIX + k.upper().replace("-", "_"): k for k in WORKSPACE_KEYS}
+    for var, value in environ.items():
+        if not var.startswith(ENV_PREFIX) or var in _ENV_NOT_SETTINGS:
+            continue
+        if var not in known:
+            guess = difflib.get_close_matches(var, list(known), n=1)
+            tip = f"; did you mean {guess[0]}?" if guess else ""
+            raise ConfigError(f"environment: unknown variable {var}{tip}")
+        key = known[var]
+        raw[key] = [v.strip() for v in value.split(",") if v.strip()] if key in LIST_KEYS else value
+    return validate(LayerSettings, raw, "environment"), validate(WorkspaceOptions, raw, "environment")
+
+
+# Variables with the prefix that are not settings (read elsewhere, never validated as such).
+_ENV_NOT_SETTINGS = frozenset({"LAYERCTL_DEBUG"})
+
+
+def cascade(*sources: Mapping[str, Any]) -> LayerSettings:
+    """Merge already validated sources, lowest precedence first, into the final settings."""
+    merged: dict[str, Any] = {}
+    for source in sources:
+        merged.update(source)
+    return LayerSettings.model_validate(merged)

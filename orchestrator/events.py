@@ -1,0 +1,99 @@
+"""Events flowing from builds to reporters. Library code never prints: it emits these."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "Emit",
+    "Event",
+    "LogLine",
+    "Phase",
+    "PhaseStarted",
+    "RunFinished",
+    "RunStarted",
+    "Status",
+    "TargetFinished",
+    "TargetResult",
+    "TargetStarted",
+    "Warning",
+]
+
+Status = Literal["built", "up-to-date", "failed", "cancelled", "not-run"]
+Phase = Literal["resolving", "installing", "auditing", "compiling", "zipping"]
+
+
+class TargetResult(BaseModel):
+    """What happened to one target: the row of the run report."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    layer: str
+    python: str
+    arch: str
+    tool: str
+    builder: str
+    status: Status
+    duration_s: float = 0.0
+    phases_s: dict[str, float] = {}
+    zip_path: str | None = None
+    files: int | None = None
+    unzipped_size: int | None = None
+    zipped_size: int | None = None
+    sha256: str | None = None
+    elf_files: int | None = None
+    max_glibc: str | None = None
+    tool_versions: dict[str, str] = {}
+    warnings: list[str] = []
+    error: str | None = None
+    log: str | None = None
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    targets: tuple[str, ...]
+    jobs: int
+
+
+@dataclass(frozen=True)
+class TargetStarted:
+    target: str
+    builder: str
+
+
+@dataclass(frozen=True)
+class PhaseStarted:
+    target: str
+    phase: Phase
+
+
+@dataclass(frozen=True)
+class LogLine:
+    target: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Warning:
+    target: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TargetFinished:
+    result: TargetResult
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    results: tuple[TargetResult, ...]
+    duration_s: float
+
+
+Event = RunStarted | TargetStarted | PhaseStarted | LogLine | Warning | TargetFinished | RunFinished
+Emit = Callable[[Event], Awaitable[None]]

@@ -1,0 +1,77 @@
+"""Native builds: uv installs wheels for the target's platform on the host, no container.
+
+Safe only when every dependency has a wheel for the target (``--only-binary :all:``): nothing is
+compiled on the host, so nothing can come out built for the host's machine or glibc.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import BuildError, NoCompatibleWheel
+from ..process import LineSink, run_streaming
+from ..tools import tool_version, uv_bin
+from . import InstallRequest
+
+__all__ = ["NativeExecutor", "no_wheel_package"]
+
+_NO_WHEEL = re.compile(
+    r"Because (?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[=<>!~]=?\S*)?(?: was)? has no "
+    r"(?:usable wheels|wheels with a matching \S+(?: \S+)? tag|wheels? (?:are|is) available)"
+)
+_NO_WHEEL_HINT = re.compile(r"Wheels are required for `(?P<pkg>[^`]+)`")
+
+
+def no_wheel_package(lines: tuple[str, ...]) -> str | None:
+    """The package uv reported as having no compatible wheel, if that is why it failed."""
+    for pattern in (_NO_WHEEL, _NO_WHEEL_HINT):
+        for line in lines:
+            match = pattern.search(line)
+            if match:
+                return match.group("pkg")
+    return None
+
+
+class NativeExecutor:
+    name = "native"
+
+    async def install(self, request: InstallRequest, log: LineSink) -> dict[str, str]:
+        target = request.target
+        uv = uv_bin()
+        argv = [
+            uv,
+            "pip",
+            "install",
+            "--color",
+            "never",
+            "--no-progress",
+            "--python-version",
+            target.python,
+            "--python-platform",
+            target.runtime.uv_platform(target.arch),
+            "--only-binary",
+            ":all:",
+            "--target",
+            str(request.dest),
+            "--requirement",
+            str(request.requirements),
+        ]
+        shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", "requirements.txt"]
+        await log("$ " + " ".join(shown))
+        result = await run_streaming(argv, log)
+        if result.returncode != 0:
+            package = no_wheel_package(result.tail)
+            if package:
+                raise NoCompatibleWheel(
+                    f"{package} has no wheel for {target.runtime.manylinux} {target.arch.machine} "
+                    f"CPython {target.python}; it must be built in the target's image: "
+                    'use --builder container (or builder = "container" for this layer)',
+                    package,
+                )
+            reason = next((line for line in result.tail if line.startswith("error:") or "cause:" in line), "")
+            cause = [line.strip() for line in result.tail if "cause:" in line or "Because" in line]
+            detail = cause[0] if cause else reason
+            raise BuildError(
+                f"uv pip install failed (exit {result.returncode}){': ' + detail if detail else ''}"
+            )
+        return {"uv": tool_version(uv)}

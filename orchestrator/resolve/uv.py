@@ -1,0 +1,41 @@
+"""uv projects: ``uv export`` of the locked set, without dev groups and without the project itself."""
+
+from __future__ import annotations
+
+import subprocess
+
+import anyio
+
+from ..errors import ResolveError
+from ..plan import Target
+from ..tools import uv_bin
+
+__all__ = ["uv_requirements"]
+
+
+async def uv_requirements(target: Target) -> str:
+    argv = [
+        uv_bin(),
+        "export",
+        "--locked",  # a lock that no longer matches pyproject.toml is an error, not a silent build
+        "--no-dev",
+        "--no-emit-project",
+        "--no-editable",
+        "--no-header",
+        "--no-annotate",
+        "--format",
+        "requirements-txt",
+        "--color",
+        "never",
+        "--project",
+        str(target.layer.root),
+    ]
+    result = await anyio.run_process(argv, check=False, stderr=subprocess.PIPE)
+    if result.returncode != 0:
+        stderr = result.stderr.decode("utf-8", "replace").strip()
+        lock = target.layer.root / "uv.lock"
+        if "needs to be updated" in stderr:
+            raise ResolveError(f"{lock}: out of date with pyproject.toml; run `uv lock` in {lock.parent}")
+        first = next((line for line in stderr.splitlines() if line.strip()), "no output")
+        raise ResolveError(f"{lock}: uv export failed: {first}")
+    return result.stdout.decode("utf-8")

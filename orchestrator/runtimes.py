@@ -1,0 +1,90 @@
+"""The Lambda runtime table (``resources/runtimes.toml``) and the two architectures."""
+
+from __future__ import annotations
+
+import enum
+from functools import cache
+from importlib import resources
+
+from packaging.version import Version
+from pydantic import BaseModel, ConfigDict, Field
+
+from ._toml import loads as toml_loads
+
+__all__ = ["Arch", "Runtime", "get_runtime", "runtimes", "supported_pythons"]
+
+
+class Arch(str, enum.Enum):
+    """A Lambda architecture, named as Lambda names it."""
+
+    X86_64 = "x86_64"
+    ARM64 = "arm64"
+
+    @property
+    def machine(self) -> str:
+        """What ``uname -m`` prints and what uv's target triples start with."""
+        return _MACHINE[self]
+
+    @property
+    def elf_machine(self) -> str:
+        """The ELF ``e_machine`` name (as pyelftools spells it) of binaries for this arch."""
+        return _ELF_MACHINE[self]
+
+    @property
+    def docker_platform(self) -> str:
+        return _DOCKER_PLATFORM[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_MACHINE = {Arch.X86_64: "x86_64", Arch.ARM64: "aarch64"}
+_ELF_MACHINE = {Arch.X86_64: "EM_X86_64", Arch.ARM64: "EM_AARCH64"}
+_DOCKER_PLATFORM = {Arch.X86_64: "linux/amd64", Arch.ARM64: "linux/arm64"}
+
+
+class Runtime(BaseModel):
+    """One row of the runtime table."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    python: str
+    lambda_runtime: str = Field(alias="lambda-runtime")
+    os: str
+    glibc: str
+    manylinux: str
+    uv_manylinux: str = Field(alias="uv-manylinux")
+    build_image: str = Field(alias="build-image")
+    runtime_image: str = Field(alias="runtime-image")
+
+    @property
+    def glibc_version(self) -> Version:
+        return Version(self.glibc)
+
+    def uv_platform(self, arch: Arch) -> str:
+        """The ``uv pip install --python-platform`` triple, e.g. ``aarch64-manylinux_2_34``."""
+        return f"{arch.machine}-{self.uv_manylinux}"
+
+    def build_image_for(self, arch: Arch) -> str:
+        return self.build_image.format(arch=arch.value)
+
+    def runtime_image_for(self, arch: Arch) -> str:
+        return self.runtime_image.format(arch=arch.value)
+
+
+@cache
+def runtimes() -> tuple[Runtime, ...]:
+    text = resources.files("orchestrator").joinpath("resources/runtimes.toml").read_text("utf-8")
+    rows = toml_loads(text)["runtime"]
+    return tuple(Runtime.model_validate(row) for row in rows)
+
+
+def supported_pythons() -> tuple[str, ...]:
+    return tuple(r.python for r in runtimes())
+
+
+def get_runtime(python: str) -> Runtime:
+    for runtime in runtimes():
+        if runtime.python == python:
+            return runtime
+    raise KeyError(python)
