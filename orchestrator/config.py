@@ -179,7 +179,7 @@ def validate(model: type[_Model], table: Mapping[str, Any], where: str) -> dict[
         parsed = model.model_validate(subset)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = str(err["loc"][0]) if err["loc"] else "?"
         msg = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"{where}: '{loc}': {msg}") from None
     return {name: getattr(parsed, name) for name in parsed.model_fields_set}

@@ -66,9 +66,9 @@ async def run_targets(
             async with limiter:
                 running.add(target.id)
                 result = await build_target(target, executor_for(target), emit, force=force)
-            results[target.id] = result
-            if result.status == "failed" and not keep_going:
-                builds.cancel()
+                results[target.id] = result
+                if result.status == "failed" and not keep_going:
+                    builds.cancel()  # while still holding the slot, so no queued target starts
 
         with anyio.CancelScope() as builds:
             async with anyio.create_task_group() as inner:

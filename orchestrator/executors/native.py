@@ -13,23 +13,34 @@ from ..process import LineSink, run_streaming
 from ..tools import tool_version, uv_bin
 from . import InstallRequest
 
-__all__ = ["NativeExecutor", "no_wheel_package"]
+__all__ = ["NativeExecutor", "no_wheel_package", "uv_error"]
 
 _NO_WHEEL = re.compile(
     r"Because (?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[=<>!~]=?\S*)?(?: was)? has no "
     r"(?:usable wheels|wheels with a matching \S+(?: \S+)? tag|wheels? (?:are|is) available)"
 )
-_NO_WHEEL_HINT = re.compile(r"Wheels are required for `(?P<pkg>[^`]+)`")
+_NO_WHEEL_HINT = re.compile(
+    r"(?:Wheels are required for|distributions is disabled, but attempted to build) `(?P<pkg>[^`]+)`"
+)
 
 
 def no_wheel_package(lines: tuple[str, ...]) -> str | None:
     """The package uv reported as having no compatible wheel, if that is why it failed."""
+    text = " ".join(" ".join(line.split()) for line in lines)  # uv wraps long messages
     for pattern in (_NO_WHEEL, _NO_WHEEL_HINT):
-        for line in lines:
-            match = pattern.search(line)
-            if match:
-                return match.group("pkg")
+        match = pattern.search(text)
+        if match:
+            return match.group("pkg")
     return None
+
+
+def uv_error(lines: tuple[str, ...]) -> str:
+    """uv's own explanation, on one line: from its ``error:`` line to the end, unwrapped."""
+    start = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
+    if start is None:
+        return "see build.log"
+    text = " ".join(" ".join(line.split()) for line in lines[start:] if not line.startswith("hint:"))
+    return text.removeprefix("error: ")
 
 
 class NativeExecutor:
@@ -68,10 +79,5 @@ class NativeExecutor:
                     'use --builder container (or builder = "container" for this layer)',
                     package,
                 )
-            reason = next((line for line in result.tail if line.startswith("error:") or "cause:" in line), "")
-            cause = [line.strip() for line in result.tail if "cause:" in line or "Because" in line]
-            detail = cause[0] if cause else reason
-            raise BuildError(
-                f"uv pip install failed (exit {result.returncode}){': ' + detail if detail else ''}"
-            )
+            raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
         return {"uv": tool_version(uv)}

@@ -1,0 +1,144 @@
+"""Native build benchmark on the example monorepo (3 layers x py3.11, py3.12 x x86_64, arm64).
+
+Prints, in one run on the same trees:
+  1. the zip stage of the whole matrix: layerctl vs `zip -r -9` vs Python's zipfile defaults
+     (time and size ratios; target: >= 3x faster than zip -9, <= 3% larger);
+  2. `layerctl build-all --jobs 1` vs `--jobs 4` wall time (ratio), uv cache warm, --force.
+
+Usage: python benchmarks/bench_native.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.package import collect, exclude_patterns, write_zip  # noqa: E402
+from orchestrator.scheduler import default_jobs  # noqa: E402
+from orchestrator.tools import uv_bin  # noqa: E402
+from tests.support.fixtures import copy_example  # noqa: E402
+
+
+def layerctl(*args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "orchestrator", *args], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def best(fn: Callable[[], None], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def sizes(paths: list[Path]) -> int:
+    return sum(p.stat().st_size for p in paths)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("zip") is None:
+        sys.exit("needs the zip command (apt-get install zip)")
+    work = Path(tempfile.mkdtemp(prefix="layerctl-bench-"))
+    try:
+        root = copy_example(work / "monorepo", uv_bin())
+        layerctl("-C", str(root), "build-all", "--jobs", "4")  # warm the uv cache, make the trees
+        trees = sorted(root.glob("layers/*/build/lambda/layer/*/artifacts"))
+        out = work / "zips"
+        out.mkdir()
+        n_files = sum(1 for t in trees for p in t.rglob("*") if p.is_file())
+        n_bytes = sum(p.stat().st_size for t in trees for p in t.rglob("*") if p.is_file())
+        print(f"trees: {len(trees)} targets, {n_files} files, {n_bytes / 1e6:.1f} MB unzipped")
+
+        def zip_cli() -> None:
+            for i, tree in enumerate(trees):
+                dest = out / f"cli-{i}.zip"
+                dest.unlink(missing_ok=True)
+                subprocess.run(["zip", "-r", "-9", "-q", "-X", str(dest), "python"], cwd=tree, check=True)
+
+        def zipfile_defaults() -> None:
+            for i, tree in enumerate(trees):
+                shutil.make_archive(str(out / f"stdlib-{i}"), "zip", root_dir=tree, base_dir="python")
+
+        patterns = exclude_patterns(
+            [], runtime_provided=False, keep_bytecode=True
+        )  # same files as the others
+
+        def ours_one(i: int) -> None:
+            write_zip(collect(trees[i] / "python", patterns), out / f"ours-{i}.zip")
+
+        def ours_serial() -> None:
+            for i in range(len(trees)):
+                ours_one(i)
+
+        jobs = default_jobs()
+
+        def ours_matrix() -> None:
+            async def run() -> None:
+                limiter = anyio.CapacityLimiter(jobs)
+                async with anyio.create_task_group() as tg:
+                    for i in range(len(trees)):
+                        tg.start_soon(lambda i=i: anyio.to_thread.run_sync(ours_one, i, limiter=limiter))
+
+            anyio.run(run)
+
+        t_cli = best(zip_cli, args.repeat)
+        s_cli = sizes(sorted(out.glob("cli-*.zip")))
+        t_std = best(zipfile_defaults, args.repeat)
+        s_std = sizes(sorted(out.glob("stdlib-*.zip")))
+        t_serial = best(ours_serial, args.repeat)
+        t_matrix = best(ours_matrix, args.repeat)
+        s_ours = sizes(sorted(out.glob("ours-*.zip")))
+
+        print(f"\nzip stage of the whole matrix (best of {args.repeat})")
+        print(f"  {'method':<38} {'time':>8} {'size':>10} {'time vs ours':>13} {'size vs zip -9':>15}")
+        rows = [
+            ("zip -r -9 (CLI)", t_cli, s_cli),
+            ("python zipfile defaults (make_archive)", t_std, s_std),
+            ("layerctl, one thread", t_serial, s_ours),
+            (f"layerctl, matrix ({jobs} threads)", t_matrix, s_ours),
+        ]
+        for name, t, s in rows:
+            print(f"  {name:<38} {t:>7.2f}s {s / 1e6:>8.2f}MB {t / t_matrix:>12.2f}x {s / s_cli - 1:>+14.1%}")
+        print(
+            f"  RATIO speed: layerctl zip stage is {t_cli / t_matrix:.2f}x faster than zip -r -9 "
+            f"(one thread: {t_cli / t_serial:.2f}x); target >= 3x"
+        )
+        print(f"  RATIO size: layerctl zips are {s_ours / s_cli - 1:+.2%} vs zip -r -9; target <= +3%")
+        print(f"  RATIO vs zipfile defaults: {t_std / t_matrix:.2f}x faster, size {s_ours / s_std - 1:+.2%}")
+
+        print(f"\nbuild-all on the example, uv cache warm, --force (best of {args.repeat})")
+        walls = {}
+        for jobs_n in (1, 4):
+            runs = [
+                layerctl("-C", str(root), "build-all", "--force", "--jobs", str(jobs_n))
+                for _ in range(args.repeat)
+            ]
+            walls[jobs_n] = min(runs)
+            print(f"  --jobs {jobs_n}: {walls[jobs_n]:.2f}s (median {statistics.median(runs):.2f}s)")
+        print(f"  RATIO --jobs 1 / --jobs 4: {walls[1] / walls[4]:.2f}x (on {os.cpu_count()} CPUs)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

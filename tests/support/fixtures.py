@@ -1,0 +1,68 @@
+"""Test fixtures made at test time: sdists, mis-tagged wheels, copies of the example."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+EXAMPLE = ROOT / "examples" / "monorepo"
+
+
+def make_sdist(name: str, dest: Path) -> Path:
+    """Pack ``tests/fixtures/<name>`` as ``<name>-<version>.tar.gz`` (a source distribution only)."""
+    src = FIXTURES / name
+    version = next(
+        line.split("=")[1].strip().strip('"')
+        for line in (src / "pyproject.toml").read_text().splitlines()
+        if line.startswith("version")
+    )
+    base = f"{name}-{version}"
+    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / f"{base}.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        for path in sorted(src.rglob("*")):
+            if path.is_file():
+                tar.add(path, arcname=f"{base}/{path.relative_to(src)}")
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        info.size = len(pkg_info)
+        tar.addfile(info, io.BytesIO(pkg_info))
+    return out
+
+
+def make_mistagged_wheel(dest: Path, binary: Path, name: str = "badwheel") -> Path:
+    """A ``py3-none-any`` wheel that nevertheless carries a native ``.so``: the classic way an
+    x86 binary sneaks into an arm64 layer."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files = {
+        f"{name}/__init__.py": b"",
+        f"{name}/_native.so": binary.read_bytes(),
+        f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{name}-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{name}-1.0.dist-info/RECORD,,")
+    out = dest / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(out, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+        zf.writestr(f"{name}-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    return out
+
+
+def copy_example(dest: Path, uv: str) -> Path:
+    """A fresh copy of the example monorepo with its uv layer locked (uv.lock is never committed)."""
+    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("build", "uv.lock"))
+    subprocess.run([uv, "lock", "--quiet", "--project", str(dest / "layers/web")], check=True)
+    return dest

@@ -1,0 +1,136 @@
+"""Deterministic, atomic layer zips."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from orchestrator import package
+from orchestrator.errors import PackageError
+from orchestrator.package import collect, exclude_patterns, write_zip
+
+
+def make_tree(root: Path) -> Path:
+    files = {
+        "pkg/__init__.py": "x = 1\n",
+        "pkg/native.so": "\0" * 1000,
+        "pkg/__pycache__/__init__.cpython-312.pyc": "junk",
+        "pkg/data/big.txt": "abc" * 100_000,
+        "pkg-1.0.dist-info/RECORD": "",
+        "boto3/__init__.py": "",
+        "boto3-1.0.dist-info/METADATA": "",
+        "botocore/data.json": "{}",
+        "bin/tool": "#!/bin/sh\n",
+        ".lock": "",
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (root / "bin/tool").chmod(0o700)
+    (root / "pkg/__init__.py").chmod(0o600)
+    return root
+
+
+def zip_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as zf:
+        return zf.namelist()
+
+
+def test_same_tree_gives_identical_bytes_whatever_the_mtimes(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "a")
+    patterns = exclude_patterns([], runtime_provided=False, keep_bytecode=False)
+    first = write_zip(collect(tree, patterns), tmp_path / "1.zip")
+    for path in tree.rglob("*"):
+        os.utime(path, (1_700_000_000, 1_700_000_000))
+    second = write_zip(collect(tree, patterns), tmp_path / "2.zip")
+    assert first.sha256 == second.sha256
+    assert (tmp_path / "1.zip").read_bytes() == (tmp_path / "2.zip").read_bytes()
+
+
+def test_entries_sorted_prefixed_timestamps_and_modes_normalised(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t")
+    result = write_zip(
+        collect(tree, exclude_patterns([], runtime_provided=False, keep_bytecode=False)), tmp_path / "l.zip"
+    )
+    with zipfile.ZipFile(result.path) as zf:
+        infos = zf.infolist()
+        names = [i.filename for i in infos]
+        assert names == sorted(names) and all(n.startswith("python/") for n in names)
+        assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+        modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in infos}
+        assert modes["python/bin/tool"] == 0o755
+        assert modes["python/pkg/__init__.py"] == 0o644
+        assert zf.read("python/pkg/data/big.txt") == b"abc" * 100_000
+    assert "python/pkg/__pycache__/__init__.cpython-312.pyc" not in names
+    assert "python/.lock" not in names
+    assert result.unzipped_size == sum(e.size for e in collect(tree, ["__pycache__/", "/.lock"]))
+
+
+def test_source_date_epoch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = make_tree(tmp_path / "t")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    result = write_zip(collect(tree, []), tmp_path / "l.zip")
+    with zipfile.ZipFile(result.path) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(2023, 11, 14, 22, 13, 20)}
+
+
+def test_runtime_provided_preset_and_user_excludes(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t")
+    patterns = exclude_patterns(["*.txt", "bin/"], runtime_provided=True, keep_bytecode=False)
+    names = [e.name for e in collect(tree, patterns)]
+    assert names == ["pkg-1.0.dist-info/RECORD", "pkg/__init__.py", "pkg/native.so"]
+
+
+def test_bytecode_kept_when_asked(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t")
+    names = [e.name for e in collect(tree, exclude_patterns([], runtime_provided=False, keep_bytecode=True))]
+    assert "pkg/__pycache__/__init__.cpython-312.pyc" in names
+
+
+def test_over_the_unzipped_limit_is_an_error_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = make_tree(tmp_path / "t")
+    monkeypatch.setattr(package, "UNZIPPED_LIMIT", 1000)
+    with pytest.raises(PackageError, match="over Lambda's limit of 1,000"):
+        write_zip(collect(tree, []), tmp_path / "l.zip")
+    assert list(tmp_path.glob("*.zip*")) == []
+
+
+def test_direct_upload_warning_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tree = make_tree(tmp_path / "t")
+    result = write_zip(collect(tree, []), tmp_path / "l.zip")
+    assert not result.over_direct_upload_limit
+    monkeypatch.setattr(package, "DIRECT_UPLOAD_LIMIT", 10)
+    assert result.over_direct_upload_limit
+
+
+def test_a_failed_write_keeps_the_previous_zip(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t")
+    dest = tmp_path / "layer.zip"
+    good = write_zip(collect(tree, []), dest)
+    calls = 0
+
+    def cancel_midway() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+
+    (tree / "pkg/new.py").write_text("changed")
+    with pytest.raises(KeyboardInterrupt):
+        write_zip(collect(tree, []), dest, check_cancelled=cancel_midway)
+    assert package.sha256_file(dest) == good.sha256
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer.zip", "t"]  # no temp file left
+
+
+def test_stored_when_level_zero(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "t")
+    result = write_zip(collect(tree, []), tmp_path / "l.zip", level=0)
+    with zipfile.ZipFile(result.path) as zf:
+        assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}

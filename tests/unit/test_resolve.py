@@ -1,0 +1,103 @@
+"""Requirement sets from poetry.lock (read directly) and from [project.dependencies]."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import load_workspace
+from orchestrator.discovery import discover_layers
+from orchestrator.errors import ResolveError
+from orchestrator.plan import Target, make_plan
+from orchestrator.resolve.pip import pip_requirements
+from orchestrator.resolve.poetry import poetry_requirements
+
+LOCK = """
+[[package]]
+name = "numpy"
+version = "2.2.6"
+groups = ["main"]
+files = [
+    {file = "numpy-2.2.6.tar.gz", hash = "sha256:bbbb"},
+    {file = "numpy-2.2.6-cp312-cp312-manylinux_2_17_aarch64.whl", hash = "sha256:aaaa"},
+]
+
+[[package]]
+name = "tomli"
+version = "2.0.1"
+groups = ["main", "dev"]
+markers = {main = "python_version < \\"3.11\\"", dev = "python_version < \\"3.12\\""}
+files = []
+
+[[package]]
+name = "pytest"
+version = "8.0.0"
+groups = ["dev"]
+files = []
+
+[[package]]
+name = "uvloop"
+version = "0.19.0"
+groups = ["main"]
+markers = "platform_machine == \\"aarch64\\""
+files = []
+
+[[package]]
+name = "local-lib"
+version = "0.1.0"
+groups = ["main"]
+files = []
+
+[package.source]
+type = "directory"
+url = "../libs/local"
+
+[metadata]
+lock-version = "2.1"
+python-versions = ">=3.10"
+content-hash = "0"
+"""
+
+
+def targets(make_workspace: Callable[..., Path], lock: str = LOCK) -> dict[str, Target]:
+    root = make_workspace('python = ["3.10", "3.12"]', {"d": ""})
+    (root / "layers/d/poetry.lock").write_text(lock)
+    workspace = load_workspace(root)
+    return {t.id: t for t in make_plan(workspace, discover_layers(workspace)).targets}
+
+
+def pins(text: str) -> set[str]:
+    return {line.split(" ")[0] for line in text.splitlines() if line and line[0].isalpha()}
+
+
+def test_main_group_with_markers_evaluated_per_target(make_workspace: Callable[..., Path]) -> None:
+    by_id = targets(make_workspace)
+    assert pins(poetry_requirements(by_id["d:py3.10-x86_64"])) == {
+        "numpy==2.2.6",
+        "tomli==2.0.1",
+        "local-lib",
+    }
+    assert pins(poetry_requirements(by_id["d:py3.12-x86_64"])) == {"numpy==2.2.6", "local-lib"}
+    assert "uvloop==0.19.0" in pins(poetry_requirements(by_id["d:py3.12-arm64"]))
+
+
+def test_hashes_and_local_sources(make_workspace: Callable[..., Path]) -> None:
+    text = poetry_requirements(targets(make_workspace)["d:py3.12-arm64"])
+    assert "numpy==2.2.6 \\\n    --hash=sha256:aaaa \\\n    --hash=sha256:bbbb\n" in text
+    assert "local-lib @ file://" in text and text.rstrip().endswith("uvloop==0.19.0")
+
+
+def test_poetry1_lock_is_refused(make_workspace: Callable[..., Path]) -> None:
+    by_id = targets(make_workspace, LOCK.replace('lock-version = "2.1"', 'lock-version = "2.0"'))
+    with pytest.raises(ResolveError, match="lock-version 2.0 was written by Poetry 1"):
+        poetry_requirements(by_id["d:py3.12-arm64"])
+
+
+def test_pip_requirements_are_the_project_dependencies(make_workspace: Callable[..., Path]) -> None:
+    layer = '[project]\nname = "a"\nversion = "1"\ndependencies = ["orjson>=3", "tomli; python_version<\'3.11\'"]\n'
+    root = make_workspace("", {"a": layer})
+    workspace = load_workspace(root)
+    target = make_plan(workspace, discover_layers(workspace)).targets[0]
+    assert pip_requirements(target).splitlines()[1:] == ["orjson>=3", "tomli; python_version<'3.11'"]
