@@ -32,6 +32,7 @@ from .package import collect, exclude_patterns, sha256_file, write_zip
 from .plan import Target
 from .process import run_streaming
 from .resolve import requirements_for
+from .scripts_fix import fix_scripts
 
 __all__ = ["ARTIFACTS", "LOG_NAME", "STAMP_NAME", "ZIP_NAME", "build_target", "result_for"]
 
@@ -114,6 +115,10 @@ async def build_target(
             tool_versions.update(
                 await executor.install(InstallRequest(target=target, requirements=req_path, dest=dest), log)
             )
+
+            fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
+            if fixed:
+                await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
 
             await phase("auditing")
             audit = await anyio.to_thread.run_sync(

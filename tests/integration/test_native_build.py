@@ -191,3 +191,24 @@ def test_missing_workspace_pyproject(tmp_path: Path) -> None:
     result = layerctl("-C", str(tmp_path), "list")
     assert result.returncode == 2 and "no pyproject.toml or layerctl.toml" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_zip_is_the_same_wherever_it_is_built(tmp_path: Path) -> None:
+    """Console-script shebangs name the build machine's interpreter; they must not leak in."""
+    digests = []
+    for where in ("one", "some/other/place"):
+        root = tmp_path / where
+        root.mkdir(parents=True)
+        (root / "pyproject.toml").write_text('[tool.layerctl]\narch = ["arm64"]\n')
+        write_layer(root, "s", ["charset-normalizer==3.4.2"])
+        result = layerctl("-C", str(root), "build-all")
+        assert result.returncode == 0, result.stdout + result.stderr
+        zip_path = root / "layers/s/build/lambda/layer/py3.12-arm64/layer.zip"
+        with zipfile.ZipFile(zip_path) as zf:
+            script = zf.read("python/bin/normalizer").decode()
+            record = zf.read("python/charset_normalizer-3.4.2.dist-info/RECORD").decode()
+        assert script.startswith("#!/var/lang/bin/python3.12\n")
+        line = next(x for x in record.splitlines() if x.startswith("bin/normalizer,"))
+        assert line.endswith(f",{len(script.encode())}")
+        digests.append(sha256_file(zip_path))
+    assert digests[0] == digests[1]
