@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ import anyio.to_thread
 
 from . import __version__
 from .audit import audit_tree
-from .errors import BuildError, LayerctlError
+from .errors import BuildError, ConfigError, LayerctlError
 from .events import Emit, LogLine, Phase, PhaseStarted, TargetFinished, TargetResult, TargetStarted, Warning
 from .executors import Executor, InstallRequest
 from .package import collect, exclude_patterns, sha256_file, write_zip
@@ -33,8 +34,18 @@ from .plan import Target
 from .process import run_streaming
 from .resolve import requirements_for
 from .scripts_fix import fix_scripts
+from .secrets import Credentials, Masker, index_url_with_credentials
 
-__all__ = ["ARTIFACTS", "LOG_NAME", "STAMP_NAME", "ZIP_NAME", "build_target", "result_for"]
+__all__ = [
+    "ARTIFACTS",
+    "LOG_NAME",
+    "STAMP_NAME",
+    "ZIP_NAME",
+    "BuildContext",
+    "build_target",
+    "ca_bundle_path",
+    "result_for",
+]
 
 ZIP_NAME = "layer.zip"
 LOG_NAME = "build.log"
@@ -42,26 +53,51 @@ ARTIFACTS = "artifacts"
 STAMP_NAME = ".layerctl-stamp.json"
 
 
+@dataclass(frozen=True, kw_only=True)
+class BuildContext:
+    """What every target of a run shares."""
+
+    workspace: Path
+    credentials: Credentials = field(default_factory=Credentials)
+    masker: Masker = field(default_factory=Masker)
+    force: bool = False
+
+    def index_url(self, target: Target) -> str | None:
+        return index_url_with_credentials(target.settings.index_url, self.credentials)
+
+    def ca_bundle(self, target: Target) -> Path | None:
+        return ca_bundle_path(self.workspace, target.settings.ca_bundle)
+
+
+def ca_bundle_path(workspace: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = (workspace / value).resolve()
+    if not path.is_file():
+        raise ConfigError(f"ca-bundle {value}: no such file (relative paths start at {workspace})")
+    return path
+
+
 def result_for(target: Target, **fields: Any) -> TargetResult:
+    base: dict[str, Any] = {"builder": target.builder, "builder_reason": target.builder_reason}
     return TargetResult(
         id=target.id,
         layer=target.layer.name,
         python=target.python,
         arch=target.arch.value,
         tool=target.layer.tool.value,
-        **{"builder": target.builder, **fields},
+        **{**base, **fields},
     )
 
 
-async def build_target(
-    target: Target, executor: Executor, emit: Emit, *, force: bool = False
-) -> TargetResult:
+async def build_target(target: Target, executor: Executor, emit: Emit, ctx: BuildContext) -> TargetResult:
     """Build one target; never raises for a build failure (the result says it), only on cancel."""
+    mask = ctx.masker
     started = time.monotonic()
     out = target.out_dir
     tool_versions: dict[str, str] = {}
     warnings: list[str] = []
-    await emit(TargetStarted(target.id, executor.name))
+    await emit(TargetStarted(target.id, target.builder))
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / LOG_NAME
     staging: Path | None = None
@@ -74,6 +110,7 @@ async def build_target(
     with log_path.open("w", encoding="utf-8") as log_file:
 
         async def log(line: str) -> None:
+            line = mask(line)  # secrets never reach build.log, the terminal or a report
             log_file.write(line + "\n")
             await emit(LogLine(target.id, line))
 
@@ -85,7 +122,6 @@ async def build_target(
         def finish(status: Any, **fields: Any) -> TargetResult:
             return result_for(
                 target,
-                builder=executor.name,
                 status=status,
                 duration_s=round(time.monotonic() - started, 3),
                 phases_s=clock.close(),
@@ -100,9 +136,9 @@ async def build_target(
             requirements = await requirements_for(target)
             req_path = out / "requirements.txt"
             await anyio.to_thread.run_sync(_write_atomic, req_path, requirements)
-            key = _input_key(target, executor.name, requirements)
+            key = _input_key(target, executor.fingerprint(target), requirements)
             previous = await anyio.to_thread.run_sync(_up_to_date, out, key)
-            if previous is not None and not force:
+            if previous is not None and not ctx.force:
                 await log(f"up to date: inputs unchanged since the last build ({previous['sha256'][:12]})")
                 result = finish("up-to-date", **previous["result"])
                 await emit(TargetFinished(result))
@@ -112,9 +148,16 @@ async def build_target(
             dest = staging / "python"
             dest.mkdir()
             await phase("installing")
-            tool_versions.update(
-                await executor.install(InstallRequest(target=target, requirements=req_path, dest=dest), log)
+            request = InstallRequest(
+                target=target,
+                requirements=req_path,
+                dest=dest,
+                index_url=ctx.index_url(target),
+                ca_bundle=ctx.ca_bundle(target),
             )
+            installed = await executor.install(request, log)
+            tool_versions.update(installed.tool_versions)
+            image_fields = {"image": installed.image, "image_id": installed.image_id}
 
             fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
             if fixed:
@@ -167,6 +210,7 @@ async def build_target(
                 "sha256": zipped.sha256,
                 "elf_files": audit.elf_files,
                 "max_glibc": str(audit.max_glibc) if audit.max_glibc else None,
+                **image_fields,
             }
             await anyio.to_thread.run_sync(
                 _write_atomic,
@@ -175,10 +219,11 @@ async def build_target(
             )
             result = finish("built", **fields)
         except LayerctlError as exc:
-            log_file.write(f"error: {exc.message}\n")
-            result = finish("failed", error=exc.message)
+            message = mask(exc.message)
+            log_file.write(f"error: {message}\n")
+            result = finish("failed", error=message)
         except OSError as exc:
-            message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+            message = mask(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
             log_file.write(f"error: {message}\n")
             result = finish("failed", error=message)
         finally:
@@ -193,13 +238,14 @@ def _zip(root: Path, dest: Path, patterns: list[str], level: int, check_cancelle
     return write_zip(collect(root, patterns), dest, level=level, check_cancelled=check_cancelled)
 
 
-def _input_key(target: Target, builder: str, requirements: str) -> str:
+def _input_key(target: Target, fingerprint: str, requirements: str) -> str:
     """Everything that decides the zip's bytes; equal keys mean an identical build."""
     material = {
         "layerctl": __version__,
         "runtime": target.runtime.model_dump(),
         "arch": target.arch.value,
-        "builder": builder,
+        "builder": target.builder,
+        "executor": fingerprint,
         "tool": target.layer.tool.value,
         "settings": target.settings.model_dump(mode="json", exclude={"python", "arch", "output"}),
         "requirements": requirements,

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -16,10 +17,16 @@ import typer
 from . import __version__
 from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspace, validate
 from .discovery import discover_layers
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
+from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
+from .events import Notice
+from .executors.docker import DockerEngine
 from .plan import Plan, make_plan
 from .reporters.plain import PlainReporter
+from .run import decide as decide_targets
 from .run import report_path, run_plan
+from .scheduler import default_jobs
+from .secrets import Credentials
+from .verify import VerifyResult, verify_targets
 
 __all__ = ["app", "main"]
 
@@ -96,6 +103,14 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild targets whose i
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="Show each phase of each target.")
 ]
+PullOpt = Annotated[str | None, typer.Option("--pull", help="Pull build images: missing | always | never.")]
+KeepContainersOpt = Annotated[
+    bool, typer.Option("--keep-containers", help="Leave build containers behind for debugging.")
+]
+CaBundleOpt = Annotated[str | None, typer.Option("--ca-bundle", help="Extra CA bundle (PEM) for the index.")]
+IndexUrlOpt = Annotated[
+    str | None, typer.Option("--index-url", help="Package index URL (credentials: LAYERCTL_INDEX_* env).")
+]
 
 
 def _plan(
@@ -108,22 +123,32 @@ def _plan(
     skip: list[str] | None = None,
     jobs: int | None = None,
     builder: str | None = None,
+    pull: str | None = None,
+    keep_containers: bool = False,
+    ca_bundle: str | None = None,
+    index_url: str | None = None,
 ) -> Plan:
     workspace = load_workspace(root)
     env_settings, env_options = env_overrides()
-    cli_raw_settings = {
-        k: v
-        for k, v in {"python": _csv(python), "arch": _csv(arch), "builder": builder}.items()
-        if v is not None
+    settings = {
+        "python": _csv(python),
+        "arch": _csv(arch),
+        "builder": builder,
+        "ca_bundle": ca_bundle,
+        "index_url": index_url,
     }
-    cli_raw_options = {k: v for k, v in {"only": only, "skip": skip, "jobs": jobs}.items() if v}
+    options = {"only": only, "skip": skip, "jobs": jobs, "pull": pull, "keep_containers": keep_containers}
+    if ca_bundle is not None:  # a flag's relative path starts where the user is, not at the workspace
+        settings["ca_bundle"] = str(Path(ca_bundle).absolute())
     return make_plan(
         workspace,
         discover_layers(workspace),
         env_settings=env_settings,
         env_options=env_options,
-        cli_settings=validate(LayerSettings, cli_raw_settings, "command line"),
-        cli_options=validate(WorkspaceOptions, cli_raw_options, "command line"),
+        cli_settings=validate(
+            LayerSettings, {k: v for k, v in settings.items() if v is not None}, "command line"
+        ),
+        cli_options=validate(WorkspaceOptions, {k: v for k, v in options.items() if v}, "command line"),
         layer_names=layers or (),
     )
 
@@ -150,10 +175,26 @@ def build_all(
     builder: BuilderOpt = None,
     keep_going: KeepGoingOpt = False,
     force: ForceOpt = False,
+    pull: PullOpt = None,
+    keep_containers: KeepContainersOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    index_url: IndexUrlOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Build every target of every layer in the workspace."""
-    plan = _plan(ctx.obj, python=python, arch=arch, only=only, skip=skip, jobs=jobs, builder=builder)
+    plan = _plan(
+        ctx.obj,
+        python=python,
+        arch=arch,
+        only=only,
+        skip=skip,
+        jobs=jobs,
+        builder=builder,
+        pull=pull,
+        keep_containers=keep_containers,
+        ca_bundle=ca_bundle,
+        index_url=index_url,
+    )
     _build(plan, keep_going=keep_going, force=force, verbose=verbose)
 
 
@@ -170,11 +211,26 @@ def build(
     builder: BuilderOpt = None,
     keep_going: KeepGoingOpt = False,
     force: ForceOpt = False,
+    pull: PullOpt = None,
+    keep_containers: KeepContainersOpt = False,
+    ca_bundle: CaBundleOpt = None,
+    index_url: IndexUrlOpt = None,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Build the targets of the named layers only."""
     plan = _plan(
-        ctx.obj, layers=layers, python=python, arch=arch, only=only, skip=skip, jobs=jobs, builder=builder
+        ctx.obj,
+        layers=layers,
+        python=python,
+        arch=arch,
+        only=only,
+        skip=skip,
+        jobs=jobs,
+        builder=builder,
+        pull=pull,
+        keep_containers=keep_containers,
+        ca_bundle=ca_bundle,
+        index_url=index_url,
     )
     _build(plan, keep_going=keep_going, force=force, verbose=verbose)
 
@@ -190,21 +246,80 @@ def list_targets(
     skip: SkipOpt = None,
     builder: BuilderOpt = None,
     fmt: Annotated[str, typer.Option("--format", help="text | json.")] = "text",
+    decide: Annotated[
+        bool, typer.Option("--decide/--no-decide", help="Decide `auto` builders (resolves; needs the index).")
+    ] = True,
 ) -> None:
-    """Print the targets a build would run (a dry run)."""
+    """Print the targets a build would run (a dry run), with the builder each would use."""
     if fmt not in ("text", "json"):
         raise typer.BadParameter("choose text or json", param_hint="--format")
     plan = _plan(ctx.obj, layers=layers, python=python, arch=arch, only=only, skip=skip, builder=builder)
+    targets = list(plan.targets)
+    if decide:
+        credentials = Credentials.from_env()
+        targets = anyio.run(lambda: decide_targets(plan, credentials))
     if fmt == "json":
-        typer.echo(json.dumps([t.describe() for t in plan.targets], indent=2))
+        typer.echo(json.dumps([t.describe() for t in targets], indent=2))
         return
-    for target in plan.targets:
+    for target in targets:
+        reason = f"  ({target.builder_reason})" if target.builder_reason else ""
         typer.echo(
-            f"{target.id:<32} {target.layer.tool.value:<7} {target.builder:<9} "
-            f"{target.runtime.lambda_runtime:<11} {target.runtime.manylinux}"
+            f"{target.id:<28} {target.layer.tool.value:<7} {target.runtime.lambda_runtime:<11} "
+            f"{target.runtime.manylinux:<15} {target.builder}{reason}"
         )
     for layer, python_version in plan.incompatible:
         typer.echo(f"# {layer}: Python {python_version} left out (outside the layer's requires-python)")
+
+
+@app.command("verify")
+@_user_errors
+def verify(
+    ctx: typer.Context,
+    layers: Annotated[list[str] | None, typer.Argument(help="Only these layers.")] = None,
+    python: PythonOpt = None,
+    arch: ArchOpt = None,
+    only: OnlyOpt = None,
+    skip: SkipOpt = None,
+    jobs: JobsOpt = None,
+    pull: PullOpt = None,
+    image: Annotated[
+        str | None,
+        typer.Option("--image", help="Image template ({python}, {arch}); default: the Lambda runtime image."),
+    ] = None,
+) -> None:
+    """Import every top-level module of each built layer.zip in a container of its platform."""
+    plan = _plan(ctx.obj, layers=layers, python=python, arch=arch, only=only, skip=skip, jobs=jobs, pull=pull)
+    if image is not None:
+        validate(LayerSettings, {"verify-image": image}, "command line")
+    targets = [
+        replace(t, settings=t.settings.model_copy(update={"verify_image": image})) if image else t
+        for t in plan.targets
+    ]
+    if not targets:
+        typer.echo("layerctl: no targets match the selection", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    reporter = PlainReporter(sys.stdout)
+
+    async def run() -> list[VerifyResult]:
+        async with DockerEngine() as engine:
+
+            async def notice(message: str) -> None:
+                await reporter.handle(Notice(message))
+
+            await engine.prepare(
+                ((t.verify_image, t.arch, t.python) for t in targets),
+                pull=plan.options.pull,
+                progress=notice,
+                need_pip=False,
+            )
+            return await verify_targets(
+                targets, engine, reporter.handle, jobs=plan.options.jobs or default_jobs()
+            )
+
+    results = anyio.run(run)
+    for result in results:
+        typer.echo(f"{result.id:<28} {'ok' if result.ok else 'FAILED':<7} {result.detail}")
+    raise typer.Exit(0 if all(r.ok for r in results) else EXIT_BUILD_FAILED)
 
 
 @app.command("clean")
@@ -212,8 +327,22 @@ def list_targets(
 def clean(
     ctx: typer.Context,
     layers: Annotated[list[str] | None, typer.Argument(help="Only these layers.")] = None,
+    containers: Annotated[
+        bool, typer.Option("--containers", help="Only remove layerctl containers left by crashed runs.")
+    ] = False,
 ) -> None:
-    """Remove build outputs (zips, artifacts, logs) and the run report."""
+    """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
+    if containers:
+
+        async def remove() -> list[str]:
+            async with DockerEngine() as engine:
+                return await engine.remove_leftovers()
+
+        removed_containers = anyio.run(remove)
+        for name in removed_containers:
+            typer.echo(f"removed container {name}")
+        typer.echo(f"{len(removed_containers)} layerctl containers removed")
+        return
     plan = _plan(ctx.obj, layers=layers)
     removed: set[Path] = set()
     for target in plan.targets:

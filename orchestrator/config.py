@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -61,6 +62,35 @@ class LayerSettings(_Model):
     output: str = "build/lambda/layer"
     bytecode: bool = False
     compression_level: int = Field(default=6, ge=0, le=9)
+    # container builds
+    image: str | None = None  # build image template: {python}, {arch}; default: the runtime table's
+    verify_image: str | None = None  # image for `layerctl verify`; default: the Lambda runtime image
+    index_url: str | None = None  # credentials never go here: LAYERCTL_INDEX_USERNAME / _PASSWORD
+    ca_bundle: str | None = None  # extra CA bundle (PEM) for the index, given to pip/uv and containers
+
+    @field_validator("image", "verify_image")
+    @classmethod
+    def _image_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(python="3.12", arch="arm64")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("may use only the placeholders {python} and {arch}") from None
+        return value
+
+    @field_validator("index_url")
+    @classmethod
+    def _index_without_credentials(cls, value: str | None) -> str | None:
+        if value is not None:
+            parsed = urlsplit(value)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError("must be an http(s) URL of a simple index")
+            if parsed.username or parsed.password:
+                raise ValueError(
+                    "must not hold credentials; pass them as LAYERCTL_INDEX_USERNAME and "
+                    "LAYERCTL_INDEX_PASSWORD in the environment"
+                )
+        return value
 
     @field_validator("python", mode="before")
     @classmethod
@@ -112,6 +142,9 @@ class WorkspaceOptions(_Model):
     skip: tuple[str, ...] = ()
     jobs: int | None = Field(default=None, ge=1)
     report_dir: str = "build/layerctl"
+    pull: Literal["missing", "always", "never"] = "missing"
+    keep_containers: bool = False
+    cache_dir: str | None = None  # download caches shared by builds; default ~/.cache/layerctl
 
 
 class LayerOnly(_Model):
@@ -230,7 +263,9 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, A
 
 
 # Variables with the prefix that are not settings (read elsewhere, never validated as such).
-_ENV_NOT_SETTINGS = frozenset({"LAYERCTL_DEBUG"})
+_ENV_NOT_SETTINGS = frozenset(
+    {"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD", "LAYERCTL_TESTBED_CACHE"}
+)
 
 
 def cascade(*sources: Mapping[str, Any]) -> LayerSettings:

@@ -12,6 +12,7 @@ __all__ = [
     "Emit",
     "Event",
     "LogLine",
+    "Notice",
     "Phase",
     "PhaseStarted",
     "RunFinished",
@@ -38,6 +39,7 @@ class TargetResult(BaseModel):
     arch: str
     tool: str
     builder: str
+    builder_reason: str | None = None
     status: Status
     duration_s: float = 0.0
     phases_s: dict[str, float] = {}
@@ -48,6 +50,8 @@ class TargetResult(BaseModel):
     sha256: str | None = None
     elf_files: int | None = None
     max_glibc: str | None = None
+    image: str | None = None
+    image_id: str | None = None
     tool_versions: dict[str, str] = {}
     warnings: list[str] = []
     error: str | None = None
@@ -58,6 +62,13 @@ class TargetResult(BaseModel):
 class RunStarted:
     targets: tuple[str, ...]
     jobs: int
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Run-level progress that belongs to no target (image pulls, probes, decisions)."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -95,5 +106,5 @@ class RunFinished:
     duration_s: float
 
 
-Event = RunStarted | TargetStarted | PhaseStarted | LogLine | Warning | TargetFinished | RunFinished
+Event = RunStarted | Notice | TargetStarted | PhaseStarted | LogLine | Warning | TargetFinished | RunFinished
 Emit = Callable[[Event], Awaitable[None]]

@@ -29,6 +29,7 @@ class Target:
     runtime: Runtime
     arch: Arch
     settings: LayerSettings
+    builder_reason: str | None = None  # why this builder (set when `auto` is decided)
 
     @property
     def python(self) -> str:
@@ -50,6 +51,19 @@ class Target:
     def builder(self) -> str:
         return self.settings.builder
 
+    @property
+    def build_image(self) -> str:
+        """The image container builds run in (the `image` template, else the SAM build image)."""
+        return (self.settings.image or self.runtime.build_image).format(
+            python=self.python, arch=self.arch.value
+        )
+
+    @property
+    def verify_image(self) -> str:
+        """The image `layerctl verify` imports the layer in (default: the Lambda runtime image)."""
+        template = self.settings.verify_image or self.runtime.runtime_image
+        return template.format(python=self.python, arch=self.arch.value)
+
     def describe(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -58,8 +72,10 @@ class Target:
             "arch": self.arch.value,
             "tool": self.layer.tool.value,
             "builder": self.builder,
+            "builder_reason": self.builder_reason,
             "lambda_runtime": self.runtime.lambda_runtime,
             "manylinux": self.runtime.manylinux,
+            "image": self.build_image,
             "output": str(self.out_dir),
         }
 

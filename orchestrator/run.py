@@ -1,40 +1,37 @@
-"""One build run: executors for the plan's targets, the event stream into a reporter, the
-scheduler, and the report at the end. The CLI calls this; tests can too."""
+"""One build run: decide the builders, prepare the container engine when a target needs it,
+stream events into a reporter, run the scheduler, write the report. The CLI calls this."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
 import anyio
+import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK, EnvironmentProblem
-from .events import Event
+from .build import BuildContext
+from .decide import decide_builders
+from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .events import Event, Notice
 from .executors import Executor
-from .executors.native import NativeExecutor
+from .executors.docker import ContainerExecutor, DockerEngine
+from .executors.native import NativeExecutor, uv_environment
 from .plan import Plan, Target
 from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, run_targets
+from .secrets import Credentials, Masker
 
-__all__ = ["exit_code_for", "report_path", "run_plan"]
+__all__ = ["cache_dir", "exit_code_for", "report_path", "run_plan"]
 
 _EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for it
-
-
-def executor_for(target: Target) -> Executor:
-    if target.builder == "container":
-        raise EnvironmentProblem(
-            f"{target.id}: the container builder is not available in this version of layerctl; "
-            "use --builder native"
-        )
-    return NativeExecutor()
 
 
 def exit_code_for(outcome: RunOutcome) -> int:
     if outcome.interrupted:
         return EXIT_INTERRUPTED
-    if any(r.status != "built" and r.status != "up-to-date" for r in outcome.results):
+    if any(r.status not in ("built", "up-to-date") for r in outcome.results):
         return EXIT_BUILD_FAILED
     return EXIT_OK
 
@@ -43,33 +40,87 @@ def report_path(plan: Plan) -> Path:
     return plan.workspace.root / plan.options.report_dir / "report.json"
 
 
+def cache_dir(plan: Plan) -> Path:
+    if plan.options.cache_dir:
+        return (plan.workspace.root / plan.options.cache_dir).resolve()
+    return Path.home() / ".cache" / "layerctl"
+
+
+async def decide(plan: Plan, credentials: Credentials) -> list[Target]:
+    """The plan's targets with every `auto` builder decided (see decide.py)."""
+    context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
+
+    def env_for(target: Target) -> dict[str, str]:
+        return uv_environment(context.index_url(target), context.ca_bundle(target))
+
+    return await decide_builders(plan.targets, env_for)
+
+
 async def run_plan(
-    plan: Plan, reporter: Reporter, *, keep_going: bool = False, force: bool = False
+    plan: Plan,
+    reporter: Reporter,
+    *,
+    keep_going: bool = False,
+    force: bool = False,
+    credentials: Credentials | None = None,
 ) -> tuple[RunOutcome, int]:
     from .report import write_report
 
-    for target in plan.targets:  # fail before anything starts, not halfway through
-        executor_for(target)
+    credentials = credentials or Credentials.from_env()
+    context = BuildContext(
+        workspace=plan.workspace.root,
+        credentials=credentials,
+        masker=Masker.for_credentials(credentials),
+        force=force,
+    )
+    for target in plan.targets:  # a bad index URL or CA bundle stops the run before it starts
+        context.index_url(target)
+        context.ca_bundle(target)
     jobs = plan.options.jobs or default_jobs()
     started_at = datetime.now(timezone.utc)
-    send, receive = anyio.create_memory_object_stream[Event](_EVENT_BUFFER)
 
-    async def consume(stream: MemoryObjectReceiveStream[Event]) -> None:
-        async with stream:
-            async for event in stream:
-                await reporter.handle(event)
+    async def notice(message: str) -> None:
+        await reporter.handle(Notice(context.masker(message)))
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(consume, receive)
-        async with send:
-            outcome = await run_targets(
-                plan.targets,
-                executor_for=executor_for,
-                emit=send.send,
-                jobs=jobs,
-                keep_going=keep_going,
-                force=force,
+    targets = await decide(plan, credentials)
+    async with AsyncExitStack() as stack:
+        native = NativeExecutor()
+        container: ContainerExecutor | None = None
+        in_containers = [t for t in targets if t.builder == "container"]
+        if in_containers:
+            engine = await stack.enter_async_context(
+                DockerEngine(keep_containers=plan.options.keep_containers)
             )
+            await engine.prepare(
+                ((t.build_image, t.arch, t.python) for t in in_containers),
+                pull=plan.options.pull,
+                progress=notice,
+            )
+            for (image, arch), info in sorted(engine.images.items(), key=lambda kv: kv[0][0]):
+                await notice(f"image {image} ({arch}): {info.digest or info.id[:19]}, {info.tools}")
+            container = ContainerExecutor(engine, cache_dir=cache_dir(plan))
+
+        def executor_for(target: Target) -> Executor:
+            return container if target.builder == "container" and container else native
+
+        send, receive = anyio.create_memory_object_stream[Event](_EVENT_BUFFER)
+
+        async def consume(stream: MemoryObjectReceiveStream[Event]) -> None:
+            async with stream:
+                async for event in stream:
+                    await reporter.handle(event)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume, receive)
+            async with send:
+                outcome = await run_targets(
+                    targets,
+                    executor_for=executor_for,
+                    emit=send.send,
+                    jobs=jobs,
+                    context=context,
+                    keep_going=keep_going,
+                )
     code = exit_code_for(outcome)
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(

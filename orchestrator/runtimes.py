@@ -65,12 +65,6 @@ class Runtime(BaseModel):
         """The ``uv pip install --python-platform`` triple, e.g. ``aarch64-manylinux_2_34``."""
         return f"{arch.machine}-{self.uv_manylinux}"
 
-    def build_image_for(self, arch: Arch) -> str:
-        return self.build_image.format(arch=arch.value)
-
-    def runtime_image_for(self, arch: Arch) -> str:
-        return self.runtime_image.format(arch=arch.value)
-
 
 @cache
 def runtimes() -> tuple[Runtime, ...]:

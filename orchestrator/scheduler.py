@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from .build import build_target, result_for
+from .build import BuildContext, build_target, result_for
 from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
 from .plan import Target
@@ -42,8 +42,8 @@ async def run_targets(
     executor_for: Callable[[Target], Executor],
     emit: Emit,
     jobs: int,
+    context: BuildContext,
     keep_going: bool = False,
-    force: bool = False,
 ) -> RunOutcome:
     started = time.monotonic()
     results: dict[str, TargetResult] = {}
@@ -65,7 +65,7 @@ async def run_targets(
         async def one(target: Target) -> None:
             async with limiter:
                 running.add(target.id)
-                result = await build_target(target, executor_for(target), emit, force=force)
+                result = await build_target(target, executor_for(target), emit, context)
                 results[target.id] = result
                 if result.status == "failed" and not keep_going:
                     builds.cancel()  # while still holding the slot, so no queued target starts

@@ -6,14 +6,17 @@ compiled on the host, so nothing can come out built for the host's machine or gl
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from ..errors import BuildError, NoCompatibleWheel
+from ..plan import Target
 from ..process import LineSink, run_streaming
 from ..tools import tool_version, uv_bin
-from . import InstallRequest
+from . import InstallOutcome, InstallRequest
 
-__all__ = ["NativeExecutor", "no_wheel_package", "uv_error"]
+__all__ = ["NativeExecutor", "no_wheel_package", "uv_environment", "uv_error"]
 
 _NO_WHEEL = re.compile(
     r"Because (?P<pkg>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[=<>!~]=?\S*)?(?: was)? has no "
@@ -34,6 +37,16 @@ def no_wheel_package(lines: tuple[str, ...]) -> str | None:
     return None
 
 
+def uv_environment(index_url: str | None, ca_bundle: Path | None) -> dict[str, str]:
+    """uv's environment: the index (credentials included) and CA bundle go here, never in argv."""
+    env = dict(os.environ)
+    if index_url:
+        env["UV_DEFAULT_INDEX"] = index_url
+    if ca_bundle:
+        env["SSL_CERT_FILE"] = str(ca_bundle)
+    return env
+
+
 def uv_error(lines: tuple[str, ...]) -> str:
     """uv's own explanation, on one line: from its ``error:`` line to the end, unwrapped."""
     start = next((i for i, line in enumerate(lines) if line.startswith("error:")), None)
@@ -46,7 +59,10 @@ def uv_error(lines: tuple[str, ...]) -> str:
 class NativeExecutor:
     name = "native"
 
-    async def install(self, request: InstallRequest, log: LineSink) -> dict[str, str]:
+    def fingerprint(self, target: Target) -> str:
+        return tool_version(uv_bin())
+
+    async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
         target = request.target
         uv = uv_bin()
         argv = [
@@ -69,7 +85,7 @@ class NativeExecutor:
         ]
         shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", "requirements.txt"]
         await log("$ " + " ".join(shown))
-        result = await run_streaming(argv, log)
+        result = await run_streaming(argv, log, env=uv_environment(request.index_url, request.ca_bundle))
         if result.returncode != 0:
             package = no_wheel_package(result.tail)
             if package:
@@ -80,4 +96,4 @@ class NativeExecutor:
                     package,
                 )
             raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
-        return {"uv": tool_version(uv)}
+        return InstallOutcome(tool_versions={"uv": tool_version(uv)})

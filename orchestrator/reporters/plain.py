@@ -11,6 +11,7 @@ from rich.table import Table
 from ..events import (
     Event,
     LogLine,
+    Notice,
     PhaseStarted,
     RunFinished,
     RunStarted,
@@ -49,6 +50,9 @@ class PlainReporter:
         if isinstance(event, RunStarted):
             self.width = max((len(t) for t in event.targets), default=0)
             self.out.write(f"layerctl: building {len(event.targets)} targets, {event.jobs} at a time\n")
+        elif isinstance(event, Notice):
+            self.out.write(f"{'layerctl'.ljust(self.width)} | {event.message}\n")
+            self.out.flush()
         elif isinstance(event, TargetStarted):
             self._write(event.target, f"started ({event.builder})")
         elif isinstance(event, PhaseStarted):

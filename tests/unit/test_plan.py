@@ -20,9 +20,12 @@ def test_runtime_table_is_complete() -> None:
     assert get_runtime("3.11").uv_platform(Arch.ARM64) == "aarch64-manylinux_2_17"
     assert get_runtime("3.13").uv_platform(Arch.X86_64) == "x86_64-manylinux_2_34"
     assert (
-        get_runtime("3.12").build_image_for(Arch.ARM64) == "public.ecr.aws/sam/build-python3.12:latest-arm64"
+        get_runtime("3.12").build_image.format(arch="arm64")
+        == "public.ecr.aws/sam/build-python3.12:latest-arm64"
     )
-    assert get_runtime("3.12").runtime_image_for(Arch.X86_64) == "public.ecr.aws/lambda/python:3.12-x86_64"
+    assert (
+        get_runtime("3.12").runtime_image.format(arch="x86_64") == "public.ecr.aws/lambda/python:3.12-x86_64"
+    )
 
 
 def test_matrix_is_layers_times_pythons_times_arches(make_workspace: Callable[..., Path]) -> None:

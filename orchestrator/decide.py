@@ -1,0 +1,82 @@
+"""The ``auto`` builder, decided per target: native when every dependency has a wheel for the
+target's platform, otherwise the container, naming the package that forced it.
+
+The check is a resolution only (``uv pip compile --only-binary :all:`` for the target's
+platform), so ``layerctl list`` and ``build-all`` make the same decision before anything builds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from collections.abc import Callable, Sequence
+
+import anyio
+
+from .errors import LayerctlError
+from .executors.native import no_wheel_package
+from .plan import Target
+from .resolve import requirements_for
+from .tools import uv_bin
+
+__all__ = ["decide_builders", "wheel_gap", "with_builder"]
+
+_CONCURRENT_CHECKS = 8
+
+
+def with_builder(target: Target, builder: str, reason: str | None) -> Target:
+    settings = target.settings.model_copy(update={"builder": builder})
+    return dataclasses.replace(target, settings=settings, builder_reason=reason)
+
+
+async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | None = None) -> str | None:
+    """The first package without a compatible wheel for ``target``, or None."""
+    argv = [
+        uv_bin(), "pip", "compile", "-", "--quiet", "--no-header", "--color", "never",
+        "--python-version", target.python,
+        "--python-platform", target.runtime.uv_platform(target.arch),
+        "--only-binary", ":all:",
+    ]  # fmt: skip
+    result = await anyio.run_process(
+        argv, input=requirements.encode(), check=False, stderr=subprocess.PIPE, env=env
+    )
+    if result.returncode != 0:
+        return no_wheel_package(tuple(result.stderr.decode("utf-8", "replace").splitlines()))
+    # The resolver reads an sdist's static metadata without building it, so a direct reference
+    # to anything but a wheel (an sdist, a directory, a git URL) resolves fine yet needs a build.
+    for line in result.stdout.decode("utf-8", "replace").splitlines():
+        name, sep, url = line.partition(" @ ")
+        if sep and not url.split(";")[0].split("#")[0].strip().endswith(".whl"):
+            return name.strip()
+    return None
+
+
+async def decide_builders(
+    targets: Sequence[Target], env_for: Callable[[Target], dict[str, str]] | None = None
+) -> list[Target]:
+    """Targets with ``auto`` replaced by ``native`` or ``container`` and the reason."""
+    decided: dict[str, Target] = {}
+    limiter = anyio.CapacityLimiter(_CONCURRENT_CHECKS)
+
+    async def one(target: Target) -> None:
+        if target.builder != "auto":
+            decided[target.id] = with_builder(target, target.builder, f"builder = {target.builder}")
+            return
+        async with limiter:
+            try:
+                requirements = await requirements_for(target)
+                package = await wheel_gap(target, requirements, env=env_for(target) if env_for else None)
+            except LayerctlError:
+                # the build itself will report the problem; decide nothing here
+                decided[target.id] = with_builder(target, "native", "undecided: resolution failed")
+                return
+        if package is None:
+            decided[target.id] = with_builder(target, "native", "every dependency has a wheel")
+        else:
+            reason = f"{package} has no wheel for {target.runtime.manylinux} {target.arch.machine}"
+            decided[target.id] = with_builder(target, "container", reason)
+
+    async with anyio.create_task_group() as tg:
+        for target in targets:
+            tg.start_soon(one, target)
+    return [decided[t.id] for t in targets]

@@ -1,0 +1,328 @@
+"""Container builds on a Docker engine (aiodocker): the target's SAM build image, on the target's
+platform, many at once.
+
+One ``DockerEngine`` per run: it checks each distinct image once before the fan-out (present,
+pulled if asked, the right architecture, runnable here: QEMU/binfmt for a foreign arch) and
+gives out containers as async context managers that are always removed, even on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import aiodocker
+import anyio
+
+from ..errors import BuildError, EnvironmentProblem
+from ..plan import Target
+from ..process import LineSink
+from ..runtimes import Arch
+from . import InstallOutcome, InstallRequest
+
+__all__ = ["LABEL", "ContainerExecutor", "DockerEngine", "ImageInfo"]
+
+LABEL = "layerctl"  # every container layerctl creates carries it (value: the run id)
+_DOCKER_ARCH = {Arch.X86_64: "amd64", Arch.ARM64: "arm64"}
+_BINFMT_FIX = (
+    "register QEMU for it: apt-get install qemu-user-static binfmt-support && "
+    "update-binfmts --enable qemu-aarch64 (or docker run --privileged --rm tonistiigi/binfmt --install arm64)"
+)
+_SCRIPT = """set -eu
+py={python}
+command -v "$py" >/dev/null 2>&1 || {{ echo "layerctl: $py not found in the image" >&2; exit 97; }}
+"$py" -m pip --version
+exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
+    --requirement /layerctl/requirements.txt
+"""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    name: str
+    arch: Arch
+    id: str
+    digest: str | None
+    tools: str  # what the probe found: "pip X from ..." or "Python X.Y.Z"
+
+
+class DockerEngine:
+    """A connection to the engine for one run, and the images it has checked."""
+
+    def __init__(self, *, run_id: str | None = None, keep_containers: bool = False) -> None:
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.keep_containers = keep_containers
+        self.images: dict[tuple[str, Arch], ImageInfo] = {}
+        self._docker: aiodocker.Docker | None = None
+
+    async def __aenter__(self) -> DockerEngine:
+        try:
+            self._docker = aiodocker.Docker()
+            await self._docker.version()
+        except Exception as exc:  # aiohttp, OSError, DockerError: all mean "not reachable"
+            if self._docker is not None:
+                await self._docker.close()
+            where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            raise EnvironmentProblem(
+                f"Docker engine not reachable at {where} ({_short(exc)}); start it "
+                "(systemctl start docker, or dockerd) or set DOCKER_HOST"
+            ) from None
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._docker is not None:
+            with anyio.CancelScope(shield=True):
+                await self._docker.close()
+
+    @property
+    def docker(self) -> aiodocker.Docker:
+        assert self._docker is not None, "use DockerEngine as an async context manager"
+        return self._docker
+
+    async def prepare(
+        self,
+        wanted: Iterable[tuple[str, Arch, str]],
+        *,
+        pull: Literal["missing", "always", "never"] = "missing",
+        progress: LineSink | None = None,
+        need_pip: bool = True,
+    ) -> None:
+        """Check each (image, arch, python) once, concurrently: pull it if asked or missing,
+        refuse a wrong architecture, and probe that it runs here and has that Python."""
+        todo = sorted(set(wanted), key=lambda w: (w[0], w[1].value))
+        problems: list[EnvironmentProblem] = []
+
+        async def one(image: str, arch: Arch, python: str) -> None:
+            try:
+                self.images[(image, arch)] = await self._prepare_one(
+                    image, arch, python, pull, progress, need_pip
+                )
+            except EnvironmentProblem as exc:
+                problems.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            for image, arch, python in todo:
+                tg.start_soon(one, image, arch, python)
+        if problems:
+            raise problems[0]
+
+    async def _prepare_one(
+        self, image: str, arch: Arch, python: str, pull: str, progress: LineSink | None, need_pip: bool
+    ) -> ImageInfo:
+        say = progress or _ignore
+        info = await self._inspect(image)
+        if pull == "always" or (info is None and pull == "missing"):
+            await say(f"pulling {image} ({arch.docker_platform})")
+            try:
+                await self.docker.images.pull(image, platform=arch.docker_platform)
+            except aiodocker.DockerError as exc:
+                if info is None:
+                    raise EnvironmentProblem(
+                        f"image {image} is not on this machine and could not be pulled ({_short(exc)}); "
+                        "pull or build it, or set `image` to one you have"
+                    ) from None
+                await say(f"pull of {image} failed ({_short(exc)}); using the local image")
+            info = await self._inspect(image)
+        if info is None:
+            raise EnvironmentProblem(
+                f"image {image} is not on this machine (pull = never); pull or build it first"
+            )
+        found = info.get("Architecture", "?")
+        if found != _DOCKER_ARCH[arch]:
+            raise EnvironmentProblem(
+                f"image {image} is built for {found}, but the target architecture is {arch} "
+                f"({_DOCKER_ARCH[arch]}); use the image made for {arch}"
+            )
+        lines = await self._probe(image, arch, python, need_pip)
+        if not lines or lines[0] != arch.machine:
+            raise EnvironmentProblem(
+                f"containers of {image} report machine {lines[0] if lines else '?'!r}, not {arch.machine}: "
+                + _BINFMT_FIX
+            )
+        if len(lines) < 2 or not lines[1].startswith("pip " if need_pip else "Python "):
+            raise EnvironmentProblem(
+                f"image {image} has no python{python}{' with pip' if need_pip else ''} "
+                f"({' '.join(lines[1:]) or 'no output'}); use an image for that Python"
+            )
+        digests = info.get("RepoDigests") or []
+        return ImageInfo(
+            image, arch, info["Id"], digests[0] if digests else None, lines[1].split(" from ")[0]
+        )
+
+    async def _inspect(self, image: str) -> dict[str, Any] | None:
+        try:
+            return dict(await self.docker.images.inspect(image))
+        except aiodocker.DockerError as exc:
+            if exc.status == 404:
+                return None
+            raise EnvironmentProblem(f"cannot inspect image {image}: {_short(exc)}") from None
+
+    async def _probe(self, image: str, arch: Arch, python: str, need_pip: bool) -> list[str]:
+        """``uname -m`` and ``pip --version`` (or the Python version) inside the image, on the
+        target platform."""
+        lines: list[str] = []
+
+        async def collect(line: str) -> None:
+            lines.append(line.strip())
+
+        config = {
+            "Image": image,
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": [
+                f"uname -m; python{python} {'-m pip ' if need_pip else ''}--version 2>&1 "
+                f"|| echo missing python{python}"
+            ],
+        }
+        try:
+            code = await self.run(config, arch, f"probe-{arch}", collect)
+        except BuildError as exc:
+            raise EnvironmentProblem(
+                f"cannot run {arch} containers of {image} ({exc}): " + _BINFMT_FIX
+            ) from None
+        if code != 0 and not lines:
+            raise EnvironmentProblem(f"cannot run {arch} containers of {image} (exit {code}): " + _BINFMT_FIX)
+        return lines
+
+    @asynccontextmanager
+    async def container(self, config: Mapping[str, Any], arch: Arch, label: str) -> AsyncIterator[Any]:
+        """A created container with a unique name and the layerctl labels; removed on exit,
+        whatever happens (success, failure, timeout, Ctrl-C), unless keep_containers."""
+        name = f"layerctl-{self.run_id}-{_slug(label)}-{uuid.uuid4().hex[:6]}"
+        body = dict(config)
+        body["Labels"] = {**body.get("Labels", {}), LABEL: self.run_id, f"{LABEL}.target": label}
+        try:
+            created = await self.docker._query_json(
+                "containers/create",
+                method="POST",
+                data=json.dumps(body).encode(),
+                params={"name": name, "platform": arch.docker_platform},
+            )
+        except aiodocker.DockerError as exc:
+            raise BuildError(f"cannot create a container of {config.get('Image')}: {_short(exc)}") from None
+        container = self.docker.containers.container(created["Id"])
+        try:
+            yield container
+        finally:
+            if not self.keep_containers:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(60):
+                    try:
+                        await container.delete(force=True)
+                    except aiodocker.DockerError as exc:
+                        if exc.status != 404:
+                            raise
+
+    async def run(self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink) -> int:
+        """Run a container to its end, streaming its stdout and stderr line by line to ``sink``."""
+        async with self.container(config, arch, label) as container:
+            try:
+                await container.start()
+            except aiodocker.DockerError as exc:
+                raise BuildError(f"container did not start: {_short(exc)}") from None
+            pending = ""
+            async for chunk in container.log(stdout=True, stderr=True, follow=True):
+                pending += chunk
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    await sink(line.rstrip("\r"))
+            if pending:
+                await sink(pending.rstrip("\r"))
+            result = await container.wait()
+            return int(result.get("StatusCode", 1))
+
+    async def remove_leftovers(self) -> list[str]:
+        """Remove every layerctl-labelled container (from crashed or killed runs)."""
+        found = await self.docker.containers.list(all=True, filters=json.dumps({"label": [LABEL]}))
+        names = []
+        for container in found:
+            await container.delete(force=True)
+            names.append(container["Names"][0].lstrip("/") if container["Names"] else container.id)
+        return names
+
+
+class ContainerExecutor:
+    """pip inside the target's build image installs the requirement set resolved on the host.
+
+    Resolution (uv export, poetry.lock, [project.dependencies]) already happened on the host, so
+    the image needs only its own Python and pip: nothing is installed from the network into the
+    image, and pip, Poetry and uv projects all build the same way."""
+
+    name = "container"
+
+    def __init__(self, engine: DockerEngine, *, cache_dir: Path) -> None:
+        self.engine = engine
+        self.cache_dir = cache_dir
+
+    def fingerprint(self, target: Target) -> str:
+        info = self.engine.images.get((target.build_image, target.arch))
+        return f"{info.id} {info.tools}" if info else "unprepared"
+
+    async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
+        target = request.target
+        image = target.build_image
+        info = self.engine.images.get((image, target.arch))
+        if info is None:
+            raise BuildError(f"image {image} was not prepared for this run")
+        cache = self.cache_dir / f"pip-{target.arch}"
+        cache.mkdir(parents=True, exist_ok=True)
+        layer_root = str(target.layer.root)
+        binds = [
+            # the layer project at its own path, read-only, so file: references in it resolve
+            f"{layer_root}:{layer_root}:ro",
+            f"{request.dest.parent}:/layerctl/out:rw",
+            f"{request.requirements}:/layerctl/requirements.txt:ro",
+            f"{cache}:/layerctl/cache:rw",
+        ]
+        env = {
+            "HOME": "/tmp",
+            "PIP_CACHE_DIR": "/layerctl/cache",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_PROGRESS_BAR": "off",
+            "PIP_ROOT_USER_ACTION": "ignore",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        if request.index_url:
+            env["PIP_INDEX_URL"] = request.index_url  # in the container's environment only
+        if request.ca_bundle:
+            binds.append(f"{request.ca_bundle}:/layerctl/ca.pem:ro")
+            env["PIP_CERT"] = "/layerctl/ca.pem"
+        config = {
+            "Image": image,
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": [_SCRIPT.format(python=f"python{target.python}")],
+            "Env": [f"{k}={v}" for k, v in env.items()],
+            "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
+            "WorkingDir": "/tmp",
+            "HostConfig": {"Binds": binds},
+        }
+        await log(
+            f"$ docker run --platform {target.arch.docker_platform} {image} "
+            f"python{target.python} -m pip install --target python -r requirements.txt"
+        )
+        code = await self.engine.run(config, target.arch, target.id, log)
+        if code != 0:
+            raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")
+        return InstallOutcome(
+            tool_versions={"pip": info.tools, "image": info.digest or info.id},
+            image=image,
+            image_id=info.id,
+        )
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+
+
+def _short(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return " ".join(str(message).split())[:300]
+
+
+async def _ignore(line: str) -> None:
+    return None

@@ -1,0 +1,125 @@
+"""``layerctl verify``: unpack each built zip into /opt of a container of the target's platform
+and Python (the Lambda runtime image by default) and import every top-level module of the layer:
+the smoke test people otherwise do by hand after deploying."""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.to_thread
+
+from .build import ZIP_NAME
+from .errors import BuildError
+from .events import Emit, LogLine
+from .executors.docker import DockerEngine
+from .plan import Target
+
+__all__ = ["VerifyResult", "top_level_modules", "verify_targets"]
+
+_NOT_MODULES = re.compile(r"\.(dist-info|data|libs|egg-info)$|^(bin|__pycache__)$")
+_EXTENSION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z0-9_-]+)?\.so$")
+
+# Runs inside the container with the target's Python. Lambda puts /opt/python on sys.path.
+_SCRIPT = r"""
+import importlib, json, platform, sys, traceback, zipfile
+zipfile.ZipFile("/layerctl/layer.zip").extractall("/opt")
+sys.path.insert(0, "/opt/python")
+print("python", platform.python_version(), "on", platform.machine())
+failed = 0
+for name in json.loads(sys.argv[1]):
+    try:
+        importlib.import_module(name)
+        print("import ok:", name)
+    except BaseException as exc:
+        failed += 1
+        print("import FAILED:", name + ":", type(exc).__name__ + ":", exc)
+sys.exit(1 if failed else 0)
+"""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    id: str
+    ok: bool
+    modules: int
+    detail: str
+
+
+def top_level_modules(names: Iterable[str]) -> list[str]:
+    """Importable top-level names of a layer zip's ``python/`` tree."""
+    found: set[str] = set()
+    for name in names:
+        parts = name.split("/")
+        if len(parts) < 2 or parts[0] != "python" or not parts[1]:
+            continue
+        top = parts[1]
+        if len(parts) > 2:  # a directory: a package (regular or namespace)
+            if not _NOT_MODULES.search(top) and top.isidentifier() and not keyword.iskeyword(top):
+                found.add(top)
+        elif top.endswith(".py") and top[:-3].isidentifier():
+            found.add(top[:-3])
+        elif match := _EXTENSION.match(top):
+            found.add(match.group(1))
+    return sorted(found)
+
+
+def _modules_in(zip_path: Path) -> list[str] | None:
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            return top_level_modules(zf.namelist())
+    except FileNotFoundError:
+        return None
+
+
+async def verify_targets(
+    targets: Sequence[Target], engine: DockerEngine, emit: Emit, *, jobs: int
+) -> list[VerifyResult]:
+    results: dict[str, VerifyResult] = {}
+    limiter = anyio.CapacityLimiter(jobs)
+
+    async def one(target: Target) -> None:
+        zip_path = target.out_dir / ZIP_NAME
+        modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
+        if modules is None:
+            results[target.id] = VerifyResult(target.id, False, 0, f"no {ZIP_NAME}: build the target first")
+            return
+        lines: list[str] = []
+
+        async def sink(line: str) -> None:
+            lines.append(line)
+            await emit(LogLine(target.id, line))
+
+        config = {
+            "Image": target.verify_image,
+            "Entrypoint": [f"python{target.python}", "-c", _SCRIPT, json.dumps(modules)],
+            "Cmd": [],
+            "User": "0:0",  # unpacking into /opt, as Lambda does
+            "HostConfig": {"Binds": [f"{zip_path}:/layerctl/layer.zip:ro"]},
+        }
+        async with limiter:
+            try:
+                code = await engine.run(config, target.arch, f"verify-{target.id}", sink)
+            except BuildError as exc:
+                results[target.id] = VerifyResult(target.id, False, len(modules), exc.message)
+                return
+        failures = [line for line in lines if line.startswith("import FAILED")]
+        machine_ok = any(line.endswith(f" on {target.arch.machine}") for line in lines)
+        ok = code == 0 and not failures and machine_ok
+        detail = (
+            f"imported {len(modules)} modules on {target.arch.machine}"
+            if ok
+            else (failures[0] if failures else f"exit {code}: {lines[-1] if lines else 'no output'}")
+        )
+        results[target.id] = VerifyResult(target.id, ok, len(modules), detail)
+
+    async with anyio.create_task_group() as tg:
+        for target in targets:
+            tg.start_soon(one, target)
+    return [results[t.id] for t in targets]
