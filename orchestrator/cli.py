@@ -334,13 +334,15 @@ def clean(
     """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
     if containers:
 
-        async def remove() -> list[str]:
+        async def remove() -> tuple[list[str], list[str]]:
             async with DockerEngine() as engine:
                 return await engine.remove_leftovers()
 
-        removed_containers = anyio.run(remove)
+        removed_containers, kept = anyio.run(remove)
         for name in removed_containers:
             typer.echo(f"removed container {name}")
+        for name in kept:
+            typer.echo(f"kept container {name}: its layerctl run is still going")
         typer.echo(f"{len(removed_containers)} layerctl containers removed")
         return
     plan = _plan(ctx.obj, layers=layers)

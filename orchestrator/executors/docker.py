@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import aiodocker
+import aiohttp
 import anyio
 
 from ..errors import BuildError, EnvironmentProblem
@@ -136,8 +138,8 @@ class DockerEngine:
         found = info.get("Architecture", "?")
         if found != _DOCKER_ARCH[arch]:
             raise EnvironmentProblem(
-                f"image {image} is built for {found}, but the target architecture is {arch} "
-                f"({_DOCKER_ARCH[arch]}); use the image made for {arch}"
+                f"image {image} is built for {found}, but the target is {arch}; "
+                f"use the image made for {arch}"
             )
         lines = await self._probe(image, arch, python, need_pip)
         if not lines or lines[0] != arch.machine:
@@ -195,7 +197,14 @@ class DockerEngine:
         whatever happens (success, failure, timeout, Ctrl-C), unless keep_containers."""
         name = f"layerctl-{self.run_id}-{_slug(label)}-{uuid.uuid4().hex[:6]}"
         body = dict(config)
-        body["Labels"] = {**body.get("Labels", {}), LABEL: self.run_id, f"{LABEL}.target": label}
+        body["Labels"] = {
+            **body.get("Labels", {}),
+            LABEL: self.run_id,
+            f"{LABEL}.target": label,
+            # who owns it, so `clean --containers` never removes the containers of a live run
+            f"{LABEL}.host": socket.gethostname(),
+            f"{LABEL}.pid": str(os.getpid()),
+        }
         try:
             created = await self.docker._query_json(
                 "containers/create",
@@ -214,11 +223,17 @@ class DockerEngine:
                     try:
                         await container.delete(force=True)
                     except aiodocker.DockerError as exc:
-                        if exc.status != 404:
-                            raise
+                        if exc.status not in (404, 409):  # gone, or being removed already
+                            raise BuildError(f"cannot remove container {name}: {_short(exc)}") from None
 
     async def run(self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink) -> int:
         """Run a container to its end, streaming its stdout and stderr line by line to ``sink``."""
+        try:
+            return await self._run(config, arch, label, sink)
+        except (aiodocker.DockerError, aiohttp.ClientError) as exc:  # the engine failed us mid-way
+            raise BuildError(f"container of {config.get('Image')} failed: {_short(exc)}") from None
+
+    async def _run(self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink) -> int:
         async with self.container(config, arch, label) as container:
             try:
                 await container.start()
@@ -235,14 +250,24 @@ class DockerEngine:
             result = await container.wait()
             return int(result.get("StatusCode", 1))
 
-    async def remove_leftovers(self) -> list[str]:
-        """Remove every layerctl-labelled container (from crashed or killed runs)."""
+    async def remove_leftovers(self) -> tuple[list[str], list[str]]:
+        """Remove the layerctl-labelled containers of runs that are gone (crashed or killed);
+        return (removed, kept because their run is still alive on this host)."""
         found = await self.docker.containers.list(all=True, filters=json.dumps({"label": [LABEL]}))
-        names = []
+        removed, kept = [], []
         for container in found:
-            await container.delete(force=True)
-            names.append(container["Names"][0].lstrip("/") if container["Names"] else container.id)
-        return names
+            name = container["Names"][0].lstrip("/") if container["Names"] else container.id
+            labels = container["Labels"] or {}
+            if labels.get(f"{LABEL}.host") == socket.gethostname() and _alive(labels.get(f"{LABEL}.pid")):
+                kept.append(name)
+                continue
+            try:
+                await container.delete(force=True)
+            except aiodocker.DockerError as exc:
+                if exc.status not in (404, 409):
+                    raise EnvironmentProblem(f"cannot remove container {name}: {_short(exc)}") from None
+            removed.append(name)
+        return removed, kept
 
 
 class ContainerExecutor:
@@ -313,6 +338,18 @@ class ContainerExecutor:
             image=image,
             image_id=info.id,
         )
+
+
+def _alive(pid: str | None) -> bool:
+    if not pid or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _slug(text: str) -> str:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +39,47 @@ def built_example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subpr
     root = copy_example(tmp_path_factory.mktemp("example") / "monorepo", uv_bin())
     result = layerctl("-C", str(root), "build-all", "--jobs", "4")
     return root, result
+
+
+def engine_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+
+
+STAND_INS = [
+    f"public.ecr.aws/sam/build-python{py}:latest-{arch}"
+    for py in ("3.11", "3.13")
+    for arch in ("x86_64", "arm64")
+]
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """A running engine with the stand-in SAM images (tests/testbed.sh makes both). Without it the
+    container tests are skipped with the reason, except in CI, where they must run."""
+    problem = None
+    if not engine_answers():
+        problem = "no Docker engine answers (run tests/testbed.sh as root)"
+    else:
+        missing = [
+            image
+            for image in STAND_INS
+            if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode != 0
+        ]
+        if missing:
+            problem = f"stand-in images missing: {', '.join(missing)} (run tests/testbed.sh)"
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI requires the container tests: {problem}")
+        pytest.skip(problem)
+
+
+def labelled_containers() -> list[str]:
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--filter", "label=layerctl", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split()

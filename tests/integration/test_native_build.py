@@ -212,3 +212,15 @@ def test_zip_is_the_same_wherever_it_is_built(tmp_path: Path) -> None:
         assert line.endswith(f",{len(script.encode())}")
         digests.append(sha256_file(zip_path))
     assert digests[0] == digests[1]
+
+
+def test_engine_down_is_one_line_exit_3(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.layerctl]\nbuilder = "container"\n')
+    write_layer(tmp_path, "a", ["six"])
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    result = layerctl("-C", str(tmp_path), "build-all", env=env)
+    assert result.returncode == 3
+    assert result.stderr.startswith(
+        f"layerctl: error: Docker engine not reachable at unix://{tmp_path}/no-engine.sock"
+    )
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -1,0 +1,250 @@
+"""Container builds against the real engine: stand-in SAM images (tests/testbed.sh), arm64 under
+QEMU, the C-extension fixture that exists only as an sdist."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from orchestrator.audit import read_elf
+from orchestrator.package import sha256_file
+from tests.support.fixtures import make_sdist
+
+from .conftest import labelled_containers, layerctl, report
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+STAND_IN = "public.ecr.aws/sam/build-python{python}:latest-{arch}"
+ELF = {"x86_64": "EM_X86_64", "arm64": "EM_AARCH64"}
+
+
+def sdist_workspace(
+    root: Path,
+    *,
+    python: str = '"3.11", "3.13"',
+    arch: str = '"x86_64", "arm64"',
+    extra_deps: tuple[str, ...] = (),
+) -> Path:
+    """A workspace with one layer `c` that depends on the sdist-only C extension `fastsum`."""
+    layer = root / "layers" / "c"
+    sdist = make_sdist("fastsum", layer / "vendor")
+    (root / "pyproject.toml").write_text(f"[tool.layerctl]\npython = [{python}]\narch = [{arch}]\n")
+    deps = [f"fastsum @ {sdist.as_uri()}", *extra_deps]
+    (layer / "pyproject.toml").write_text(
+        f'[project]\nname = "c"\nversion = "1"\ndependencies = {json.dumps(deps)}\n'
+    )
+    return root
+
+
+@pytest.fixture(scope="module")
+def sdist_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    root = sdist_workspace(tmp_path_factory.mktemp("sdist"))
+    return root, layerctl("-C", str(root), "build-all", "--jobs", "4")
+
+
+def test_auto_picks_the_container_and_says_why(
+    sdist_built: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    root, _ = sdist_built
+    listed = json.loads(layerctl("-C", str(root), "list", "--format", "json").stdout)
+    assert len(listed) == 4
+    for row in listed:
+        assert row["builder"] == "container"
+        assert row["builder_reason"].startswith("fastsum has no wheel for manylinux_2_")
+
+
+def test_sdist_only_extension_builds_for_every_arch(
+    sdist_built: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    root, result = sdist_built
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    rows = {row["id"]: row for row in report(root)["targets"]}
+    assert set(rows) == {f"c:py{py}-{arch}" for py in ("3.11", "3.13") for arch in ("x86_64", "arm64")}
+    for target_id, row in rows.items():
+        python, arch = target_id.split(":py")[1].split("-")
+        assert row["status"] == "built" and row["builder"] == "container"
+        assert row["image"] == STAND_IN.format(python=python, arch=arch)
+        assert row["image_id"].startswith("sha256:") and row["tool_versions"]["pip"].startswith("pip ")
+        with zipfile.ZipFile(row["zip_path"]) as zf:
+            sos = [n for n in zf.namelist() if n.endswith(".so")]
+            assert len(sos) == 1 and f"cpython-{python.replace('.', '')}" in sos[0]
+            info = read_elf(Path(zf.extract(sos[0], tmp_path / target_id.replace(":", "_"))))
+        assert info is not None and info.machine == ELF[arch], target_id
+
+    # each target's log holds only its own lines; live output is prefixed with the target id
+    for target_id, row in rows.items():
+        log = Path(row["log"]).read_text()
+        tag = "cp" + target_id.split(":py")[1].split("-")[0].replace(".", "")
+        assert tag in log and all(other not in log for other in ("cp311", "cp313") if other != tag)
+    body = [line for line in result.stdout.splitlines() if " | " in line]
+    assert all(line.split(" | ")[0].strip() in {*rows, "layerctl"} for line in body)
+    assert labelled_containers() == []
+
+
+def test_verify_imports_the_layer_on_its_platform(
+    sdist_built: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    root, _ = sdist_built
+    result = layerctl("-C", str(root), "verify", "--image", STAND_IN)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for py in ("3.11", "3.13"):
+        assert f"c:py{py}-arm64 | python {py}" in result.stdout
+        assert f"c:py{py}-arm64 | import ok: fastsum" in result.stdout
+    assert "on aarch64" in result.stdout and "on x86_64" in result.stdout
+    assert result.stdout.count("imported 1 modules") == 4
+    assert labelled_containers() == []
+
+
+def test_verify_fails_on_a_broken_layer(tmp_path: Path) -> None:
+    root = sdist_workspace(tmp_path, python='"3.11"', arch='"x86_64"')
+    assert layerctl("-C", str(root), "build-all").returncode == 0
+    zip_path = root / "layers/c/build/lambda/layer/py3.11-x86_64/layer.zip"
+    with zipfile.ZipFile(zip_path, "a") as zf:
+        zf.writestr("python/broken_mod.py", "raise ImportError('deliberately broken')\n")
+    result = layerctl("-C", str(root), "verify", "--image", STAND_IN)
+    assert result.returncode == 1
+    assert "import FAILED: broken_mod: ImportError: deliberately broken" in result.stdout
+
+
+def test_example_monorepo_builds_in_containers() -> None:
+    # Slow under emulation: the example's 12 targets for py3.11/3.13 x x86_64/arm64.
+    from orchestrator.tools import uv_bin
+    from tests.support.fixtures import copy_example
+
+    root = copy_example(Path(os.environ.get("TMPDIR", "/tmp")) / f"layerctl-ex-{os.getpid()}", uv_bin())
+    try:
+        result = layerctl(
+            "-C",
+            str(root),
+            "build-all",
+            "--builder",
+            "container",
+            "--python",
+            "3.11,3.13",
+            "--jobs",
+            "4",
+            timeout=1800,
+        )
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+        rows = report(root)["targets"]
+        assert len(rows) == 12 and {r["builder"] for r in rows} == {"container"}
+        assert {r["status"] for r in rows} == {"built"}
+        for row in rows:
+            arch = row["arch"]
+            with zipfile.ZipFile(row["zip_path"]) as zf:
+                assert any(n.endswith(".so") for n in zf.namelist()), row["id"]
+            assert row["elf_files"] > 0
+        verify = layerctl("-C", str(root), "verify", "--python", "3.11,3.13", "--image", STAND_IN)
+        assert verify.returncode == 0, verify.stdout[-4000:]
+        assert arch
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_sigint_removes_containers_and_keeps_the_good_zip(tmp_path: Path) -> None:
+    root = sdist_workspace(tmp_path, python='"3.11"', arch='"arm64"')
+    assert layerctl("-C", str(root), "build-all").returncode == 0
+    out = root / "layers/c/build/lambda/layer/py3.11-arm64"
+    good = sha256_file(out / "layer.zip")
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "-C", str(root), "build-all", "--force"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + 300
+    for line in process.stdout:  # lines arrive live, while the container runs
+        seen.append(line)
+        if "c:py3.11-arm64 | Processing" in line or "Building wheel" in line:
+            break
+        assert time.monotonic() < deadline, "".join(seen)
+    assert labelled_containers(), "the build container should be running now"
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, "".join(seen) + rest
+    assert labelled_containers() == []
+    assert sha256_file(out / "layer.zip") == good
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".layerctl-stamp.json",
+        "artifacts",
+        "build.log",
+        "layer.zip",
+        "requirements.txt",
+    ]
+    assert report(root)["targets"][0]["status"] == "cancelled"
+
+
+def test_index_password_never_lands_anywhere(tmp_path: Path) -> None:
+    from pip._internal.models.index import PyPI
+
+    secret = "s3cr3t-" + secrets.token_hex(8)
+    root = sdist_workspace(tmp_path, python='"3.11"', arch='"x86_64"')
+    (root / "layers/n").mkdir()
+    (root / "layers/n/pyproject.toml").write_text(
+        '[project]\nname = "n"\nversion = "1"\ndependencies = ["six"]\n'
+    )
+    env = {**os.environ, "LAYERCTL_INDEX_USERNAME": "layerctl", "LAYERCTL_INDEX_PASSWORD": secret}
+    result = layerctl("-C", str(root), "build-all", "--index-url", PyPI.simple_url, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    rows = {r["id"]: r for r in report(root)["targets"]}
+    assert (
+        rows["c:py3.11-x86_64"]["builder"] == "container" and rows["n:py3.11-x86_64"]["builder"] == "native"
+    )
+    container_log = Path(rows["c:py3.11-x86_64"]["log"]).read_text()
+    assert "Looking in indexes: " in container_log and "layerctl:****@" in container_log  # it was used
+    assert secret not in result.stdout + result.stderr
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_image_of_the_wrong_architecture_is_refused(tmp_path: Path) -> None:
+    subprocess.run(
+        ["docker", "tag", STAND_IN.format(python="3.11", arch="x86_64"), "layerctl-test/wrong-arch:arm64"],
+        check=True,
+    )
+    root = sdist_workspace(tmp_path, python='"3.11"', arch='"arm64"')
+    (root / "layers/c/pyproject.toml").write_text(
+        (root / "layers/c/pyproject.toml").read_text()
+        + '\n[tool.layerctl]\nimage = "layerctl-test/wrong-arch:{arch}"\n'
+    )
+    result = layerctl("-C", str(root), "build-all", "--pull", "never")
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        "layerctl: error: image layerctl-test/wrong-arch:arm64 is built for amd64, but the target "
+        "is arm64; use the image made for arm64"
+    )
+
+
+def test_clean_containers_removes_leftovers() -> None:
+    name = f"layerctl-leftover-{os.getpid()}"
+    subprocess.run(
+        [
+            "docker",
+            "create",
+            "--name",
+            name,
+            "--label",
+            "layerctl=crashed-run",
+            STAND_IN.format(python="3.11", arch="x86_64"),
+            "true",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert name in labelled_containers()
+    result = layerctl("clean", "--containers")
+    assert result.returncode == 0 and f"removed container {name}" in result.stdout
+    assert name not in labelled_containers()
