@@ -21,7 +21,12 @@ lint:
 # print the benchmark figures
 bench:
     .venv/bin/python benchmarks/bench_native.py
+    .venv/bin/python benchmarks/bench_container.py
 
 # remove build outputs of the example
 clean:
     .venv/bin/layerctl -C examples/monorepo clean
+
+# Docker engine, QEMU and stand-in SAM images for the container tests (root)
+testbed:
+    bash tests/testbed.sh

@@ -207,7 +207,7 @@ def check_keys(table: Mapping[str, Any], allowed: list[str], where: str, *, hint
 def validate(model: type[_Model], table: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Validate the keys of ``table`` that belong to ``model``; return only those set, by field name."""
     fields = {_kebab(name) for name in model.model_fields}
-    subset = {k: v for k, v in table.items() if k in fields}
+    subset = {_kebab(k): v for k, v in table.items() if _kebab(k) in fields}
     try:
         parsed = model.model_validate(subset)
     except ValidationError as exc:

@@ -151,13 +151,19 @@ def test_example_monorepo_builds_in_containers() -> None:
 
 
 def test_sigint_removes_containers_and_keeps_the_good_zip(tmp_path: Path) -> None:
-    root = sdist_workspace(tmp_path, python='"3.11"', arch='"arm64"')
-    assert layerctl("-C", str(root), "build-all").returncode == 0
-    out = root / "layers/c/build/lambda/layer/py3.11-arm64"
+    root = sdist_workspace(tmp_path, python='"3.11"', arch='"x86_64"')
+    assert layerctl("-C", str(root), "build-all", "--builder", "container").returncode == 0
+    out = root / "layers/c/build/lambda/layer/py3.11-x86_64"
     good = sha256_file(out / "layer.zip")
+    # a new dependency whose build takes minutes: the next build is interrupted in the middle of it
+    slow = make_sdist("slowbuild", root / "layers/c/vendor")
+    pyproject = root / "layers/c/pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("dependencies = [", f'dependencies = ["slowbuild @ {slow.as_uri()}", ')
+    )
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "-C", str(root), "build-all", "--force"],
+        [sys.executable, "-m", "orchestrator", "-C", str(root), "build-all"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -167,9 +173,10 @@ def test_sigint_removes_containers_and_keeps_the_good_zip(tmp_path: Path) -> Non
     deadline = time.monotonic() + 300
     for line in process.stdout:  # lines arrive live, while the container runs
         seen.append(line)
-        if "c:py3.11-arm64 | Processing" in line or "Building wheel" in line:
+        if line.startswith("c:py3.11-x86_64 | ") and "slowbuild" in line and "Processing" in line:
             break
         assert time.monotonic() < deadline, "".join(seen)
+    time.sleep(2)
     assert labelled_containers(), "the build container should be running now"
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=120)
@@ -183,7 +190,8 @@ def test_sigint_removes_containers_and_keeps_the_good_zip(tmp_path: Path) -> Non
         "layer.zip",
         "requirements.txt",
     ]
-    assert report(root)["targets"][0]["status"] == "cancelled"
+    row = report(root)["targets"][0]
+    assert row["status"] == "cancelled" and row["error"] == "interrupted"
 
 
 def test_index_password_never_lands_anywhere(tmp_path: Path) -> None:

@@ -1,0 +1,116 @@
+"""Container build benchmark (needs the engine and stand-in images: tests/testbed.sh).
+
+Prints, in one run:
+  1. a container matrix (2 layers x py3.11 x x86_64, arm64 = 4 targets) with --jobs 1 vs --jobs N;
+  2. the same matrix vs the machine's ceiling: the same `docker run ... pip install` commands
+     launched all at once by `xargs -P` (ratio; target <= 1.1);
+  3. native vs container for the same wheel-only target (ratio).
+
+Every layerctl run uses --force (nothing cached as "up to date"); pip's download cache is warm
+for both layerctl and the xargs ceiling (one warm-up run first).
+Usage: python benchmarks/bench_container.py [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.runtimes import Arch  # noqa: E402
+from tests.support.fixtures import make_sdist  # noqa: E402
+
+IMAGE = "public.ecr.aws/sam/build-python{python}:latest-{arch}"
+
+
+def layerctl(root: Path, *args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "orchestrator", "-C", str(root), *args],
+        check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
+def workspace(root: Path) -> None:
+    (root / "pyproject.toml").write_text('[tool.layerctl]\npython = ["3.11"]\narch = ["x86_64", "arm64"]\n')
+    small = root / "layers/small"
+    small.mkdir(parents=True)
+    (small / "pyproject.toml").write_text(
+        '[project]\nname = "small"\nversion = "1"\ndependencies = ["six==1.16.0", "PyYAML==6.0.2", "idna==3.10"]\n'
+    )
+    cext = root / "layers/cext"
+    sdist = make_sdist("fastsum", cext / "vendor")
+    (cext / "pyproject.toml").write_text(
+        f'[project]\nname = "cext"\nversion = "1"\ndependencies = ["fastsum @ {sdist.as_uri()}"]\n'
+    )
+
+
+def xargs_ceiling(root: Path, jobs: int, cache: Path) -> float:
+    """The same pip installs in the same images, all launched at once: what the machine can do."""
+    commands = []
+    for req in sorted(root.glob("layers/*/build/lambda/layer/*/requirements.txt")):
+        layer_root = req.parents[4]
+        python, arch = req.parent.name.removeprefix("py").split("-")
+        out = Path(tempfile.mkdtemp(prefix="ceiling-", dir=root))
+        commands.append(" ".join([
+            "docker run --rm", f"--platform {Arch(arch).docker_platform}",
+            f"-v {layer_root}:{layer_root}:ro", f"-v {req}:/r.txt:ro", f"-v {out}:/out",
+            f"-v {cache}/pip-{arch}:/cache", "-e PIP_CACHE_DIR=/cache", "-e PIP_DISABLE_PIP_VERSION_CHECK=1",
+            "-e PIP_ROOT_USER_ACTION=ignore",
+            IMAGE.format(python=python, arch=arch),
+            f"python{python} -m pip install -q --no-compile --prefer-binary --target /out/python -r /r.txt",
+        ]))  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run(
+        ["xargs", "-P", str(jobs), "-I", "{}", "sh", "-c", "{}"],
+        input="\n".join(commands), text=True, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=4)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="layerctl-bench-c-"))
+    cache = work / "cache"
+    try:
+        root = work / "ws"
+        workspace(root)
+        (root / "layerctl.toml").write_text(
+            (root / "pyproject.toml").read_text().replace("[tool.layerctl]\n", "") + f'cache-dir = "{cache}"\n'
+        )
+        layerctl(root, "build-all", "--builder", "container", "--jobs", str(args.jobs))  # warm caches
+        targets = [r["id"] for r in json.loads((root / "build/layerctl/report.json").read_text())["targets"]]
+        print(f"container matrix: {len(targets)} targets ({', '.join(targets)})")
+
+        serial = layerctl(root, "build-all", "--builder", "container", "--force", "--jobs", "1")
+        parallel = layerctl(root, "build-all", "--builder", "container", "--force", "--jobs", str(args.jobs))
+        print(f"  layerctl --jobs 1: {serial:.1f}s")
+        print(f"  layerctl --jobs {args.jobs}: {parallel:.1f}s")
+        print(f"  RATIO --jobs 1 / --jobs {args.jobs}: {serial / parallel:.2f}x")
+
+        ceiling = xargs_ceiling(root, args.jobs, cache)
+        print(f"  xargs -P {args.jobs} ceiling (same docker run + pip install): {ceiling:.1f}s")
+        print(f"  RATIO layerctl --jobs {args.jobs} / ceiling: {parallel / ceiling:.2f} (target <= 1.1)")
+
+        print("wheel-only target small:py3.11-x86_64, native vs container")
+        native = layerctl(root, "build", "small", "--arch", "x86_64", "--builder", "native", "--force")
+        container = layerctl(root, "build", "small", "--arch", "x86_64", "--builder", "container", "--force")
+        print(f"  native: {native:.2f}s  container: {container:.2f}s")
+        print(f"  RATIO container / native: {container / native:.2f}x")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
