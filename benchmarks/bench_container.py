@@ -40,8 +40,11 @@ def layerctl(root: Path, *args: str) -> float:
     return time.perf_counter() - start
 
 
-def workspace(root: Path) -> None:
-    (root / "pyproject.toml").write_text('[tool.layerctl]\npython = ["3.11"]\narch = ["x86_64", "arm64"]\n')
+def workspace(root: Path, cache: Path) -> None:
+    root.mkdir(parents=True)
+    (root / "layerctl.toml").write_text(
+        f'python = ["3.11"]\narch = ["x86_64", "arm64"]\ncache-dir = "{cache}"\n'
+    )
     small = root / "layers/small"
     small.mkdir(parents=True)
     (small / "pyproject.toml").write_text(
@@ -85,10 +88,7 @@ def main() -> None:
     cache = work / "cache"
     try:
         root = work / "ws"
-        workspace(root)
-        (root / "layerctl.toml").write_text(
-            (root / "pyproject.toml").read_text().replace("[tool.layerctl]\n", "") + f'cache-dir = "{cache}"\n'
-        )
+        workspace(root, cache)
         layerctl(root, "build-all", "--builder", "container", "--jobs", str(args.jobs))  # warm caches
         targets = [r["id"] for r in json.loads((root / "build/layerctl/report.json").read_text())["targets"]]
         print(f"container matrix: {len(targets)} targets ({', '.join(targets)})")

@@ -310,7 +310,6 @@ def verify(
                 ((t.verify_image, t.arch, t.python) for t in targets),
                 pull=plan.options.pull,
                 progress=notice,
-                need_pip=False,
             )
             return await verify_targets(
                 targets, engine, reporter.handle, jobs=plan.options.jobs or default_jobs()

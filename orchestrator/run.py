@@ -97,7 +97,7 @@ async def run_plan(
                 progress=notice,
             )
             for (image, arch), info in sorted(engine.images.items(), key=lambda kv: kv[0][0]):
-                await notice(f"image {image} ({arch}): {info.digest or info.id[:19]}, {info.tools}")
+                await notice(f"image {image} ({arch}): {info.digest or info.id[:19]}, {info.pip or 'pip ?'}")
             container = ContainerExecutor(engine, cache_dir=cache_dir(plan))
 
         def executor_for(target: Target) -> Executor:

@@ -36,10 +36,17 @@ _BINFMT_FIX = (
     "register QEMU for it: apt-get install qemu-user-static binfmt-support && "
     "update-binfmts --enable qemu-aarch64 (or docker run --privileged --rm tonistiigi/binfmt --install arm64)"
 )
+# Finds pip's version from its dist-info (Debian or SAM layout) rather than by running it.
+_PROBE = """uname -m
+py=$(command -v python{python}) || {{ echo "missing python{python}"; exit 0; }}
+echo "$py"
+prefix=${{py%/bin/*}}
+ls -d "$prefix"/lib/python{python}/site-packages/pip-*.dist-info \
+      "$prefix"/lib/python3/dist-packages/pip-*.dist-info 2>/dev/null | head -n 1
+"""
 _SCRIPT = """set -eu
 py={python}
 command -v "$py" >/dev/null 2>&1 || {{ echo "layerctl: $py not found in the image" >&2; exit 97; }}
-"$py" -m pip --version
 exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
     --requirement /layerctl/requirements.txt
 """
@@ -51,7 +58,7 @@ class ImageInfo:
     arch: Arch
     id: str
     digest: str | None
-    tools: str  # what the probe found: "pip X from ..." or "Python X.Y.Z"
+    pip: str | None  # the image's pip version, when its dist-info is where images keep it
 
 
 class DockerEngine:
@@ -93,7 +100,6 @@ class DockerEngine:
         *,
         pull: Literal["missing", "always", "never"] = "missing",
         progress: LineSink | None = None,
-        need_pip: bool = True,
     ) -> None:
         """Check each (image, arch, python) once, concurrently: pull it if asked or missing,
         refuse a wrong architecture, and probe that it runs here and has that Python."""
@@ -102,9 +108,7 @@ class DockerEngine:
 
         async def one(image: str, arch: Arch, python: str) -> None:
             try:
-                self.images[(image, arch)] = await self._prepare_one(
-                    image, arch, python, pull, progress, need_pip
-                )
+                self.images[(image, arch)] = await self._prepare_one(image, arch, python, pull, progress)
             except EnvironmentProblem as exc:
                 problems.append(exc)
 
@@ -115,7 +119,7 @@ class DockerEngine:
             raise problems[0]
 
     async def _prepare_one(
-        self, image: str, arch: Arch, python: str, pull: str, progress: LineSink | None, need_pip: bool
+        self, image: str, arch: Arch, python: str, pull: str, progress: LineSink | None
     ) -> ImageInfo:
         say = progress or _ignore
         info = await self._inspect(image)
@@ -138,24 +142,21 @@ class DockerEngine:
         found = info.get("Architecture", "?")
         if found != _DOCKER_ARCH[arch]:
             raise EnvironmentProblem(
-                f"image {image} is built for {found}, but the target is {arch}; "
-                f"use the image made for {arch}"
+                f"image {image} is built for {found}, but the target is {arch}; use the image made for {arch}"
             )
-        lines = await self._probe(image, arch, python, need_pip)
+        lines = await self._probe(image, arch, python)
         if not lines or lines[0] != arch.machine:
             raise EnvironmentProblem(
                 f"containers of {image} report machine {lines[0] if lines else '?'!r}, not {arch.machine}: "
                 + _BINFMT_FIX
             )
-        if len(lines) < 2 or not lines[1].startswith("pip " if need_pip else "Python "):
+        if len(lines) < 2 or not lines[1].startswith("/"):
             raise EnvironmentProblem(
-                f"image {image} has no python{python}{' with pip' if need_pip else ''} "
-                f"({' '.join(lines[1:]) or 'no output'}); use an image for that Python"
+                f"image {image} has no python{python} on its PATH; use an image for that Python"
             )
         digests = info.get("RepoDigests") or []
-        return ImageInfo(
-            image, arch, info["Id"], digests[0] if digests else None, lines[1].split(" from ")[0]
-        )
+        pip = next((_pip_version(line) for line in lines[2:] if "pip-" in line), None)
+        return ImageInfo(image, arch, info["Id"], digests[0] if digests else None, pip)
 
     async def _inspect(self, image: str) -> dict[str, Any] | None:
         try:
@@ -165,9 +166,9 @@ class DockerEngine:
                 return None
             raise EnvironmentProblem(f"cannot inspect image {image}: {_short(exc)}") from None
 
-    async def _probe(self, image: str, arch: Arch, python: str, need_pip: bool) -> list[str]:
-        """``uname -m`` and ``pip --version`` (or the Python version) inside the image, on the
-        target platform."""
+    async def _probe(self, image: str, arch: Arch, python: str) -> list[str]:
+        """``uname -m`` and where ``pythonX.Y`` is, inside the image, on the target platform.
+        Deliberately starts no Python: under emulation that alone takes seconds."""
         lines: list[str] = []
 
         async def collect(line: str) -> None:
@@ -176,10 +177,7 @@ class DockerEngine:
         config = {
             "Image": image,
             "Entrypoint": ["/bin/sh", "-c"],
-            "Cmd": [
-                f"uname -m; python{python} {'-m pip ' if need_pip else ''}--version 2>&1 "
-                f"|| echo missing python{python}"
-            ],
+            "Cmd": [_PROBE.format(python=python)],
         }
         try:
             code = await self.run(config, arch, f"probe-{arch}", collect)
@@ -285,7 +283,7 @@ class ContainerExecutor:
 
     def fingerprint(self, target: Target) -> str:
         info = self.engine.images.get((target.build_image, target.arch))
-        return f"{info.id} {info.tools}" if info else "unprepared"
+        return info.id if info else "unprepared"
 
     async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
         target = request.target
@@ -330,14 +328,20 @@ class ContainerExecutor:
             f"$ docker run --platform {target.arch.docker_platform} {image} "
             f"python{target.python} -m pip install --target python -r requirements.txt"
         )
+        versions = {"image": info.digest or info.id, "pip": info.pip or "unknown"}
         code = await self.engine.run(config, target.arch, target.id, log)
         if code != 0:
             raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")
         return InstallOutcome(
-            tool_versions={"pip": info.tools, "image": info.digest or info.id},
+            tool_versions=versions,
             image=image,
             image_id=info.id,
         )
+
+
+def _pip_version(dist_info: str) -> str:
+    name = dist_info.rstrip("/").rsplit("/", 1)[-1]
+    return "pip " + name.removeprefix("pip-").removesuffix(".dist-info")
 
 
 def _alive(pid: str | None) -> bool:
