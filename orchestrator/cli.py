@@ -19,7 +19,6 @@ from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspa
 from .discovery import discover_layers
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
 from .events import Notice
-from .executors.docker import DockerEngine
 from .plan import Plan, make_plan
 from .reporters.plain import PlainReporter
 from .run import decide as decide_targets
@@ -299,6 +298,7 @@ def verify(
         typer.echo("layerctl: no targets match the selection", err=True)
         raise typer.Exit(EXIT_USAGE)
     reporter = PlainReporter(sys.stdout)
+    from .executors.docker import DockerEngine
 
     async def run() -> list[VerifyResult]:
         async with DockerEngine() as engine:
@@ -332,6 +332,7 @@ def clean(
 ) -> None:
     """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
     if containers:
+        from .executors.docker import DockerEngine
 
         async def remove() -> tuple[list[str], list[str]]:
             async with DockerEngine() as engine:

@@ -16,7 +16,6 @@ from .decide import decide_builders
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .events import Event, Notice
 from .executors import Executor
-from .executors.docker import ContainerExecutor, DockerEngine
 from .executors.native import NativeExecutor, uv_environment
 from .plan import Plan, Target
 from .reporters import Reporter
@@ -85,9 +84,12 @@ async def run_plan(
     targets = await decide(plan, credentials)
     async with AsyncExitStack() as stack:
         native = NativeExecutor()
-        container: ContainerExecutor | None = None
+        container: Executor | None = None
         in_containers = [t for t in targets if t.builder == "container"]
         if in_containers:
+            # imported only when a target needs it: aiodocker/aiohttp are a third of start-up
+            from .executors.docker import ContainerExecutor, DockerEngine
+
             engine = await stack.enter_async_context(
                 DockerEngine(keep_containers=plan.options.keep_containers)
             )

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -18,8 +19,10 @@ import anyio.to_thread
 from .build import ZIP_NAME
 from .errors import BuildError
 from .events import Emit, LogLine
-from .executors.docker import DockerEngine
 from .plan import Target
+
+if TYPE_CHECKING:
+    from .executors.docker import DockerEngine
 
 __all__ = ["VerifyResult", "top_level_modules", "verify_targets"]
 
