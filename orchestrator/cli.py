@@ -152,7 +152,9 @@ def _plan(
     )
 
 
-def _build(plan: Plan, *, keep_going: bool, force: bool, verbose: int) -> None:
+def _build(root: Path, *, keep_going: bool, force: bool, verbose: int, **plan_flags: Any) -> None:
+    """The body of `build-all` and `build`: their flags differ only in the layer names."""
+    plan = _plan(root, **plan_flags)
     if not plan.targets:
         typer.echo("layerctl: no targets match the selection", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -181,20 +183,8 @@ def build_all(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Build every target of every layer in the workspace."""
-    plan = _plan(
-        ctx.obj,
-        python=python,
-        arch=arch,
-        only=only,
-        skip=skip,
-        jobs=jobs,
-        builder=builder,
-        pull=pull,
-        keep_containers=keep_containers,
-        ca_bundle=ca_bundle,
-        index_url=index_url,
-    )
-    _build(plan, keep_going=keep_going, force=force, verbose=verbose)
+    flags = {name: value for name, value in locals().items() if name != "ctx"}
+    _build(ctx.obj, layers=None, **flags)
 
 
 @app.command("build")
@@ -217,21 +207,8 @@ def build(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Build the targets of the named layers only."""
-    plan = _plan(
-        ctx.obj,
-        layers=layers,
-        python=python,
-        arch=arch,
-        only=only,
-        skip=skip,
-        jobs=jobs,
-        builder=builder,
-        pull=pull,
-        keep_containers=keep_containers,
-        ca_bundle=ca_bundle,
-        index_url=index_url,
-    )
-    _build(plan, keep_going=keep_going, force=force, verbose=verbose)
+    flags = {name: value for name, value in locals().items() if name != "ctx"}
+    _build(ctx.obj, **flags)
 
 
 @app.command("list")
