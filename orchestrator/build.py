@@ -26,7 +26,7 @@ import anyio.to_thread
 
 from . import __version__
 from .audit import audit_tree
-from .errors import BuildError, ConfigError, LayerctlError
+from .errors import BuildError, ConfigError, EnvironmentProblem, LayerctlError
 from .events import Emit, LogLine, Phase, PhaseStarted, TargetFinished, TargetResult, TargetStarted, Warning
 from .executors import Executor, InstallRequest
 from .package import collect, exclude_patterns, sha256_file, write_zip
@@ -136,7 +136,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
             requirements = await requirements_for(target)
             req_path = out / "requirements.txt"
             await anyio.to_thread.run_sync(_write_atomic, req_path, requirements)
-            key = _input_key(target, executor.fingerprint(target), requirements)
+            key = _input_key(target, await executor.fingerprint(target), requirements)
             previous = await anyio.to_thread.run_sync(_up_to_date, out, key)
             if previous is not None and not ctx.force:
                 await log(f"up to date: inputs unchanged since the last build ({previous['sha256'][:12]})")
@@ -218,6 +218,9 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
                 json.dumps({"key": key, "sha256": zipped.sha256, "result": fields}, indent=2),
             )
             result = finish("built", **fields)
+        except EnvironmentProblem as exc:  # not this target's fault: the run stops (scheduler)
+            log_file.write(f"error: {mask(exc.message)}\n")
+            raise
         except LayerctlError as exc:
             message = mask(exc.message)
             log_file.write(f"error: {message}\n")

@@ -30,6 +30,8 @@ _EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for
 def exit_code_for(outcome: RunOutcome) -> int:
     if outcome.interrupted:
         return EXIT_INTERRUPTED
+    if outcome.fatal is not None:
+        return outcome.fatal.exit_code
     if any(r.status not in ("built", "up-to-date") for r in outcome.results):
         return EXIT_BUILD_FAILED
     return EXIT_OK
@@ -93,14 +95,10 @@ async def run_plan(
             engine = await stack.enter_async_context(
                 DockerEngine(keep_containers=plan.options.keep_containers)
             )
-            await engine.prepare(
-                ((t.build_image, t.arch, t.python) for t in in_containers),
-                pull=plan.options.pull,
-                progress=notice,
+            # each target checks (once per run) only its own image: builds start while others are checked
+            container = ContainerExecutor(
+                engine, cache_dir=cache_dir(plan), pull=plan.options.pull, progress=notice
             )
-            for (image, arch), info in sorted(engine.images.items(), key=lambda kv: kv[0][0]):
-                await notice(f"image {image} ({arch}): {info.digest or info.id[:19]}, {info.pip or 'pip ?'}")
-            container = ContainerExecutor(engine, cache_dir=cache_dir(plan))
 
         def executor_for(target: Target) -> Executor:
             return container if target.builder == "container" and container else native
@@ -137,4 +135,6 @@ async def run_plan(
                 interrupted=outcome.interrupted,
             )
         )
+    if outcome.fatal is not None:
+        raise outcome.fatal
     return outcome, code

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import anyio
 
 from .build import BuildContext, build_target, result_for
+from .errors import EnvironmentProblem
 from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
 from .plan import Target
@@ -25,6 +26,7 @@ class RunOutcome:
     results: tuple[TargetResult, ...]
     duration_s: float
     interrupted: bool
+    fatal: EnvironmentProblem | None = None  # stopped the whole run (engine, image, QEMU)
 
 
 def default_jobs() -> int:
@@ -50,6 +52,7 @@ async def run_targets(
     limiter = anyio.CapacityLimiter(jobs)
     running: set[str] = set()
     interrupted = False
+    fatal: EnvironmentProblem | None = None
     await emit(RunStarted(tuple(t.id for t in targets), jobs))
 
     async with anyio.create_task_group() as tg:
@@ -63,9 +66,15 @@ async def run_targets(
                     return
 
         async def one(target: Target) -> None:
+            nonlocal fatal
             async with limiter:
                 running.add(target.id)
-                result = await build_target(target, executor_for(target), emit, context)
+                try:
+                    result = await build_target(target, executor_for(target), emit, context)
+                except EnvironmentProblem as exc:  # every target would meet it: stop, keep-going or not
+                    fatal = fatal or exc
+                    builds.cancel()
+                    return
                 results[target.id] = result
                 if result.status == "failed" and not keep_going:
                     builds.cancel()  # while still holding the slot, so no queued target starts
@@ -82,13 +91,12 @@ async def run_targets(
         result = results.get(target.id)
         if result is None:
             status = "cancelled" if target.id in running else "not-run"
-            result = result_for(
-                target, status=status, error="interrupted" if interrupted else "stopped after a failure"
-            )
+            why = "interrupted" if interrupted else fatal.message if fatal else "stopped after a failure"
+            result = result_for(target, status=status, error=why)
             with anyio.CancelScope(shield=True):
                 await emit(TargetFinished(result))
         ordered.append(result)
-    outcome = RunOutcome(tuple(ordered), round(time.monotonic() - started, 3), interrupted)
+    outcome = RunOutcome(tuple(ordered), round(time.monotonic() - started, 3), interrupted, fatal)
     with anyio.CancelScope(shield=True):
         await emit(RunFinished(outcome.results, outcome.duration_s))
     return outcome

@@ -33,7 +33,7 @@ class InstallOutcome:
 class Executor(Protocol):
     name: str
 
-    def fingerprint(self, target: Target) -> str:
+    async def fingerprint(self, target: Target) -> str:
         """What about this executor decides the bytes it installs (tool versions, image id):
         part of the target's up-to-date key."""
         ...

@@ -14,7 +14,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,9 +28,10 @@ from ..process import LineSink
 from ..runtimes import Arch
 from . import InstallOutcome, InstallRequest
 
-__all__ = ["LABEL", "ContainerExecutor", "DockerEngine", "ImageInfo"]
+__all__ = ["LABEL", "ContainerExecutor", "DockerEngine", "ImageInfo", "Pull"]
 
 LABEL = "layerctl"  # every container layerctl creates carries it (value: the run id)
+Pull = Literal["missing", "always", "never"]
 _DOCKER_ARCH = {Arch.X86_64: "amd64", Arch.ARM64: "arm64"}
 _BINFMT_FIX = (
     "register QEMU for it: apt-get install qemu-user-static binfmt-support && "
@@ -61,6 +62,15 @@ class ImageInfo:
     pip: str | None  # the image's pip version, when its dist-info is where images keep it
 
 
+@dataclass
+class _Check:
+    """One image check shared by every target that needs that image."""
+
+    done: anyio.Event = field(default_factory=anyio.Event)
+    info: ImageInfo | None = None
+    error: EnvironmentProblem | None = None
+
+
 class DockerEngine:
     """A connection to the engine for one run, and the images it has checked."""
 
@@ -68,6 +78,7 @@ class DockerEngine:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.keep_containers = keep_containers
         self.images: dict[tuple[str, Arch], ImageInfo] = {}
+        self._checks: dict[tuple[str, Arch, str], _Check] = {}
         self._docker: aiodocker.Docker | None = None
 
     async def __aenter__(self) -> DockerEngine:
@@ -98,17 +109,16 @@ class DockerEngine:
         self,
         wanted: Iterable[tuple[str, Arch, str]],
         *,
-        pull: Literal["missing", "always", "never"] = "missing",
+        pull: Pull = "missing",
         progress: LineSink | None = None,
     ) -> None:
-        """Check each (image, arch, python) once, concurrently: pull it if asked or missing,
-        refuse a wrong architecture, and probe that it runs here and has that Python."""
+        """Check every (image, arch, python) at once; raise the first problem found."""
         todo = sorted(set(wanted), key=lambda w: (w[0], w[1].value))
         problems: list[EnvironmentProblem] = []
 
         async def one(image: str, arch: Arch, python: str) -> None:
             try:
-                self.images[(image, arch)] = await self._prepare_one(image, arch, python, pull, progress)
+                await self.ensure(image, arch, python, pull=pull, progress=progress)
             except EnvironmentProblem as exc:
                 problems.append(exc)
 
@@ -117,6 +127,47 @@ class DockerEngine:
                 tg.start_soon(one, image, arch, python)
         if problems:
             raise problems[0]
+
+    async def ensure(
+        self,
+        image: str,
+        arch: Arch,
+        python: str,
+        *,
+        pull: Pull = "missing",
+        progress: LineSink | None = None,
+    ) -> ImageInfo:
+        """The checked image, checked once per run however many targets ask (the first asker
+        does the work, the others wait for it): pulled if asked or missing, the right
+        architecture, runnable here (QEMU/binfmt for a foreign arch) and holding that Python.
+        A target waits only for its own image, so builds start while other images are checked."""
+        key = (image, arch, python)
+        check = self._checks.get(key)
+        if check is None:
+            check = self._checks[key] = _Check()
+            try:
+                info = await self._prepare_one(image, arch, python, pull, progress)
+            except EnvironmentProblem as exc:
+                check.error = exc
+            except BaseException:
+                del self._checks[key]  # cancelled: the next asker starts over
+                check.done.set()
+                raise
+            else:
+                self.images[(image, arch)] = check.info = info
+                if progress is not None:
+                    await progress(
+                        f"image {image} ({arch}): {info.digest or info.id[:19]}, {info.pip or 'pip ?'}"
+                    )
+            check.done.set()
+        else:
+            await check.done.wait()
+            if check.info is None and check.error is None:  # the first asker was cancelled
+                return await self.ensure(image, arch, python, pull=pull, progress=progress)
+        if check.error is not None:
+            raise check.error
+        assert check.info is not None
+        return check.info
 
     async def _prepare_one(
         self, image: str, arch: Arch, python: str, pull: str, progress: LineSink | None
@@ -277,20 +328,31 @@ class ContainerExecutor:
 
     name = "container"
 
-    def __init__(self, engine: DockerEngine, *, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: DockerEngine,
+        *,
+        cache_dir: Path,
+        pull: Pull = "missing",
+        progress: LineSink | None = None,
+    ) -> None:
         self.engine = engine
         self.cache_dir = cache_dir
+        self.pull: Pull = pull
+        self.progress = progress
 
-    def fingerprint(self, target: Target) -> str:
-        info = self.engine.images.get((target.build_image, target.arch))
-        return info.id if info else "unprepared"
+    async def _image(self, target: Target) -> ImageInfo:
+        return await self.engine.ensure(
+            target.build_image, target.arch, target.python, pull=self.pull, progress=self.progress
+        )
+
+    async def fingerprint(self, target: Target) -> str:
+        return (await self._image(target)).id
 
     async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
         target = request.target
         image = target.build_image
-        info = self.engine.images.get((image, target.arch))
-        if info is None:
-            raise BuildError(f"image {image} was not prepared for this run")
+        info = await self._image(target)
         cache = self.cache_dir / f"pip-{target.arch}"
         cache.mkdir(parents=True, exist_ok=True)
         layer_root = str(target.layer.root)

@@ -59,7 +59,7 @@ def uv_error(lines: tuple[str, ...]) -> str:
 class NativeExecutor:
     name = "native"
 
-    def fingerprint(self, target: Target) -> str:
+    async def fingerprint(self, target: Target) -> str:
         return tool_version(uv_bin())
 
     async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
