@@ -14,7 +14,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +28,19 @@ import anyio.to_thread
 from . import __version__
 from .audit import audit_tree
 from .errors import BuildError, ConfigError, EnvironmentProblem, LayerctlError
-from .events import Emit, LogLine, Phase, PhaseStarted, TargetFinished, TargetResult, TargetStarted, Warning
+from .events import (
+    Emit,
+    LogLine,
+    Phase,
+    PhaseStarted,
+    Status,
+    TargetFinished,
+    TargetResult,
+    TargetStarted,
+    Warning,
+)
 from .executors import Executor, InstallRequest
+from .failures import TAIL_LINES, diagnose, find_requirement_line
 from .package import collect, exclude_patterns, sha256_file, write_zip
 from .plan import Target
 from .process import run_streaming
@@ -61,6 +73,8 @@ class BuildContext:
     credentials: Credentials = field(default_factory=Credentials)
     masker: Masker = field(default_factory=Masker)
     force: bool = False
+    timeout_s: float | None = None  # per target attempt
+    retries: int = 0  # extra attempts after a transient failure
 
     def index_url(self, target: Target) -> str | None:
         return index_url_with_credentials(target.settings.index_url, self.credentials)
@@ -91,17 +105,18 @@ def result_for(target: Target, **fields: Any) -> TargetResult:
 
 
 async def build_target(target: Target, executor: Executor, emit: Emit, ctx: BuildContext) -> TargetResult:
-    """Build one target; never raises for a build failure (the result says it), only on cancel."""
+    """Build one target; never raises for a build failure (the result says it), only on cancel
+    and for an EnvironmentProblem (which stops the whole run). Transient failures are retried up
+    to ``ctx.retries`` times with backoff; ``ctx.timeout_s`` bounds each attempt."""
     mask = ctx.masker
     started = time.monotonic()
+    started_at = time.time()
     out = target.out_dir
-    tool_versions: dict[str, str] = {}
-    warnings: list[str] = []
     await emit(TargetStarted(target.id, target.builder))
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / LOG_NAME
-    staging: Path | None = None
     clock = _PhaseClock()
+    tail: deque[str] = deque(maxlen=TAIL_LINES)  # the whole log is in build.log, never in memory
 
     async def phase(name: Phase) -> None:
         clock.enter(name)
@@ -111,130 +126,202 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
 
         async def log(line: str) -> None:
             line = mask(line)  # secrets never reach build.log, the terminal or a report
+            tail.append(line)
             log_file.write(line + "\n")
             await emit(LogLine(target.id, line))
 
-        async def warn(message: str) -> None:
-            warnings.append(message)
-            log_file.write(f"warning: {message}\n")
-            await emit(Warning(target.id, message))
+        def record(line: str) -> None:  # to build.log only (the event carries it to the reporters)
+            log_file.write(mask(line) + "\n")
 
-        def finish(status: Any, **fields: Any) -> TargetResult:
-            return result_for(
-                target,
-                status=status,
-                duration_s=round(time.monotonic() - started, 3),
-                phases_s=clock.close(),
-                tool_versions=tool_versions,
-                warnings=warnings,
-                log=str(log_path),
-                **fields,
-            )
-
-        try:
-            await phase("resolving")
-            requirements = await requirements_for(target)
-            req_path = out / "requirements.txt"
-            await anyio.to_thread.run_sync(_write_atomic, req_path, requirements)
-            key = _input_key(target, await executor.fingerprint(target), requirements)
-            previous = await anyio.to_thread.run_sync(_up_to_date, out, key)
-            if previous is not None and not ctx.force:
-                await log(f"up to date: inputs unchanged since the last build ({previous['sha256'][:12]})")
-                result = finish("up-to-date", **previous["result"])
-                await emit(TargetFinished(result))
-                return result
-
-            staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
-            dest = staging / "python"
-            dest.mkdir()
-            await phase("installing")
-            request = InstallRequest(
-                target=target,
-                requirements=req_path,
-                dest=dest,
-                index_url=ctx.index_url(target),
-                ca_bundle=ctx.ca_bundle(target),
-            )
-            installed = await executor.install(request, log)
-            tool_versions.update(installed.tool_versions)
-            image_fields = {"image": installed.image, "image_id": installed.image_id}
-
-            fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
-            if fixed:
-                await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
-
-            await phase("auditing")
-            audit = await anyio.to_thread.run_sync(
-                audit_tree, dest, target.arch, target.runtime.glibc_version
-            )
-            await log(
-                f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "
-                f"max GLIBC {audit.max_glibc or '-'} <= {target.runtime.glibc}"
-            )
-
-            settings = target.settings
-            if settings.bytecode:
-                await phase("compiling")
-                await _compile_bytecode(target, dest, log, warn)
-
-            await phase("zipping")
-            patterns = exclude_patterns(
-                settings.exclude,
-                runtime_provided=settings.exclude_runtime_provided,
-                keep_bytecode=settings.bytecode,
-            )
-            zipped = await anyio.to_thread.run_sync(
-                _zip,
-                dest,
-                out / ZIP_NAME,
-                patterns,
-                settings.compression_level,
-                anyio.from_thread.check_cancelled,
-            )
-            if zipped.over_direct_upload_limit:
-                await warn(
-                    f"{ZIP_NAME} is {zipped.zipped_size:,} bytes zipped, over the 50 MB direct-upload "
-                    "limit: publish it through S3"
+        pipeline = _Pipeline(target, executor, emit, ctx, out, log, phase, record)
+        attempt = 0
+        while True:
+            attempt += 1
+            status, fields = await pipeline.run(ctx.timeout_s)
+            if status != "failed":
+                break
+            diagnosis = diagnose(fields["error"], tail, package=fields.pop("package", None))
+            if diagnosis.transient and attempt <= ctx.retries:
+                delay = min(_BACKOFF_S * 2 ** (attempt - 1), _BACKOFF_MAX_S)
+                await log(
+                    f"layerctl: attempt {attempt} failed with a transient error ({fields['error']}); "
+                    f"retry {attempt}/{ctx.retries} in {delay:g}s"
                 )
-            await log(
-                f"zip: {zipped.files} files, {zipped.unzipped_size:,} bytes -> "
-                f"{zipped.zipped_size:,} bytes, sha256 {zipped.sha256}"
-            )
-            await anyio.to_thread.run_sync(_swap_artifacts, staging, out / ARTIFACTS)
-            staging = None
-            fields = {
-                "zip_path": str(zipped.path),
-                "files": zipped.files,
-                "unzipped_size": zipped.unzipped_size,
-                "zipped_size": zipped.zipped_size,
-                "sha256": zipped.sha256,
-                "elf_files": audit.elf_files,
-                "max_glibc": str(audit.max_glibc) if audit.max_glibc else None,
-                **image_fields,
-            }
-            await anyio.to_thread.run_sync(
-                _write_atomic,
-                out / STAMP_NAME,
-                json.dumps({"key": key, "sha256": zipped.sha256, "result": fields}, indent=2),
-            )
-            result = finish("built", **fields)
-        except EnvironmentProblem as exc:  # not this target's fault: the run stops (scheduler)
-            log_file.write(f"error: {mask(exc.message)}\n")
-            raise
-        except LayerctlError as exc:
-            message = mask(exc.message)
-            log_file.write(f"error: {message}\n")
-            result = finish("failed", error=message)
-        except OSError as exc:
-            message = mask(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
-            log_file.write(f"error: {message}\n")
-            result = finish("failed", error=message)
-        finally:
-            if staging is not None:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(shutil.rmtree, staging, True)
+                await anyio.sleep(delay)
+                continue
+            fields.update(hint=diagnosis.hint, log_tail=list(tail))
+            if diagnosis.package:
+                project = target.layer.root / "pyproject.toml"
+                line = find_requirement_line(project, diagnosis.package)
+                if line is not None:
+                    fields.update(error_file=_relative(project, ctx.workspace), error_line=line)
+            break
+        log_file.flush()
+    result = result_for(
+        target,
+        status=status,
+        started_at=round(started_at, 3),
+        duration_s=round(time.monotonic() - started, 3),
+        phases_s=clock.close(),
+        attempts=attempt,
+        tool_versions=pipeline.tool_versions,
+        warnings=pipeline.warnings,
+        log=str(log_path),
+        **fields,
+    )
     await emit(TargetFinished(result))
     return result
+
+
+_BACKOFF_S = 1.0  # first retry after 1 s, then 2, 4, ... (capped)
+_BACKOFF_MAX_S = 30.0
+
+
+class _Pipeline:
+    """One attempt at a target: resolve -> stamp check -> install -> audit -> compile -> zip."""
+
+    def __init__(
+        self,
+        target: Target,
+        executor: Executor,
+        emit: Emit,
+        ctx: BuildContext,
+        out: Path,
+        log: Callable[[str], Awaitable[None]],
+        phase: Callable[[Phase], Awaitable[None]],
+        record: Callable[[str], None],
+    ) -> None:
+        self.target, self.executor, self.emit, self.ctx, self.out = target, executor, emit, ctx, out
+        self.log, self.phase, self.record = log, phase, record
+        self.tool_versions: dict[str, str] = {}
+        self.warnings: list[str] = []
+
+    async def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self.record(f"warning: {message}")
+        await self.emit(Warning(self.target.id, message))
+
+    async def run(self, timeout_s: float | None) -> tuple[Status, dict[str, Any]]:
+        """("built" | "up-to-date", result fields) or ("failed", {"error": ..., "package": ...})."""
+        self.tool_versions.clear()
+        self.warnings.clear()
+        staging: list[Path] = []
+        try:
+            with anyio.move_on_after(timeout_s) as scope:
+                return await self._run(staging)
+            assert scope.cancelled_caught
+            message = f"timed out after {timeout_s:g}s (--timeout)"
+            await self.log(f"error: {message}")
+            return "failed", {"error": message}
+        except EnvironmentProblem as exc:  # not this target's fault: the run stops (scheduler)
+            await self.log(f"error: {self.ctx.masker(exc.message)}")
+            raise
+        except LayerctlError as exc:
+            message = self.ctx.masker(exc.message)
+            await self.log(f"error: {message}")
+            return "failed", {"error": message, "package": getattr(exc, "package", None)}
+        except OSError as exc:
+            message = self.ctx.masker(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+            await self.log(f"error: {message}")
+            return "failed", {"error": message}
+        finally:
+            if staging:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(shutil.rmtree, staging[0], True)
+
+    async def _run(self, staging: list[Path]) -> tuple[Status, dict[str, Any]]:
+        target, out, log, ctx = self.target, self.out, self.log, self.ctx
+        await self.phase("resolving")
+        requirements = await requirements_for(target)
+        req_path = out / "requirements.txt"
+        await anyio.to_thread.run_sync(_write_atomic, req_path, requirements)
+        if target.builder == "container":
+            await self.phase("pulling")  # the image's check (and pull) happens once per run
+        key = _input_key(target, await self.executor.fingerprint(target), requirements)
+        previous = await anyio.to_thread.run_sync(_up_to_date, out, key)
+        if previous is not None and not ctx.force:
+            await log(f"up to date: inputs unchanged since the last build ({previous['sha256'][:12]})")
+            return "up-to-date", dict(previous["result"])
+
+        staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
+        dest = staging[0] / "python"
+        dest.mkdir()
+        await self.phase("installing")
+        request = InstallRequest(
+            target=target,
+            requirements=req_path,
+            dest=dest,
+            index_url=ctx.index_url(target),
+            ca_bundle=ctx.ca_bundle(target),
+        )
+        installed = await self.executor.install(request, log)
+        self.tool_versions.update(installed.tool_versions)
+        image_fields = {"image": installed.image, "image_id": installed.image_id}
+
+        fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
+        if fixed:
+            await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
+
+        await self.phase("auditing")
+        audit = await anyio.to_thread.run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
+        await log(
+            f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "
+            f"max GLIBC {audit.max_glibc or '-'} <= {target.runtime.glibc}"
+        )
+
+        settings = target.settings
+        if settings.bytecode:
+            await self.phase("compiling")
+            await _compile_bytecode(target, dest, log, self.warn)
+
+        await self.phase("zipping")
+        patterns = exclude_patterns(
+            settings.exclude,
+            runtime_provided=settings.exclude_runtime_provided,
+            keep_bytecode=settings.bytecode,
+        )
+        zipped = await anyio.to_thread.run_sync(
+            _zip,
+            dest,
+            out / ZIP_NAME,
+            patterns,
+            settings.compression_level,
+            anyio.from_thread.check_cancelled,
+        )
+        if zipped.over_direct_upload_limit:
+            await self.warn(
+                f"{ZIP_NAME} is {zipped.zipped_size:,} bytes zipped, over the 50 MB direct-upload "
+                "limit: publish it through S3"
+            )
+        await log(
+            f"zip: {zipped.files} files, {zipped.unzipped_size:,} bytes -> "
+            f"{zipped.zipped_size:,} bytes, sha256 {zipped.sha256}"
+        )
+        await anyio.to_thread.run_sync(_swap_artifacts, staging[0], out / ARTIFACTS)
+        staging.clear()
+        fields = {
+            "zip_path": str(zipped.path),
+            "files": zipped.files,
+            "unzipped_size": zipped.unzipped_size,
+            "zipped_size": zipped.zipped_size,
+            "sha256": zipped.sha256,
+            "elf_files": audit.elf_files,
+            "max_glibc": str(audit.max_glibc) if audit.max_glibc else None,
+            **image_fields,
+        }
+        await anyio.to_thread.run_sync(
+            _write_atomic,
+            out / STAMP_NAME,
+            json.dumps({"key": key, "sha256": zipped.sha256, "result": fields}, indent=2),
+        )
+        return "built", fields
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _zip(root: Path, dest: Path, patterns: list[str], level: int, check_cancelled: Callable[[], None]) -> Any:

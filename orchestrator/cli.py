@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 import anyio
 import typer
@@ -17,9 +17,10 @@ import typer
 from . import __version__
 from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspace, validate
 from .discovery import discover_layers
-from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
+from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, LayerctlError
 from .events import Notice
 from .plan import Plan, make_plan
+from .reporters import LogFormat, make_reporter
 from .reporters.plain import PlainReporter
 from .run import decide as decide_targets
 from .run import report_path, run_plan
@@ -102,6 +103,29 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Rebuild targets whose i
 VerboseOpt = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="Show each phase of each target.")
 ]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Show only each target's outcome, failures and the summary.")
+]
+LogFormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--log-format",
+        help="auto (github on GitHub Actions, live on a terminal, else plain) | live | plain | github | json.",
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", min=1, help="Seconds one attempt at a target may take before it fails."),
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        min=0,
+        max=10,
+        help="Retry a target this many times after a transient failure (network, engine).",
+    ),
+]
 PullOpt = Annotated[str | None, typer.Option("--pull", help="Pull build images: missing | always | never.")]
 KeepContainersOpt = Annotated[
     bool, typer.Option("--keep-containers", help="Leave build containers behind for debugging.")
@@ -152,16 +176,44 @@ def _plan(
     )
 
 
-def _build(root: Path, *, keep_going: bool, force: bool, verbose: int, **plan_flags: Any) -> None:
+def _build(
+    root: Path,
+    *,
+    keep_going: bool,
+    force: bool,
+    verbose: int,
+    quiet: bool,
+    log_format: str,
+    timeout: float | None,
+    retries: int,
+    **plan_flags: Any,
+) -> None:
     """The body of `build-all` and `build`: their flags differ only in the layer names."""
+    if log_format not in _LOG_FORMATS:
+        raise ConfigError(f"--log-format {log_format!r}: use one of {', '.join(_LOG_FORMATS)}")
     plan = _plan(root, **plan_flags)
     if not plan.targets:
         typer.echo("layerctl: no targets match the selection", err=True)
         raise typer.Exit(EXIT_USAGE)
-    reporter = PlainReporter(sys.stdout, verbose=verbose)
-    _outcome, code = anyio.run(lambda: run_plan(plan, reporter, keep_going=keep_going, force=force))
-    typer.echo(f"report: {report_path(plan)}")
+    reporter = make_reporter(
+        log_format,  # type: ignore[arg-type]
+        verbose=-1 if quiet else verbose,
+        workspace=plan.workspace.root,
+    )
+    try:
+        _outcome, code = anyio.run(
+            lambda: run_plan(
+                plan, reporter, keep_going=keep_going, force=force, timeout_s=timeout, retries=retries
+            )
+        )
+    finally:
+        reporter.close()  # the live view gives the terminal back on every path
+    if log_format != "json":
+        typer.echo(f"report: {report_path(plan)} (and report.html)")
     raise typer.Exit(code)
+
+
+_LOG_FORMATS = get_args(LogFormat)
 
 
 @app.command("build-all")
@@ -180,7 +232,11 @@ def build_all(
     keep_containers: KeepContainersOpt = False,
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = 0,
+    log_format: LogFormatOpt = "auto",
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Build every target of every layer in the workspace."""
     flags = {name: value for name, value in locals().items() if name != "ctx"}
@@ -204,7 +260,11 @@ def build(
     keep_containers: KeepContainersOpt = False,
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = 0,
+    log_format: LogFormatOpt = "auto",
     verbose: VerboseOpt = 0,
+    quiet: QuietOpt = False,
 ) -> None:
     """Build the targets of the named layers only."""
     flags = {name: value for name, value in locals().items() if name != "ctx"}
@@ -296,6 +356,40 @@ def verify(
     for result in results:
         typer.echo(f"{result.id:<28} {'ok' if result.ok else 'FAILED':<7} {result.detail}")
     raise typer.Exit(0 if all(r.ok for r in results) else EXIT_BUILD_FAILED)
+
+
+@app.command("report")
+@_user_errors
+def report(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None, typer.Argument(help="A report.json (default: the workspace's report-dir/report.json).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Where to write the HTML (default: beside the JSON)."),
+    ] = None,
+) -> None:
+    """Re-render report.html (timeline and size charts) from a report.json and print its summary."""
+    from rich.console import Console
+
+    from .report import load_report, write_html
+    from .reporters.summary import failure_lines, summary_table
+
+    if path is None:
+        path = report_path(_plan(ctx.obj))
+    run = load_report(path)
+    html = output or path.with_suffix(".html")
+    try:
+        write_html(run, html)
+    except OSError as exc:
+        raise ConfigError(f"{html}: cannot write the report ({exc.strerror or exc})") from None
+    console = Console(highlight=False)
+    for result in run.targets:
+        if result.status == "failed":
+            console.print("\n".join(failure_lines(result)), markup=False)
+    summary_table(run.targets, console)
+    typer.echo(f"report: {html}")
 
 
 @app.command("clean")

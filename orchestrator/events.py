@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 Status = Literal["built", "up-to-date", "failed", "cancelled", "not-run"]
-Phase = Literal["resolving", "installing", "auditing", "compiling", "zipping"]
+Phase = Literal["resolving", "pulling", "installing", "auditing", "compiling", "zipping"]
 
 
 class TargetResult(BaseModel):
@@ -41,8 +41,10 @@ class TargetResult(BaseModel):
     builder: str
     builder_reason: str | None = None
     status: Status
+    started_at: float | None = None  # Unix time the build started (the report's timeline)
     duration_s: float = 0.0
-    phases_s: dict[str, float] = {}
+    phases_s: dict[str, float] = {}  # in the order they ran, back to back from started_at
+    attempts: int = 1
     zip_path: str | None = None
     files: int | None = None
     unzipped_size: int | None = None
@@ -55,6 +57,10 @@ class TargetResult(BaseModel):
     tool_versions: dict[str, str] = {}
     warnings: list[str] = []
     error: str | None = None
+    hint: str | None = None  # what to do about a known cause of failure
+    error_file: str | None = None  # the file (relative to the workspace) and line the failure is about
+    error_line: int | None = None
+    log_tail: list[str] = []  # the last lines of the log of a failed target
     log: str | None = None
 
 

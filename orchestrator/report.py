@@ -1,4 +1,5 @@
-"""The run report: ``report.json``, one row per target (schema documented in docs/reference.md)."""
+"""The run report: ``report.json``, one row per target (schema documented in docs/reference.md),
+and ``report.html`` rendered from it beside it."""
 
 from __future__ import annotations
 
@@ -6,15 +7,17 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from . import __version__
 from .build import _write_atomic
+from .errors import ConfigError
 from .events import TargetResult
 
-__all__ = ["SCHEMA", "RunReport", "write_report"]
+__all__ = ["SCHEMA", "RunReport", "load_report", "write_html", "write_report"]
 
-SCHEMA = "layerctl-report/1"
+SCHEMA = "layerctl-report/2"
+_READABLE = ("layerctl-report/1", SCHEMA)  # /2 only added fields: /1 still renders
 
 
 class RunReport(BaseModel):
@@ -58,4 +61,33 @@ def write_report(
     data = report.model_dump(mode="json")
     data = {"schema": data.pop("schema_"), **data}
     _write_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_html(report, path.with_suffix(".html"))
     return report
+
+
+def write_html(report: RunReport, path: Path) -> None:
+    from .report_html import render_html
+
+    _write_atomic(path, render_html(report))
+
+
+def load_report(path: Path) -> RunReport:
+    """A report.json read back; a missing or foreign file is a one-line ConfigError."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such report; run `layerctl build-all` first or pass its path"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable JSON report ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") not in _READABLE:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise ConfigError(f"{path}: schema {found!r} is not a layerctl report ({', '.join(_READABLE)})")
+    data["schema_"] = data.pop("schema")
+    try:
+        return RunReport.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: field {where}: {first['msg']}") from None

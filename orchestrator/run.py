@@ -3,6 +3,8 @@ stream events into a reporter, run the scheduler, write the report. The CLI call
 
 from __future__ import annotations
 
+import os
+import sys
 from contextlib import AsyncExitStack
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +27,13 @@ from .secrets import Credentials, Masker
 __all__ = ["cache_dir", "exit_code_for", "report_path", "run_plan"]
 
 _EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for it
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so nothing (not even the final flush) writes to a closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def exit_code_for(outcome: RunOutcome) -> int:
@@ -63,6 +72,8 @@ async def run_plan(
     *,
     keep_going: bool = False,
     force: bool = False,
+    timeout_s: float | None = None,
+    retries: int = 0,
     credentials: Credentials | None = None,
 ) -> tuple[RunOutcome, int]:
     from .report import write_report
@@ -73,6 +84,8 @@ async def run_plan(
         credentials=credentials,
         masker=Masker.for_credentials(credentials),
         force=force,
+        timeout_s=timeout_s,
+        retries=retries,
     )
     for target in plan.targets:  # a bad index URL or CA bundle stops the run before it starts
         context.index_url(target)
@@ -106,9 +119,18 @@ async def run_plan(
         send, receive = anyio.create_memory_object_stream[Event](_EVENT_BUFFER)
 
         async def consume(stream: MemoryObjectReceiveStream[Event]) -> None:
+            reading = True
             async with stream:
                 async for event in stream:
-                    await reporter.handle(event)
+                    if not reading:
+                        continue
+                    try:
+                        await reporter.handle(event)
+                        if not stream.statistics().current_buffer_used:
+                            reporter.flush()  # idle: push lines out now; under load they go in batches
+                    except BrokenPipeError:  # `| head` went away: keep building, stop showing
+                        reading = False
+                        _silence_stdout()
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(consume, receive)

@@ -1,0 +1,127 @@
+"""What a failed build means: a hint for known causes, whether it is worth retrying, and the
+package (and so the line of the layer's project file) it is about. Pure: text in, facts out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+__all__ = ["TAIL_LINES", "Diagnosis", "diagnose", "find_requirement_line"]
+
+TAIL_LINES = 30  # lines of a failed target's log shown (and kept in the report)
+
+# (pattern, hint); the first match wins, so the specific causes come before the general ones
+_HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), hint)
+    for pattern, hint in (
+        (
+            r"exec format error|cannot run arm64 containers|cannot run x86_64 containers",
+            "this machine cannot run the target's architecture: register QEMU/binfmt "
+            "(apt-get install qemu-user-static binfmt-support)",
+        ),
+        (
+            r"no space left on device|ENOSPC|disk quota exceeded",
+            "the disk is full: free space (layerctl clean, docker system prune) or move --cache-dir",
+        ),
+        (
+            r"docker engine not reachable|cannot connect to the docker daemon",
+            "start the Docker engine (systemctl start docker, or dockerd) or set DOCKER_HOST",
+        ),
+        (
+            r"needs GLIBC|GLIBC_\d+\.\d+ .*newer|glibc .* too new|requires glibc",
+            "a binary needs a newer glibc than the Lambda runtime has: the wheel's manylinux tag "
+            "is too new; pin an older release or build with --builder container",
+        ),
+        (
+            r"no wheel for|has no compatible wheel|only a container",
+            "build it in the Lambda build image: --builder container (or auto, the default)",
+        ),
+        (
+            r"timed out after",
+            "the target took longer than --timeout: raise it, or look at the log for where it stalled",
+        ),
+        (
+            r"was not found in the package registry|no matching distribution found|"
+            r"could not find a version that satisfies|no solution found when resolving",
+            "check the dependency's name and version in the layer's pyproject.toml, and that "
+            "index-url is the index that has it",
+        ),
+        (
+            r"failed building wheel|error: command '.*(gcc|cc|g\+\+)' failed|fatal error: .*\.h: no such file",
+            "the package's C build failed in the image: see the compiler error above; it may need "
+            "headers the image lacks (a custom `image`)",
+        ),
+        (
+            r"failed to fetch|service unavailable|bad gateway|gateway time-?out|too many requests|"
+            r"connection (reset|refused)|temporary failure in name resolution|could not be pulled",
+            "the package index, registry or network failed: check index-url and connectivity; "
+            "--retries N retries such failures with backoff",
+        ),
+        (
+            r"is an? \S+ binary but the target is|is built for \S+, but the target is",
+            "a binary for another architecture got in: make sure the dependency has a wheel for "
+            "the target's arch, or build with --builder container",
+        ),
+    )
+)
+
+# Failures worth another attempt: the network, an index or the engine having a bad moment.
+_TRANSIENT = re.compile(
+    r"connection (reset|refused|aborted|closed)|timed? ?out while|read timed out|operation timed out|"
+    r"temporary failure in name resolution|name or service not known|network is unreachable|"
+    r"\b(500|502|503|504|429)\b|service unavailable|bad gateway|gateway time-?out|too many requests|"
+    r"internal server error|failed to fetch|error sending request|incompleteread|protocolerror|"
+    r"remotedisconnected|could not be pulled|toomanyrequests|tls handshake timeout",
+    re.IGNORECASE,
+)
+# A deterministic failure never becomes transient because a network word appears beside it.
+_PERMANENT = re.compile(
+    r"failed building wheel|error: command '|fatal error:|syntaxerror|was not found in the package "
+    r"registry|no matching distribution|could not find a version|no solution found|"
+    r"no wheel for|has no compatible wheel|\b40[134]\b",
+    re.IGNORECASE,
+)
+
+_PACKAGE = (
+    re.compile(r"because ([A-Za-z0-9][A-Za-z0-9._-]*) was not found", re.IGNORECASE),
+    re.compile(r"no matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
+    re.compile(r"satisfies the requirement ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
+    re.compile(r"no wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
+    re.compile(r"failed building wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
+)
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    hint: str | None
+    transient: bool
+    package: str | None
+
+
+def diagnose(error: str, tail: Sequence[str] = (), *, package: str | None = None) -> Diagnosis:
+    """Read a failure's message and the last lines of its log."""
+    text = "\n".join([error, *tail])
+    hint = next((h for pattern, h in _HINTS if pattern.search(text)), None)
+    transient = bool(_TRANSIENT.search(text)) and not _PERMANENT.search(text)
+    if package is None:
+        package = next((m.group(1) for p in _PACKAGE for m in [p.search(text)] if m), None)
+    return Diagnosis(hint=hint, transient=transient, package=package)
+
+
+def find_requirement_line(project: Path, package: str) -> int | None:
+    """The 1-based line of ``project`` (a pyproject.toml or requirements file) that names
+    ``package`` as a dependency, if one does."""
+    wanted = canonicalize_name(package)
+    try:
+        lines = project.read_text("utf-8").splitlines()
+    except OSError:
+        return None
+    for number, line in enumerate(lines, 1):
+        for match in re.finditer(r"[\"']?\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line):
+            if canonicalize_name(match.group(1)) == wanted and ("=" in line or '"' in line or "'" in line):
+                return number
+    return None

@@ -1,0 +1,103 @@
+"""GitHub Actions output: each target's whole log in its own ``::group::`` block, written when
+the target finishes (so concurrent targets never interleave), an ``::error::`` annotation per
+failure pointing at the file and line when known, and a markdown summary appended to
+``$GITHUB_STEP_SUMMARY``. Log text is fenced by ``::stop-commands::`` so a line a build prints
+can never act as a workflow command."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+
+from ..events import Event, Notice, RunFinished, RunStarted, TargetFinished, TargetResult, Warning
+from .summary import failure_lines, finished_line, markdown_summary, summary_table
+
+__all__ = ["GitHubReporter", "escape_data", "escape_property"]
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+class GitHubReporter:
+    def __init__(self, out: TextIO, *, verbose: int = 0, workspace: Path | None = None) -> None:
+        self.out = out
+        self.verbose = verbose
+        self.workspace = workspace
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.out.write(f"layerctl: building {len(event.targets)} targets, {event.jobs} at a time\n")
+        elif isinstance(event, Notice):
+            if self.verbose >= 0:
+                self.out.write(f"layerctl: {event.message}\n")
+        elif isinstance(event, Warning):
+            self.out.write(
+                f"::warning title=layerctl {escape_property(event.target)}::{escape_data(event.message)}\n"
+            )
+        elif isinstance(event, TargetFinished):
+            self._group(event.result)
+        elif isinstance(event, RunFinished):
+            self._finish(event)
+        # LogLine, TargetStarted, PhaseStarted: the group written at the end holds them
+
+    def _finish(self, event: RunFinished) -> None:
+        for result in event.results:
+            if result.status == "failed":
+                self.out.write("\n".join(failure_lines(result)) + "\n")
+        summary_table(event.results, Console(file=self.out, width=120, highlight=False, no_color=True))
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(markdown_summary(event.results, event.duration_s))
+        self.out.flush()
+
+    def _group(self, result: TargetResult) -> None:
+        out = self.out
+        out.write(f"::group::{escape_data(result.id)}: {escape_data(finished_line(result))}\n")
+        token = uuid.uuid4().hex
+        out.write(f"::stop-commands::{token}\n")
+        if result.log and (self.verbose >= 0 or result.status == "failed"):
+            try:
+                with open(result.log, encoding="utf-8", errors="replace") as log:
+                    for line in log:  # streamed from build.log: never held in memory
+                        out.write(line)
+            except OSError as exc:
+                out.write(f"(log unreadable: {exc})\n")
+        out.write(f"::{token}::\n")
+        out.write("::endgroup::\n")
+        if result.status == "failed":
+            props = [f"title={escape_property(f'layerctl: {result.id} failed')}"]
+            if result.error_file:
+                props.insert(0, f"file={escape_property(self._repo_path(result.error_file))}")
+                if result.error_line:
+                    props.insert(1, f"line={result.error_line}")
+            message = result.error or "failed"
+            if result.hint:
+                message += f"\nhint: {result.hint}"
+            out.write(f"::error {','.join(props)}::{escape_data(message)}\n")
+        out.flush()
+
+    def _repo_path(self, path: str) -> str:
+        """Annotations want a path from the repository root (GITHUB_WORKSPACE)."""
+        repo = os.environ.get("GITHUB_WORKSPACE")
+        if not repo or self.workspace is None:
+            return path
+        try:
+            return str((self.workspace / path).resolve().relative_to(Path(repo).resolve()))
+        except ValueError:
+            return path
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def close(self) -> None:
+        self.out.flush()

@@ -1,0 +1,184 @@
+"""Pure parts of the operator's view: failure diagnosis, reporters' output, the HTML report."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator.errors import ConfigError
+from orchestrator.events import (
+    LogLine,
+    Notice,
+    RunFinished,
+    RunStarted,
+    TargetFinished,
+    TargetResult,
+    TargetStarted,
+)
+from orchestrator.failures import diagnose, find_requirement_line
+from orchestrator.report import SCHEMA, RunReport, load_report, write_report
+from orchestrator.report_html import render_html
+from orchestrator.reporters.github import escape_data, escape_property
+from orchestrator.reporters.jsonl import JsonReporter
+from orchestrator.reporters.plain import PlainReporter
+from orchestrator.reporters.summary import failure_lines, markdown_summary
+
+
+def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: object) -> TargetResult:
+    layer, rest = id.split(":")
+    python, arch = rest.removeprefix("py").split("-")
+    base: dict[str, object] = {
+        "id": id, "layer": layer, "python": python, "arch": arch, "tool": "uv", "builder": "native",
+        "status": status, "started_at": 1000.0, "duration_s": 2.0,
+        "phases_s": {"resolving": 0.5, "installing": 1.0, "zipping": 0.4},
+    }  # fmt: skip
+    return TargetResult.model_validate({**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("error", "tail", "hint", "transient"),
+    [
+        (
+            "uv pip install failed (exit 1): Because nope was not found in the package registry",
+            [],
+            "name and version",
+            False,
+        ),
+        ("fastsum has no wheel for manylinux_2_17 aarch64 CPython 3.11", [], "--builder container", False),
+        ("container did not start", ["exec /bin/sh: exec format error"], "QEMU", False),
+        ("lib/x.so needs GLIBC_2.34 but the runtime has glibc 2.26", [], "manylinux", False),
+        ("OSError: [Errno 28] No space left on device", [], "disk is full", False),
+        (
+            "uv pip install failed (exit 2): Failed to fetch: http://i/simple/six/ (503 Service Unavailable)",
+            [],
+            "index",
+            True,
+        ),
+        ("container of img failed: Connection reset by peer", [], "network", True),
+        ("timed out after 5s (--timeout)", [], "--timeout", False),
+        # a compile error is never retried, even with a network word in the log
+        (
+            "pip install in img failed (exit 1)",
+            ["error: command '/usr/bin/gcc' failed", "Connection reset"],
+            "C build",
+            False,
+        ),
+    ],
+)
+def test_diagnose_hints_and_transience(error: str, tail: list[str], hint: str, transient: bool) -> None:
+    found = diagnose(error, tail)
+    assert found.hint is not None and hint in found.hint
+    assert found.transient is transient
+
+
+def test_diagnose_names_the_package_and_its_line(tmp_path: Path) -> None:
+    found = diagnose("error", ["cause: Because layerctl-nope was not found in the package registry and you"])
+    assert found.package == "layerctl-nope"
+    project = tmp_path / "pyproject.toml"
+    project.write_text('[project]\nname = "x"\ndependencies = [\n  "six",\n  "Layerctl_Nope==1.0",\n]\n')
+    assert find_requirement_line(project, "layerctl-nope") == 5
+    assert find_requirement_line(project, "absent") is None
+
+
+def test_failure_block_has_tail_log_and_hint() -> None:
+    failed = result(
+        status="failed", error="boom", hint="do this", log="/x/build.log", log_tail=["a", "b"],
+        error_file="layers/web/pyproject.toml", error_line=7,
+    )  # fmt: skip
+    text = "\n".join(failure_lines(failed))
+    assert "web:py3.11-x86_64 FAILED: boom" in text
+    assert "| a\n  | b" in text and "full log: /x/build.log" in text and "hint: do this" in text
+    assert "layers/web/pyproject.toml:7" in text
+
+
+def test_workflow_command_escaping() -> None:
+    assert escape_data("50%\nnext") == "50%25%0Anext"
+    assert escape_property("a:b,c") == "a%3Ab%2Cc"
+
+
+def test_markdown_summary_is_a_table() -> None:
+    text = markdown_summary([result(), result("db:py3.12-arm64", "failed", error="x | y")], 3.0)
+    assert "| target | builder | status |" in text
+    assert "| `db:py3.12-arm64` | native | **FAILED** |" in text
+    assert "x \\| y" in text  # a pipe in an error cannot break the table
+
+
+async def _feed(reporter: object, events: list[object]) -> None:
+    for event in events:
+        await reporter.handle(event)  # type: ignore[attr-defined]
+
+
+def test_plain_quiet_and_json_reporters() -> None:
+    done = result()
+    events = [
+        RunStarted(("web:py3.11-x86_64",), 1),
+        Notice("image ready"),
+        TargetStarted("web:py3.11-x86_64", "native"),
+        LogLine("web:py3.11-x86_64", 'a "quoted" line'),
+        TargetFinished(done),
+        RunFinished((done,), 2.0),
+    ]
+    quiet = io.StringIO()
+    anyio.run(_feed, PlainReporter(quiet, verbose=-1), events)
+    assert "quoted" not in quiet.getvalue() and "image ready" not in quiet.getvalue()
+    assert "web:py3.11-x86_64 | built in 2.0s" in quiet.getvalue()
+    normal = io.StringIO()
+    anyio.run(_feed, PlainReporter(normal), events)
+    assert 'web:py3.11-x86_64 | a "quoted" line' in normal.getvalue()
+    out = io.StringIO()
+    anyio.run(_feed, JsonReporter(out), events)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [e["event"] for e in lines] == [
+        "run-started", "notice", "target-started", "log", "target-finished", "run-finished",
+    ]  # fmt: skip
+    assert lines[3] == {
+        "event": "log",
+        "time": lines[3]["time"],
+        "target": "web:py3.11-x86_64",
+        "line": 'a "quoted" line',
+    }
+    assert lines[4]["result"]["sha256"] is None and lines[4]["result"]["status"] == "built"
+
+
+def _report(targets: list[TargetResult]) -> RunReport:
+    return RunReport(
+        started_at="2026-01-01T00:00:00+00:00", duration_s=5.0, workspace="/w", jobs=2, exit_code=1,
+        interrupted=False, counts={}, targets=targets,
+    )  # fmt: skip
+
+
+def test_html_has_one_bar_per_target_and_marks_failures() -> None:
+    targets = [
+        result(unzipped_size=30_000_000),
+        result("web:py3.11-arm64", "failed", started_at=1000.5, error="boom <b>", hint="fix it"),
+        result("db:py3.12-x86_64", "not-run", started_at=None, duration_s=0.0, phases_s={}),
+    ]
+    page = render_html(_report(targets))
+    assert len(re.findall(r'<g class="bar" ', page)) == 3
+    assert len(re.findall(r'<g class="size-bar" ', page)) == 3
+    assert 'data-status="failed"' in page and "✗ FAILED" in page
+    assert "boom &lt;b&gt;" in page and "<b>" not in page.split("<body>")[1].replace("<b>interrupted</b>", "")
+    assert "http" not in page.replace("https://", "")  # self-contained: nothing fetched
+
+
+def test_report_round_trip_and_bad_reports(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    from datetime import datetime, timezone
+
+    write_report(
+        path, results=(result(),), started_at=datetime.now(timezone.utc), duration_s=1.0,
+        workspace=tmp_path, jobs=1, exit_code=0, interrupted=False,
+    )  # fmt: skip
+    assert json.loads(path.read_text())["schema"] == SCHEMA
+    assert (tmp_path / "report.html").is_file()
+    assert load_report(path).targets[0].id == "web:py3.11-x86_64"
+    with pytest.raises(ConfigError, match="no such report"):
+        load_report(tmp_path / "absent.json")
+    (tmp_path / "other.json").write_text('{"schema": "something-else"}')
+    with pytest.raises(ConfigError, match="not a layerctl report"):
+        load_report(tmp_path / "other.json")
