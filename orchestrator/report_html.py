@@ -169,7 +169,7 @@ def _sizes(targets: list[TargetResult]) -> str:
                 f'<rect x="{_LABEL_W}" y="{y}" width="{max(size * scale, 1):.1f}" height="{_BAR_H}" '
                 f'fill="{"#c62828" if over else "#5c6bc0"}"/>'
                 f'<text x="{_LABEL_W + max(size * scale, 1) + 6:.1f}" y="{y + 12}">'
-                f"{escape(mb(t.unzipped_size))} ({100 * size / UNZIPPED_LIMIT:.1f}% of the limit)</text></g>"
+                f"{_size_label(t)}</text></g>"
             )
             y += _ROW_H
     parts.append(
@@ -178,6 +178,12 @@ def _sizes(targets: list[TargetResult]) -> str:
         f'fill="#c62828">{UNZIPPED_LIMIT / 1024 / 1024:.0f} MB</text></svg>'
     )
     return "".join(parts)
+
+
+def _size_label(t: TargetResult) -> str:
+    if t.unzipped_size is None:
+        return f"no zip ({escape(status_word(t))})"
+    return f"{escape(mb(t.unzipped_size))} ({100 * t.unzipped_size / UNZIPPED_LIMIT:.1f}% of the limit)"
 
 
 def _failures(targets: list[TargetResult]) -> str:

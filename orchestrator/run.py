@@ -96,6 +96,9 @@ async def run_plan(
     async def notice(message: str) -> None:
         await reporter.handle(Notice(context.masker(message)))
 
+    undecided = sum(t.builder == "auto" for t in plan.targets)
+    if undecided:
+        await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
     targets = await decide(plan, credentials)
     async with AsyncExitStack() as stack:
         native = NativeExecutor()

@@ -97,11 +97,14 @@ class LiveReporter:
         with self.lock:
             if isinstance(event, RunStarted):
                 self.rows = {t: _Row(t) for t in event.targets}
-                self.progress.update(self.task, total=len(event.targets))
+                self.progress.reset(self.task, total=len(event.targets))  # elapsed and ETA from here
                 self.live.start()
                 self.started = True
             elif isinstance(event, Notice):
-                self.notices.append(event.message)
+                if self.started:
+                    self.notices.append(event.message)
+                else:  # before the fan-out (deciding builders): a plain line
+                    self.console.print(f"layerctl: {event.message}", markup=False)
             elif isinstance(event, TargetStarted):
                 row = self.rows[event.target]
                 row.state, row.builder, row.started = "starting", event.builder, time.monotonic()
