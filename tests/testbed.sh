@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The container test bed: a running Docker engine, arm64 emulation, and stand-in SAM build images.
 #
-# Installs Debian's docker.io, qemu-user-static, binfmt-support and debootstrap (when missing),
-# starts dockerd unless an engine already answers, registers binfmt for aarch64, and builds
+# Installs Debian's docker.io, qemu-user-static, binfmt-support, debootstrap, and tmux and chromium
+# for the live-view and report tests (when missing), starts dockerd unless an engine already
+# answers, registers binfmt for aarch64, and builds
 # stand-in images tagged exactly like the AWS SAM build images, so layerctl's real code paths run:
 #   public.ecr.aws/sam/build-python3.11:latest-{x86_64,arm64}   (Debian bookworm, Python 3.11)
 #   public.ecr.aws/sam/build-python3.13:latest-{x86_64,arm64}   (Debian trixie,   Python 3.13)
@@ -31,6 +32,8 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [ -e /usr/bin/qemu-aarch64-static ] || need+=(qemu-user-static)
 command -v update-binfmts >/dev/null 2>&1 || need+=(binfmt-support)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)          # the live view test: a real terminal
+command -v chromium >/dev/null 2>&1 || need+=(chromium)  # report.html rendered headless
 if [ ${#need[@]} -gt 0 ]; then
   log "apt-get install ${need[*]}"
   apt-get update -qq
