@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import anyio.from_thread
@@ -30,7 +30,7 @@ from .audit import audit_tree
 from .errors import BuildError, ConfigError, EnvironmentProblem, LayerctlError
 from .events import (
     Emit,
-    LogLine,
+    LogLines,
     Phase,
     PhaseStarted,
     Status,
@@ -54,6 +54,7 @@ __all__ = [
     "STAMP_NAME",
     "ZIP_NAME",
     "BuildContext",
+    "TargetLog",
     "build_target",
     "ca_bundle_path",
     "result_for",
@@ -123,12 +124,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
         await emit(PhaseStarted(target.id, name))
 
     with log_path.open("w", encoding="utf-8") as log_file:
-
-        async def log(line: str) -> None:
-            line = mask(line)  # secrets never reach build.log, the terminal or a report
-            tail.append(line)
-            log_file.write(line + "\n")
-            await emit(LogLine(target.id, line))
+        log = TargetLog(target.id, log_file, tail, mask, emit)
 
         def record(line: str) -> None:  # to build.log only (the event carries it to the reporters)
             log_file.write(mask(line) + "\n")
@@ -187,7 +183,7 @@ class _Pipeline:
         emit: Emit,
         ctx: BuildContext,
         out: Path,
-        log: Callable[[str], Awaitable[None]],
+        log: TargetLog,
         phase: Callable[[Phase], Awaitable[None]],
         record: Callable[[str], None],
     ) -> None:
@@ -315,6 +311,24 @@ class _Pipeline:
             json.dumps({"key": key, "sha256": zipped.sha256, "result": fields}, indent=2),
         )
         return "built", fields
+
+
+class TargetLog:
+    """A target's log sink: masks secrets (they never reach build.log, the terminal or a
+    report), keeps only the tail in memory, writes build.log and emits the lines."""
+
+    def __init__(self, target: str, file: TextIO, tail: deque[str], mask: Masker, emit: Emit) -> None:
+        self.target, self.file, self.tail, self.mask, self.emit = target, file, tail, mask, emit
+
+    async def __call__(self, line: str) -> None:
+        await self.batch([line])
+
+    async def batch(self, lines: list[str]) -> None:
+        if self.mask.active:
+            lines = [self.mask(line) for line in lines]
+        self.tail.extend(lines)
+        self.file.write("\n".join(lines) + "\n")
+        await self.emit(LogLines(self.target, tuple(lines)))
 
 
 def _relative(path: Path, root: Path) -> str:

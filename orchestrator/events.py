@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 __all__ = [
     "Emit",
     "Event",
-    "LogLine",
+    "LogLines",
     "Notice",
     "Phase",
     "PhaseStarted",
@@ -90,9 +90,11 @@ class PhaseStarted:
 
 
 @dataclass(frozen=True)
-class LogLine:
+class LogLines:
+    """Lines of a target's log, in order: as many as arrived together (one read of the pipe)."""
+
     target: str
-    line: str
+    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -112,5 +114,5 @@ class RunFinished:
     duration_s: float
 
 
-Event = RunStarted | Notice | TargetStarted | PhaseStarted | LogLine | Warning | TargetFinished | RunFinished
+Event = RunStarted | Notice | TargetStarted | PhaseStarted | LogLines | Warning | TargetFinished | RunFinished
 Emit = Callable[[Event], Awaitable[None]]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 from .build import BuildContext
 from .decide import decide_builders
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from .events import Event, Notice
+from .events import Emit, Event, Notice
 from .executors import Executor
 from .executors.native import NativeExecutor, uv_environment
 from .plan import Plan, Target
@@ -24,9 +25,60 @@ from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, run_targets
 from .secrets import Credentials, Masker
 
-__all__ = ["cache_dir", "exit_code_for", "report_path", "run_plan"]
+__all__ = ["cache_dir", "event_pipe", "exit_code_for", "report_path", "run_plan"]
 
 _EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for it
+
+
+@asynccontextmanager
+async def event_pipe(reporter: Reporter) -> AsyncIterator[Emit]:
+    """An ``emit`` whose events reach ``reporter`` in order, from one consumer task, so builds
+    never wait on a terminal (up to a buffer) and a reporter never sees two events at once."""
+    send, receive = anyio.create_memory_object_stream[Event](_EVENT_BUFFER)
+    failure: Exception | None = None
+
+    async def emit(event: Event) -> None:
+        try:
+            send.send_nowait(event)  # room in the buffer: no trip through the event loop per line
+        except anyio.WouldBlock:
+            await send.send(event)  # the reporter is behind: wait for it
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_consume, reporter, receive)
+        async with send:
+            try:
+                yield emit
+            except Exception as exc:  # re-raised below as itself, not inside an ExceptionGroup
+                failure = exc
+    if failure is not None:
+        raise failure
+
+
+async def _consume(reporter: Reporter, stream: MemoryObjectReceiveStream[Event]) -> None:
+    reading = True
+    async with stream:
+        while True:
+            try:
+                event = stream.receive_nowait()
+            except anyio.WouldBlock:
+                if reading:
+                    try:
+                        reporter.flush()  # idle: push lines out now; under load they go in batches
+                    except BrokenPipeError:
+                        reading = False
+                        _silence_stdout()
+                try:
+                    event = await stream.receive()
+                except anyio.EndOfStream:
+                    return
+            except anyio.EndOfStream:
+                return
+            if reading:
+                try:
+                    await reporter.handle(event)
+                except BrokenPipeError:  # `| head` went away: keep building, stop showing
+                    reading = False
+                    _silence_stdout()
 
 
 def _silence_stdout() -> None:
@@ -93,59 +145,41 @@ async def run_plan(
     jobs = plan.options.jobs or default_jobs()
     started_at = datetime.now(timezone.utc)
 
-    async def notice(message: str) -> None:
-        await reporter.handle(Notice(context.masker(message)))
+    async with event_pipe(reporter) as emit:
 
-    undecided = sum(t.builder == "auto" for t in plan.targets)
-    if undecided:
-        await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
-    targets = await decide(plan, credentials)
-    async with AsyncExitStack() as stack:
-        native = NativeExecutor()
-        container: Executor | None = None
-        in_containers = [t for t in targets if t.builder == "container"]
-        if in_containers:
-            # imported only when a target needs it: aiodocker/aiohttp are a third of start-up
-            from .executors.docker import ContainerExecutor, DockerEngine
+        async def notice(message: str) -> None:
+            await emit(Notice(context.masker(message)))
 
-            engine = await stack.enter_async_context(
-                DockerEngine(keep_containers=plan.options.keep_containers)
-            )
-            # each target checks (once per run) only its own image: builds start while others are checked
-            container = ContainerExecutor(
-                engine, cache_dir=cache_dir(plan), pull=plan.options.pull, progress=notice
-            )
+        undecided = sum(t.builder == "auto" for t in plan.targets)
+        if undecided:
+            await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
+        targets = await decide(plan, credentials)
+        async with AsyncExitStack() as stack:
+            native = NativeExecutor()
+            container: Executor | None = None
+            if any(t.builder == "container" for t in targets):
+                # imported only when a target needs it: aiodocker/aiohttp are a third of start-up
+                from .executors.docker import ContainerExecutor, DockerEngine
 
-        def executor_for(target: Target) -> Executor:
-            return container if target.builder == "container" and container else native
-
-        send, receive = anyio.create_memory_object_stream[Event](_EVENT_BUFFER)
-
-        async def consume(stream: MemoryObjectReceiveStream[Event]) -> None:
-            reading = True
-            async with stream:
-                async for event in stream:
-                    if not reading:
-                        continue
-                    try:
-                        await reporter.handle(event)
-                        if not stream.statistics().current_buffer_used:
-                            reporter.flush()  # idle: push lines out now; under load they go in batches
-                    except BrokenPipeError:  # `| head` went away: keep building, stop showing
-                        reading = False
-                        _silence_stdout()
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(consume, receive)
-            async with send:
-                outcome = await run_targets(
-                    targets,
-                    executor_for=executor_for,
-                    emit=send.send,
-                    jobs=jobs,
-                    context=context,
-                    keep_going=keep_going,
+                engine = await stack.enter_async_context(
+                    DockerEngine(keep_containers=plan.options.keep_containers)
                 )
+                # each target checks (once per run) only its own image: builds start while others are checked
+                container = ContainerExecutor(
+                    engine, cache_dir=cache_dir(plan), pull=plan.options.pull, progress=notice
+                )
+
+            def executor_for(target: Target) -> Executor:
+                return container if target.builder == "container" and container else native
+
+            outcome = await run_targets(
+                targets,
+                executor_for=executor_for,
+                emit=emit,
+                jobs=jobs,
+                context=context,
+                keep_going=keep_going,
+            )
     code = exit_code_for(outcome)
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(

@@ -57,6 +57,11 @@ class Masker:
         # longest first, so a secret that contains another is masked whole
         self._secrets = sorted((f for f in forms if len(f) >= 3), key=len, reverse=True)
 
+    @property
+    def active(self) -> bool:
+        """Whether there is anything to mask (when not, lines pass untouched)."""
+        return bool(self._secrets)
+
     @classmethod
     def for_credentials(cls, credentials: Credentials) -> Masker:
         return cls([credentials.password] if credentials.password else [])

@@ -18,7 +18,7 @@ import anyio.to_thread
 
 from .build import ZIP_NAME
 from .errors import BuildError
-from .events import Emit, LogLine
+from .events import Emit, LogLines
 from .plan import Target
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ async def verify_targets(
 
         async def sink(line: str) -> None:
             lines.append(line)
-            await emit(LogLine(target.id, line))
+            await emit(LogLines(target.id, (line,)))
 
         config = {
             "Image": target.verify_image,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..plan import Target
-from ..process import LineSink
+from ..process import BatchSink
 
 __all__ = ["Executor", "InstallOutcome", "InstallRequest"]
 
@@ -38,6 +38,6 @@ class Executor(Protocol):
         part of the target's up-to-date key."""
         ...
 
-    async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
+    async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         """Install into ``request.dest``, streaming output lines to ``log``."""
         ...

@@ -24,7 +24,7 @@ import anyio
 
 from ..errors import BuildError, EnvironmentProblem
 from ..plan import Target
-from ..process import LineSink
+from ..process import BatchSink, LineSink, lines_to
 from ..runtimes import Arch
 from . import InstallOutcome, InstallRequest
 
@@ -275,27 +275,30 @@ class DockerEngine:
                         if exc.status not in (404, 409):  # gone, or being removed already
                             raise BuildError(f"cannot remove container {name}: {_short(exc)}") from None
 
-    async def run(self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink) -> int:
+    async def run(self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink | BatchSink) -> int:
         """Run a container to its end, streaming its stdout and stderr line by line to ``sink``."""
         try:
             return await self._run(config, arch, label, sink)
         except (aiodocker.DockerError, aiohttp.ClientError) as exc:  # the engine failed us mid-way
             raise BuildError(f"container of {config.get('Image')} failed: {_short(exc)}") from None
 
-    async def _run(self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink) -> int:
+    async def _run(
+        self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink | BatchSink
+    ) -> int:
         async with self.container(config, arch, label) as container:
             try:
                 await container.start()
             except aiodocker.DockerError as exc:
                 raise BuildError(f"container did not start: {_short(exc)}") from None
+            deliver = lines_to(sink)
             pending = ""
             async for chunk in container.log(stdout=True, stderr=True, follow=True):
                 pending += chunk
                 *lines, pending = pending.split("\n")
-                for line in lines:
-                    await sink(line.rstrip("\r"))
+                if lines:
+                    await deliver([line.rstrip("\r") for line in lines])
             if pending:
-                await sink(pending.rstrip("\r"))
+                await deliver([pending.rstrip("\r")])
             result = await container.wait()
             return int(result.get("StatusCode", 1))
 
@@ -349,7 +352,7 @@ class ContainerExecutor:
     async def fingerprint(self, target: Target) -> str:
         return (await self._image(target)).id
 
-    async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
+    async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
         image = target.build_image
         info = await self._image(target)

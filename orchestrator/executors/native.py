@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import BuildError, NoCompatibleWheel
 from ..plan import Target
-from ..process import LineSink, run_streaming
+from ..process import BatchSink, run_streaming
 from ..tools import tool_version, uv_bin
 from . import InstallOutcome, InstallRequest
 
@@ -62,7 +62,7 @@ class NativeExecutor:
     async def fingerprint(self, target: Target) -> str:
         return tool_version(uv_bin())
 
-    async def install(self, request: InstallRequest, log: LineSink) -> InstallOutcome:
+    async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
         uv = uv_bin()
         argv = [

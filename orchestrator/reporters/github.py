@@ -7,6 +7,7 @@ can never act as a workflow command."""
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import TextIO
@@ -47,7 +48,7 @@ class GitHubReporter:
             self._group(event.result)
         elif isinstance(event, RunFinished):
             self._finish(event)
-        # LogLine, TargetStarted, PhaseStarted: the group written at the end holds them
+        # LogLines, TargetStarted, PhaseStarted: the group written at the end holds them
 
     def _finish(self, event: RunFinished) -> None:
         for result in event.results:
@@ -68,8 +69,7 @@ class GitHubReporter:
         if result.log and (self.verbose >= 0 or result.status == "failed"):
             try:
                 with open(result.log, encoding="utf-8", errors="replace") as log:
-                    for line in log:  # streamed from build.log: never held in memory
-                        out.write(line)
+                    shutil.copyfileobj(log, out)  # streamed from build.log: never held in memory
             except OSError as exc:
                 out.write(f"(log unreadable: {exc})\n")
         out.write(f"::{token}::\n")

@@ -5,18 +5,22 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
-from ..events import Event, LogLine, RunFinished, TargetFinished
+from ..events import Event, LogLines, RunFinished, TargetFinished
 
 __all__ = ["JsonReporter"]
+
+_quote: Callable[[str], str] = encode_basestring  # the C string encoder json.dumps itself uses
 
 _NAMES = {
     "RunStarted": "run-started",
     "Notice": "notice",
     "TargetStarted": "target-started",
     "PhaseStarted": "phase",
-    "LogLine": "log",
+    "LogLines": "log",
     "Warning": "warning",
     "TargetFinished": "target-finished",
     "RunFinished": "run-finished",
@@ -27,13 +31,16 @@ class JsonReporter:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        self.quoted: dict[str, str] = {}  # target ids, encoded once
 
     async def handle(self, event: Event) -> None:
         now = round(time.time(), 3)
-        if isinstance(event, LogLine):  # the hot path: no reflection
-            self.out.write(
-                f'{{"event":"log","time":{now},"target":{self.dumps(event.target)},"line":{self.dumps(event.line)}}}\n'
+        if isinstance(event, LogLines):  # the hot path: one JSON object per line, no reflection
+            target = self.quoted.get(event.target) or self.quoted.setdefault(
+                event.target, _quote(event.target)
             )
+            head = f'{{"event":"log","time":{now},"target":{target},"line":'
+            self.out.write("".join(f"{head}{_quote(line)}}}\n" for line in event.lines))
             return
         data: dict[str, Any] = {"event": _NAMES[type(event).__name__], "time": now}
         if isinstance(event, TargetFinished):

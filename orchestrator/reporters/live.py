@@ -26,7 +26,7 @@ from rich.text import Text
 
 from ..events import (
     Event,
-    LogLine,
+    LogLines,
     Notice,
     PhaseStarted,
     RunFinished,
@@ -89,10 +89,10 @@ class LiveReporter:
         self.started = False
 
     async def handle(self, event: Event) -> None:
-        if isinstance(event, LogLine):
+        if isinstance(event, LogLines):
             row = self.rows.get(event.target)
-            if row is not None:
-                row.last = event.line
+            if row is not None and event.lines:
+                row.last = event.lines[-1]
             return
         with self.lock:
             if isinstance(event, RunStarted):

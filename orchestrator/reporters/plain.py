@@ -9,7 +9,7 @@ from rich.console import Console
 
 from ..events import (
     Event,
-    LogLine,
+    LogLines,
     Notice,
     PhaseStarted,
     RunFinished,
@@ -36,9 +36,10 @@ class PlainReporter:
         self.out.write(f"{target.ljust(self.width)} | {text}\n")
 
     async def handle(self, event: Event) -> None:
-        if isinstance(event, LogLine):  # by far the most frequent event: checked first
+        if isinstance(event, LogLines):  # by far the most frequent event: checked first
             if self.verbose >= 0:
-                self._write(event.target, event.line)
+                prefix = f"{event.target.ljust(self.width)} | "
+                self.out.write("".join(f"{prefix}{line}\n" for line in event.lines))
             return
         if isinstance(event, RunStarted):
             self.width = max((len(t) for t in event.targets), default=0)

@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator.errors import ConfigError
 from orchestrator.events import (
-    LogLine,
+    LogLines,
     Notice,
     RunFinished,
     RunStarted,
@@ -119,7 +119,7 @@ def test_plain_quiet_and_json_reporters() -> None:
         RunStarted(("web:py3.11-x86_64",), 1),
         Notice("image ready"),
         TargetStarted("web:py3.11-x86_64", "native"),
-        LogLine("web:py3.11-x86_64", 'a "quoted" line'),
+        LogLines("web:py3.11-x86_64", ('a "quoted" line',)),
         TargetFinished(done),
         RunFinished((done,), 2.0),
     ]
