@@ -137,7 +137,8 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
             if status != "failed":
                 break
             diagnosis = diagnose(fields["error"], tail, package=fields.pop("package", None))
-            if diagnosis.transient and attempt <= ctx.retries:
+            transient = fields.pop("transient", False) or diagnosis.transient
+            if transient and attempt <= ctx.retries:
                 delay = min(_BACKOFF_S * 2 ** (attempt - 1), _BACKOFF_MAX_S)
                 await log(
                     f"layerctl: attempt {attempt} failed with a transient error ({fields['error']}); "
@@ -215,7 +216,11 @@ class _Pipeline:
         except LayerctlError as exc:
             message = self.ctx.masker(exc.message)
             await self.log(f"error: {message}")
-            return "failed", {"error": message, "package": getattr(exc, "package", None)}
+            return "failed", {
+                "error": message,
+                "package": getattr(exc, "package", None),
+                "transient": getattr(exc, "transient", False),
+            }
         except OSError as exc:
             message = self.ctx.masker(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
             await self.log(f"error: {message}")

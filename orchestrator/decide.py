@@ -33,6 +33,8 @@ async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | 
     """The first package without a compatible wheel for ``target``, or None."""
     argv = [
         uv_bin(), "pip", "compile", "-", "--quiet", "--no-header", "--color", "never",
+        # markers come from --python-version: an interpreter of that version is never fetched
+        "--no-python-downloads",
         "--python-version", target.python,
         "--python-platform", target.runtime.uv_platform(target.arch),
         "--only-binary", ":all:",

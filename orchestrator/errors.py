@@ -53,7 +53,12 @@ class EnvironmentProblem(LayerctlError):
 
 
 class BuildError(LayerctlError):
-    """One target failed; the scheduler records it and carries on or stops the run."""
+    """One target failed; the scheduler records it and carries on or stops the run.
+    ``transient``: the failure was the engine's or the network's (worth a retry)."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class ResolveError(BuildError):

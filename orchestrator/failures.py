@@ -73,7 +73,8 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _TRANSIENT = re.compile(
     r"connection (reset|refused|aborted|closed)|timed? ?out while|read timed out|operation timed out|"
     r"temporary failure in name resolution|name or service not known|network is unreachable|"
-    r"\b(500|502|503|504|429)\b|service unavailable|bad gateway|gateway time-?out|too many requests|"
+    r"(?:http|status|error|code)\W[^\n]{0,24}\b(?:429|5\d\d)\b|"  # "HTTP error 503", "engine error 500"
+    r"service unavailable|bad gateway|gateway time-?out|too many requests|"
     r"internal server error|failed to fetch|error sending request|incompleteread|protocolerror|"
     r"remotedisconnected|could not be pulled|toomanyrequests|tls handshake timeout",
     re.IGNORECASE,

@@ -162,7 +162,7 @@ async def run_plan(
                 from .executors.docker import ContainerExecutor, DockerEngine
 
                 engine = await stack.enter_async_context(
-                    DockerEngine(keep_containers=plan.options.keep_containers)
+                    DockerEngine(keep_containers=plan.options.keep_containers, pull_retries=retries)
                 )
                 # each target checks (once per run) only its own image: builds start while others are checked
                 container = ContainerExecutor(

@@ -23,6 +23,7 @@ import aiohttp
 import anyio
 
 from ..errors import BuildError, EnvironmentProblem
+from ..failures import diagnose
 from ..plan import Target
 from ..process import BatchSink, LineSink, lines_to
 from ..runtimes import Arch
@@ -74,9 +75,12 @@ class _Check:
 class DockerEngine:
     """A connection to the engine for one run, and the images it has checked."""
 
-    def __init__(self, *, run_id: str | None = None, keep_containers: bool = False) -> None:
+    def __init__(
+        self, *, run_id: str | None = None, keep_containers: bool = False, pull_retries: int = 0
+    ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.keep_containers = keep_containers
+        self.pull_retries = pull_retries
         self.images: dict[tuple[str, Arch], ImageInfo] = {}
         self._checks: dict[tuple[str, Arch, str], _Check] = {}
         self._docker: aiodocker.Docker | None = None
@@ -177,7 +181,7 @@ class DockerEngine:
         if pull == "always" or (info is None and pull == "missing"):
             await say(f"pulling {image} ({arch.docker_platform})")
             try:
-                await self.docker.images.pull(image, platform=arch.docker_platform)
+                await self._pull(image, arch, say)
             except aiodocker.DockerError as exc:
                 if info is None:
                     raise EnvironmentProblem(
@@ -208,6 +212,25 @@ class DockerEngine:
         digests = info.get("RepoDigests") or []
         pip = next((_pip_version(line) for line in lines[2:] if "pip-" in line), None)
         return ImageInfo(image, arch, info["Id"], digests[0] if digests else None, pip)
+
+    async def _pull(self, image: str, arch: Arch, say: LineSink) -> None:
+        """Pull, retrying a registry's or the network's bad moment (``pull_retries`` times,
+        1 s, 2 s, 4 s ... apart); a refusal (no such image, no access) is not retried."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.docker.images.pull(image, platform=arch.docker_platform)
+                return
+            except aiodocker.DockerError as exc:
+                transient = exc.status >= 500 or diagnose(_short(exc)).transient
+                if not transient or attempt > self.pull_retries:
+                    raise
+                delay = min(2.0 ** (attempt - 1), 30.0)
+                await say(
+                    f"pull of {image} failed ({_short(exc)}); retry {attempt}/{self.pull_retries} in {delay:g}s"
+                )
+                await anyio.sleep(delay)
 
     async def _inspect(self, image: str) -> dict[str, Any] | None:
         try:
@@ -279,8 +302,15 @@ class DockerEngine:
         """Run a container to its end, streaming its stdout and stderr line by line to ``sink``."""
         try:
             return await self._run(config, arch, label, sink)
-        except (aiodocker.DockerError, aiohttp.ClientError) as exc:  # the engine failed us mid-way
-            raise BuildError(f"container of {config.get('Image')} failed: {_short(exc)}") from None
+        except aiodocker.DockerError as exc:  # the engine answered with an error mid-way
+            raise BuildError(
+                f"container of {config.get('Image')} failed: engine error {exc.status}: {_short(exc)}",
+                transient=exc.status >= 500,
+            ) from None
+        except aiohttp.ClientError as exc:  # the connection to the engine broke
+            raise BuildError(
+                f"container of {config.get('Image')} failed: {_short(exc)}", transient=True
+            ) from None
 
     async def _run(
         self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink | BatchSink

@@ -72,6 +72,7 @@ class NativeExecutor:
             "--color",
             "never",
             "--no-progress",
+            "--no-python-downloads",  # the target's version is --python-version; no interpreter is fetched
             "--python-version",
             target.python,
             "--python-platform",

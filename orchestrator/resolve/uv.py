@@ -23,6 +23,7 @@ async def uv_requirements(target: Target) -> str:
         "--no-editable",
         "--no-header",
         "--no-annotate",
+        "--no-python-downloads",
         "--format",
         "requirements-txt",
         "--color",

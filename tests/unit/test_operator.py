@@ -41,7 +41,7 @@ def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: objec
 
 
 @pytest.mark.parametrize(
-    ("error", "tail", "hint", "transient"),
+    ("error", "tail", "hint", "transient"),  # hint: a part of the expected hint, or None
     [
         (
             "uv pip install failed (exit 1): Because nope was not found in the package registry",
@@ -60,6 +60,14 @@ def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: objec
             True,
         ),
         ("container of img failed: Connection reset by peer", [], "network", True),
+        ("container of img failed: engine error 500: driver failed", [], None, True),
+        # a size in a download line is not an HTTP status
+        (
+            "audit: x.so is a x86-64 binary but the target is arm64",
+            ["Downloading x.whl (500 kB)"],
+            "arch",
+            False,
+        ),
         ("timed out after 5s (--timeout)", [], "--timeout", False),
         # a compile error is never retried, even with a network word in the log
         (
@@ -72,7 +80,7 @@ def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: objec
 )
 def test_diagnose_hints_and_transience(error: str, tail: list[str], hint: str, transient: bool) -> None:
     found = diagnose(error, tail)
-    assert found.hint is not None and hint in found.hint
+    assert found.hint == hint if hint is None else (found.hint is not None and hint in found.hint)
     assert found.transient is transient
 
 
@@ -182,3 +190,30 @@ def test_report_round_trip_and_bad_reports(tmp_path: Path) -> None:
     (tmp_path / "other.json").write_text('{"schema": "something-else"}')
     with pytest.raises(ConfigError, match="not a layerctl report"):
         load_report(tmp_path / "other.json")
+
+
+def test_live_view_honours_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.reporters.live import LiveReporter
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert LiveReporter(io.StringIO()).console.no_color is True
+    monkeypatch.delenv("NO_COLOR")
+    assert LiveReporter(io.StringIO()).console.no_color is False
+
+
+def test_format_is_chosen_from_where_output_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.reporters import choose_format
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert choose_format("auto", Tty()) == "live"
+    assert choose_format("auto", io.StringIO()) == "plain"
+    monkeypatch.setenv("TERM", "dumb")
+    assert choose_format("auto", Tty()) == "plain"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert choose_format("auto", Tty()) == "github"
+    assert choose_format("json", Tty()) == "json"
