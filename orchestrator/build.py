@@ -447,6 +447,7 @@ class _PhaseClock:
 
     def close(self) -> dict[str, float]:
         if self._current is not None:
-            self.phases[self._current] = round(time.monotonic() - self._since, 3)
+            spent = time.monotonic() - self._since  # summed over attempts when a target is retried
+            self.phases[self._current] = round(self.phases.get(self._current, 0.0) + spent, 3)
             self._current = None
         return self.phases

@@ -118,7 +118,7 @@ TimeoutOpt = Annotated[
     typer.Option("--timeout", min=1, help="Seconds one attempt at a target may take before it fails."),
 ]
 RetriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--retries",
         min=0,
@@ -150,6 +150,8 @@ def _plan(
     keep_containers: bool = False,
     ca_bundle: str | None = None,
     index_url: str | None = None,
+    timeout: float | None = None,
+    retries: int | None = None,
 ) -> Plan:
     workspace = load_workspace(root)
     env_settings, env_options = env_overrides()
@@ -160,7 +162,15 @@ def _plan(
         "ca_bundle": ca_bundle,
         "index_url": index_url,
     }
-    options = {"only": only, "skip": skip, "jobs": jobs, "pull": pull, "keep_containers": keep_containers}
+    options = {
+        "only": only,
+        "skip": skip,
+        "jobs": jobs,
+        "pull": pull,
+        "keep_containers": keep_containers,
+        "timeout": timeout,
+        "retries": retries,
+    }
     if ca_bundle is not None:  # a flag's relative path starts where the user is, not at the workspace
         settings["ca_bundle"] = str(Path(ca_bundle).absolute())
     return make_plan(
@@ -171,7 +181,11 @@ def _plan(
         cli_settings=validate(
             LayerSettings, {k: v for k, v in settings.items() if v is not None}, "command line"
         ),
-        cli_options=validate(WorkspaceOptions, {k: v for k, v in options.items() if v}, "command line"),
+        cli_options=validate(
+            WorkspaceOptions,
+            {k: v for k, v in options.items() if v or (k == "retries" and v == 0)},
+            "command line",
+        ),
         layer_names=layers or (),
     )
 
@@ -184,8 +198,6 @@ def _build(
     verbose: int,
     quiet: bool,
     log_format: str,
-    timeout: float | None,
-    retries: int,
     **plan_flags: Any,
 ) -> None:
     """The body of `build-all` and `build`: their flags differ only in the layer names."""
@@ -203,7 +215,12 @@ def _build(
     try:
         _outcome, code = anyio.run(
             lambda: run_plan(
-                plan, reporter, keep_going=keep_going, force=force, timeout_s=timeout, retries=retries
+                plan,
+                reporter,
+                keep_going=keep_going,
+                force=force,
+                timeout_s=plan.options.timeout,
+                retries=plan.options.retries,
             )
         )
     finally:
@@ -233,7 +250,7 @@ def build_all(
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
     timeout: TimeoutOpt = None,
-    retries: RetriesOpt = 0,
+    retries: RetriesOpt = None,
     log_format: LogFormatOpt = "auto",
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
@@ -261,7 +278,7 @@ def build(
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
     timeout: TimeoutOpt = None,
-    retries: RetriesOpt = 0,
+    retries: RetriesOpt = None,
     log_format: LogFormatOpt = "auto",
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,

@@ -145,6 +145,8 @@ class WorkspaceOptions(_Model):
     pull: Literal["missing", "always", "never"] = "missing"
     keep_containers: bool = False
     cache_dir: str | None = None  # download caches shared by builds; default ~/.cache/layerctl
+    timeout: float | None = Field(default=None, gt=0)  # seconds per attempt at a target
+    retries: int = Field(default=0, ge=0, le=10)  # extra attempts after a transient failure
 
 
 class LayerOnly(_Model):
