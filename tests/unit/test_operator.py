@@ -217,3 +217,29 @@ def test_format_is_chosen_from_where_output_goes(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert choose_format("auto", Tty()) == "github"
     assert choose_format("json", Tty()) == "json"
+
+
+def test_live_view_fits_a_big_matrix_in_a_small_terminal() -> None:
+    from rich.console import Console
+
+    from orchestrator.reporters.live import LiveReporter
+
+    out = io.StringIO()
+    live = LiveReporter(out)
+    live.console = Console(file=out, width=100, height=20, force_terminal=True)
+    ids = tuple(f"l{i}:py3.12-arm64" for i in range(60))
+
+    async def feed() -> None:
+        live.live.console = live.console
+        await live.handle(RunStarted(ids, 4))
+        await live.handle(TargetStarted(ids[59], "native"))
+        await live.handle(LogLines(ids[59], ("compiling x.c",)))
+        await live.handle(TargetFinished(result(ids[0], "failed", error="boom")))
+
+    anyio.run(feed)
+    live.console.print(live._render())
+    live.close()
+    text = out.getvalue()
+    assert "l59:py3.12-arm64" in text and "compiling x.c" in text  # the running one is shown
+    assert "l0:py3.12-arm64" in text and "failed" in text  # and the failed one
+    assert "more (done or queued)" in text and "1/60" in text
