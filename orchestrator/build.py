@@ -144,6 +144,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
                     f"layerctl: attempt {attempt} failed with a transient error ({fields['error']}); "
                     f"retry {attempt}/{ctx.retries} in {delay:g}s"
                 )
+                clock.close()  # the wait is no phase's time (the timeline shows it as a gap)
                 await anyio.sleep(delay)
                 continue
             fields.update(hint=diagnosis.hint, log_tail=list(tail))
