@@ -1,9 +1,11 @@
 """Container builds on a Docker engine (aiodocker): the target's SAM build image, on the target's
 platform, many at once.
 
-One ``DockerEngine`` per run: it checks each distinct image once before the fan-out (present,
-pulled if asked, the right architecture, runnable here: QEMU/binfmt for a foreign arch) and
-gives out containers as async context managers that are always removed, even on Ctrl-C.
+One ``DockerEngine`` per run: it checks each distinct image once, when the first target needs it
+(present, pulled if asked, the right architecture), and gives out containers as async context
+managers that are always removed, even on Ctrl-C. Each build container first reports its
+machine (no QEMU/binfmt for a foreign arch: one clear error), Python and pip, then runs pip.
+``verify`` probes its images the same way in a container of their own (``runnable``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import aiodocker
 import aiohttp
@@ -33,6 +35,7 @@ __all__ = ["LABEL", "ContainerExecutor", "DockerEngine", "ImageInfo", "Pull"]
 
 LABEL = "layerctl"  # every container layerctl creates carries it (value: the run id)
 Pull = Literal["missing", "always", "never"]
+T = TypeVar("T")
 _DOCKER_ARCH = {Arch.X86_64: "amd64", Arch.ARM64: "arm64"}
 _BINFMT_FIX = (
     "register QEMU for it: apt-get install qemu-user-static binfmt-support && "
@@ -46,10 +49,18 @@ prefix=${{py%/bin/*}}
 ls -d "$prefix"/lib/python{python}/site-packages/pip-*.dist-info \
       "$prefix"/lib/python3/dist-packages/pip-*.dist-info 2>/dev/null | head -n 1
 """
+# The build container probes itself before pip runs: its machine (a foreign arch without
+# QEMU/binfmt never gets this far: /bin/sh cannot start), its Python, and pip's version (from the
+# dist-info, not by starting Python: under emulation that alone takes a second).
+_PROBE_MARK = "layerctl-probe:"
 _SCRIPT = """set -eu
-py={python}
-command -v "$py" >/dev/null 2>&1 || {{ echo "layerctl: $py not found in the image" >&2; exit 97; }}
-exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
+echo "layerctl-probe: machine $(uname -m)"
+py=$(command -v python{python}) || {{ echo "layerctl: python{python} not found in the image" >&2; exit 97; }}
+prefix=${{py%/bin/*}}
+pip=$(ls -d "$prefix"/lib/python{python}/site-packages/pip-*.dist-info \
+      "$prefix"/lib/python3/dist-packages/pip-*.dist-info 2>/dev/null | head -n 1) || true
+echo "layerctl-probe: pip ${{pip:-unknown}}"
+exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \
     --requirement /layerctl/requirements.txt
 """
 
@@ -60,16 +71,43 @@ class ImageInfo:
     arch: Arch
     id: str
     digest: str | None
-    pip: str | None  # the image's pip version, when its dist-info is where images keep it
 
 
 @dataclass
-class _Check:
-    """One image check shared by every target that needs that image."""
-
+class _Entry(Generic[T]):
     done: anyio.Event = field(default_factory=anyio.Event)
-    info: ImageInfo | None = None
+    value: T | None = None
     error: EnvironmentProblem | None = None
+
+
+class _Once(Generic[T]):
+    """Work done once per key however many tasks ask at once: the first asker does it, the
+    others wait for its answer. A problem found is remembered; a cancelled attempt is not."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, _Entry[T]] = {}
+
+    async def get(self, key: Hashable, work: Callable[[], Awaitable[T]]) -> T:
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = self._entries[key] = _Entry()
+            try:
+                entry.value = await work()
+            except EnvironmentProblem as exc:
+                entry.error = exc
+            except BaseException:
+                del self._entries[key]  # the next asker starts over
+                entry.done.set()
+                raise
+            entry.done.set()
+        else:
+            await entry.done.wait()
+            if entry.value is None and entry.error is None:  # the first asker was cancelled
+                return await self.get(key, work)
+        if entry.error is not None:
+            raise entry.error
+        assert entry.value is not None
+        return entry.value
 
 
 class DockerEngine:
@@ -82,7 +120,8 @@ class DockerEngine:
         self.keep_containers = keep_containers
         self.pull_retries = pull_retries
         self.images: dict[tuple[str, Arch], ImageInfo] = {}
-        self._checks: dict[tuple[str, Arch, str], _Check] = {}
+        self._images: _Once[ImageInfo] = _Once()
+        self._probes: _Once[str] = _Once()
         self._docker: aiodocker.Docker | None = None
 
     async def __aenter__(self) -> DockerEngine:
@@ -122,7 +161,8 @@ class DockerEngine:
 
         async def one(image: str, arch: Arch, python: str) -> None:
             try:
-                await self.ensure(image, arch, python, pull=pull, progress=progress)
+                await self.ensure(image, arch, pull=pull, progress=progress)
+                await self.runnable(image, arch, python, progress=progress)
             except EnvironmentProblem as exc:
                 problems.append(exc)
 
@@ -136,47 +176,25 @@ class DockerEngine:
         self,
         image: str,
         arch: Arch,
-        python: str,
         *,
         pull: Pull = "missing",
         progress: LineSink | None = None,
     ) -> ImageInfo:
-        """The checked image, checked once per run however many targets ask (the first asker
-        does the work, the others wait for it): pulled if asked or missing, the right
-        architecture, runnable here (QEMU/binfmt for a foreign arch) and holding that Python.
+        """The image, checked once per run however many targets ask: pulled if asked or
+        missing, and of the right architecture (a wrong one is refused, never built with).
         A target waits only for its own image, so builds start while other images are checked."""
-        key = (image, arch, python)
-        check = self._checks.get(key)
-        if check is None:
-            check = self._checks[key] = _Check()
-            try:
-                info = await self._prepare_one(image, arch, python, pull, progress)
-            except EnvironmentProblem as exc:
-                check.error = exc
-            except BaseException:
-                del self._checks[key]  # cancelled: the next asker starts over
-                check.done.set()
-                raise
-            else:
-                self.images[(image, arch)] = check.info = info
-                if progress is not None:
-                    await progress(
-                        f"image {image} ({arch}): {info.digest or info.id[:19]}, {info.pip or 'pip ?'}"
-                    )
-            check.done.set()
-        else:
-            await check.done.wait()
-            if check.info is None and check.error is None:  # the first asker was cancelled
-                return await self.ensure(image, arch, python, pull=pull, progress=progress)
-        if check.error is not None:
-            raise check.error
-        assert check.info is not None
-        return check.info
+        return await self._images.get(
+            (image, arch), lambda: self._check_image(image, arch, pull, progress or _ignore)
+        )
 
-    async def _prepare_one(
-        self, image: str, arch: Arch, python: str, pull: str, progress: LineSink | None
-    ) -> ImageInfo:
-        say = progress or _ignore
+    async def runnable(self, image: str, arch: Arch, python: str, *, progress: LineSink | None = None) -> str:
+        """Probe, once per run, that containers of the image run here on the target's platform
+        (QEMU/binfmt for a foreign arch) and hold ``pythonX.Y``; return the image's pip version."""
+        return await self._probes.get(
+            (image, arch, python), lambda: self._check_runs(image, arch, python, progress or _ignore)
+        )
+
+    async def _check_image(self, image: str, arch: Arch, pull: str, say: LineSink) -> ImageInfo:
         info = await self._inspect(image)
         if pull == "always" or (info is None and pull == "missing"):
             await say(f"pulling {image} ({arch.docker_platform})")
@@ -199,6 +217,13 @@ class DockerEngine:
             raise EnvironmentProblem(
                 f"image {image} is built for {found}, but the target is {arch}; use the image made for {arch}"
             )
+        digests = info.get("RepoDigests") or []
+        image_info = ImageInfo(image, arch, info["Id"], digests[0] if digests else None)
+        self.images[(image, arch)] = image_info
+        await say(f"image {image} ({arch}): {image_info.digest or image_info.id[:19]}")
+        return image_info
+
+    async def _check_runs(self, image: str, arch: Arch, python: str, say: LineSink) -> str:
         lines = await self._probe(image, arch, python)
         if not lines or lines[0] != arch.machine:
             raise EnvironmentProblem(
@@ -209,9 +234,9 @@ class DockerEngine:
             raise EnvironmentProblem(
                 f"image {image} has no python{python} on its PATH; use an image for that Python"
             )
-        digests = info.get("RepoDigests") or []
-        pip = next((_pip_version(line) for line in lines[2:] if "pip-" in line), None)
-        return ImageInfo(image, arch, info["Id"], digests[0] if digests else None, pip)
+        pip = next((_pip_version(line) for line in lines[2:] if "pip-" in line), "pip unknown")
+        await say(f"image {image} ({arch}) runs here: {pip}")
+        return pip
 
     async def _pull(self, image: str, arch: Arch, say: LineSink) -> None:
         """Pull, retrying a registry's or the network's bad moment (``pull_retries`` times,
@@ -376,7 +401,7 @@ class ContainerExecutor:
 
     async def _image(self, target: Target) -> ImageInfo:
         return await self.engine.ensure(
-            target.build_image, target.arch, target.python, pull=self.pull, progress=self.progress
+            target.build_image, target.arch, pull=self.pull, progress=self.progress
         )
 
     async def fingerprint(self, target: Target) -> str:
@@ -413,7 +438,7 @@ class ContainerExecutor:
         config = {
             "Image": image,
             "Entrypoint": ["/bin/sh", "-c"],
-            "Cmd": [_SCRIPT.format(python=f"python{target.python}")],
+            "Cmd": [_SCRIPT.format(python=target.python)],
             "Env": [f"{k}={v}" for k, v in env.items()],
             "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
             "WorkingDir": "/tmp",
@@ -423,8 +448,18 @@ class ContainerExecutor:
             f"$ docker run --platform {target.arch.docker_platform} {image} "
             f"python{target.python} -m pip install --target python -r requirements.txt"
         )
-        versions = {"image": info.digest or info.id, "pip": info.pip or "unknown"}
-        code = await self.engine.run(config, target.arch, target.id, log)
+        probe = _SelfProbe(target.arch, log)
+        code = await self.engine.run(config, target.arch, target.id, probe)
+        if probe.machine is None and code != 0:  # the shell never started
+            raise EnvironmentProblem(
+                f"cannot run {target.arch} containers of {image} (exit {code}, see build.log): " + _BINFMT_FIX
+            )
+        if code == 97:
+            raise EnvironmentProblem(
+                f"image {image} has no python{target.python} on its PATH; use an image for that Python"
+            )
+        pip = probe.pip or "pip unknown"
+        versions = {"image": info.digest or info.id, "pip": pip}
         if code != 0:
             raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")
         return InstallOutcome(
@@ -432,6 +467,37 @@ class ContainerExecutor:
             image=image,
             image_id=info.id,
         )
+
+
+class _SelfProbe:
+    """The build's log sink, reading the probe lines the build script prints before pip runs:
+    a container that reports another machine than the target's is stopped at once."""
+
+    def __init__(self, arch: Arch, log: BatchSink) -> None:
+        self.arch, self.log = arch, log
+        self.machine: str | None = None
+        self.pip: str | None = None
+
+    async def __call__(self, line: str) -> None:
+        await self.batch([line])
+
+    async def batch(self, lines: list[str]) -> None:
+        if self.pip is None:
+            for line in lines:
+                if not line.startswith(_PROBE_MARK):
+                    continue
+                key, _, value = line.removeprefix(_PROBE_MARK).strip().partition(" ")
+                if key == "machine":
+                    self.machine = value
+                    if value != self.arch.machine:
+                        await self.log.batch(lines)
+                        raise EnvironmentProblem(
+                            f"a {self.arch} container reports machine {value!r}, not {self.arch.machine}: "
+                            + _BINFMT_FIX
+                        )
+                elif key == "pip":
+                    self.pip = _pip_version(value) if "pip-" in value else "pip unknown"
+        await self.log.batch(lines)
 
 
 def _pip_version(dist_info: str) -> str:
