@@ -40,7 +40,7 @@ from .events import (
     Warning,
 )
 from .executors import Executor, InstallRequest
-from .failures import TAIL_LINES, diagnose, find_requirement_line
+from .failures import TAIL_LINES, backoff, diagnose, find_requirement_line
 from .package import collect, exclude_patterns, sha256_file, write_zip
 from .plan import Target
 from .process import run_streaming
@@ -139,7 +139,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
             diagnosis = diagnose(fields["error"], tail, package=fields.pop("package", None))
             transient = fields.pop("transient", False) or diagnosis.transient
             if transient and attempt <= ctx.retries:
-                delay = min(_BACKOFF_S * 2 ** (attempt - 1), _BACKOFF_MAX_S)
+                delay = backoff(attempt)
                 await log(
                     f"layerctl: attempt {attempt} failed with a transient error ({fields['error']}); "
                     f"retry {attempt}/{ctx.retries} in {delay:g}s"
@@ -169,10 +169,6 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
     )
     await emit(TargetFinished(result))
     return result
-
-
-_BACKOFF_S = 1.0  # first retry after 1 s, then 2, 4, ... (capped)
-_BACKOFF_MAX_S = 30.0
 
 
 class _Pipeline:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-__all__ = ["TAIL_LINES", "Diagnosis", "diagnose", "find_requirement_line"]
+__all__ = ["TAIL_LINES", "Diagnosis", "backoff", "diagnose", "find_requirement_line"]
 
 TAIL_LINES = 30  # lines of a failed target's log shown (and kept in the report)
 
@@ -94,6 +94,11 @@ _PACKAGE = (
     re.compile(r"no wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
     re.compile(r"failed building wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
 )
+
+
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1-based): 1, 2, 4, ... at most 30."""
+    return min(2.0 ** (attempt - 1), 30.0)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import aiohttp
 import anyio
 
 from ..errors import BuildError, EnvironmentProblem
-from ..failures import diagnose
+from ..failures import backoff, diagnose
 from ..plan import Target
 from ..process import BatchSink, LineSink, lines_to
 from ..runtimes import Arch
@@ -41,28 +41,26 @@ _BINFMT_FIX = (
     "register QEMU for it: apt-get install qemu-user-static binfmt-support && "
     "update-binfmts --enable qemu-aarch64 (or docker run --privileged --rm tonistiigi/binfmt --install arm64)"
 )
-# Finds pip's version from its dist-info (Debian or SAM layout) rather than by running it.
-_PROBE = """uname -m
-py=$(command -v python{python}) || {{ echo "missing python{python}"; exit 0; }}
-echo "$py"
-prefix=${{py%/bin/*}}
-ls -d "$prefix"/lib/python{python}/site-packages/pip-*.dist-info \
-      "$prefix"/lib/python3/dist-packages/pip-*.dist-info 2>/dev/null | head -n 1
-"""
-# The build container probes itself before pip runs: its machine (a foreign arch without
-# QEMU/binfmt never gets this far: /bin/sh cannot start), its Python, and pip's version (from the
-# dist-info, not by starting Python: under emulation that alone takes a second).
+# Every container layerctl runs in an image first probes itself: its machine (a foreign arch
+# without QEMU/binfmt never gets this far: /bin/sh cannot start), its Python, and pip's version
+# (from the dist-info, not by starting Python: under emulation that alone takes a second).
 _PROBE_MARK = "layerctl-probe:"
-_SCRIPT = """set -eu
+_NO_PYTHON = 97
+_PROBE = """set -eu
 echo "layerctl-probe: machine $(uname -m)"
 py=$(command -v python{python}) || {{ echo "layerctl: python{python} not found in the image" >&2; exit 97; }}
 prefix=${{py%/bin/*}}
 pip=$(ls -d "$prefix"/lib/python{python}/site-packages/pip-*.dist-info \
       "$prefix"/lib/python3/dist-packages/pip-*.dist-info 2>/dev/null | head -n 1) || true
 echo "layerctl-probe: pip ${{pip:-unknown}}"
-exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \
+"""
+# A build: the probe, then pip.
+_SCRIPT = (
+    _PROBE
+    + """exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
     --requirement /layerctl/requirements.txt
 """
+)
 
 
 @dataclass(frozen=True)
@@ -224,17 +222,15 @@ class DockerEngine:
         return image_info
 
     async def _check_runs(self, image: str, arch: Arch, python: str, say: LineSink) -> str:
-        lines = await self._probe(image, arch, python)
-        if not lines or lines[0] != arch.machine:
+        probe = _SelfProbe(arch, _ignore)
+        config = {"Image": image, "Entrypoint": ["/bin/sh", "-c"], "Cmd": [_PROBE.format(python=python)]}
+        try:
+            code = await self.run(config, arch, f"probe-{arch}", probe)
+        except BuildError as exc:
             raise EnvironmentProblem(
-                f"containers of {image} report machine {lines[0] if lines else '?'!r}, not {arch.machine}: "
-                + _BINFMT_FIX
-            )
-        if len(lines) < 2 or not lines[1].startswith("/"):
-            raise EnvironmentProblem(
-                f"image {image} has no python{python} on its PATH; use an image for that Python"
-            )
-        pip = next((_pip_version(line) for line in lines[2:] if "pip-" in line), "pip unknown")
+                f"cannot run {arch} containers of {image} ({exc}): " + _BINFMT_FIX
+            ) from None
+        pip = probe.outcome(code, image, python)
         await say(f"image {image} ({arch}) runs here: {pip}")
         return pip
 
@@ -251,7 +247,7 @@ class DockerEngine:
                 transient = exc.status >= 500 or diagnose(_short(exc)).transient
                 if not transient or attempt > self.pull_retries:
                     raise
-                delay = min(2.0 ** (attempt - 1), 30.0)
+                delay = backoff(attempt)
                 await say(
                     f"pull of {image} failed ({_short(exc)}); retry {attempt}/{self.pull_retries} in {delay:g}s"
                 )
@@ -264,29 +260,6 @@ class DockerEngine:
             if exc.status == 404:
                 return None
             raise EnvironmentProblem(f"cannot inspect image {image}: {_short(exc)}") from None
-
-    async def _probe(self, image: str, arch: Arch, python: str) -> list[str]:
-        """``uname -m`` and where ``pythonX.Y`` is, inside the image, on the target platform.
-        Deliberately starts no Python: under emulation that alone takes seconds."""
-        lines: list[str] = []
-
-        async def collect(line: str) -> None:
-            lines.append(line.strip())
-
-        config = {
-            "Image": image,
-            "Entrypoint": ["/bin/sh", "-c"],
-            "Cmd": [_PROBE.format(python=python)],
-        }
-        try:
-            code = await self.run(config, arch, f"probe-{arch}", collect)
-        except BuildError as exc:
-            raise EnvironmentProblem(
-                f"cannot run {arch} containers of {image} ({exc}): " + _BINFMT_FIX
-            ) from None
-        if code != 0 and not lines:
-            raise EnvironmentProblem(f"cannot run {arch} containers of {image} (exit {code}): " + _BINFMT_FIX)
-        return lines
 
     @asynccontextmanager
     async def container(self, config: Mapping[str, Any], arch: Arch, label: str) -> AsyncIterator[Any]:
@@ -450,16 +423,7 @@ class ContainerExecutor:
         )
         probe = _SelfProbe(target.arch, log)
         code = await self.engine.run(config, target.arch, target.id, probe)
-        if probe.machine is None and code != 0:  # the shell never started
-            raise EnvironmentProblem(
-                f"cannot run {target.arch} containers of {image} (exit {code}, see build.log): " + _BINFMT_FIX
-            )
-        if code == 97:
-            raise EnvironmentProblem(
-                f"image {image} has no python{target.python} on its PATH; use an image for that Python"
-            )
-        pip = probe.pip or "pip unknown"
-        versions = {"image": info.digest or info.id, "pip": pip}
+        versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
         if code != 0:
             raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")
         return InstallOutcome(
@@ -473,8 +437,8 @@ class _SelfProbe:
     """The build's log sink, reading the probe lines the build script prints before pip runs:
     a container that reports another machine than the target's is stopped at once."""
 
-    def __init__(self, arch: Arch, log: BatchSink) -> None:
-        self.arch, self.log = arch, log
+    def __init__(self, arch: Arch, log: LineSink | BatchSink) -> None:
+        self.arch, self.deliver = arch, lines_to(log)
         self.machine: str | None = None
         self.pip: str | None = None
 
@@ -490,14 +454,27 @@ class _SelfProbe:
                 if key == "machine":
                     self.machine = value
                     if value != self.arch.machine:
-                        await self.log.batch(lines)
+                        await self.deliver(lines)
                         raise EnvironmentProblem(
                             f"a {self.arch} container reports machine {value!r}, not {self.arch.machine}: "
                             + _BINFMT_FIX
                         )
                 elif key == "pip":
                     self.pip = _pip_version(value) if "pip-" in value else "pip unknown"
-        await self.log.batch(lines)
+        await self.deliver(lines)
+
+    def outcome(self, code: int, image: str, python: str) -> str:
+        """The image's pip version, once the container has ended with ``code``; an image that
+        cannot run here or has no such Python is an EnvironmentProblem (it stops the run)."""
+        if self.machine is None and code != 0:  # the shell never started
+            raise EnvironmentProblem(
+                f"cannot run {self.arch} containers of {image} (exit {code}): " + _BINFMT_FIX
+            )
+        if code == _NO_PYTHON:
+            raise EnvironmentProblem(
+                f"image {image} has no python{python} on its PATH; use an image for that Python"
+            )
+        return self.pip or "pip unknown"
 
 
 def _pip_version(dist_info: str) -> str:
