@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from orchestrator.runtimes import Arch  # noqa: E402
 from tests.support.fixtures import make_sdist  # noqa: E402
 
-IMAGE = "public.ecr.aws/sam/build-python{python}:latest-{arch}"
+IMAGE = "layerctl-testbed/build-python{python}:{arch}"  # the test bed's stand-ins
 
 
 def layerctl(root: Path, *args: str) -> float:
@@ -46,7 +46,7 @@ def layerctl(root: Path, *args: str) -> float:
 def workspace(root: Path, cache: Path) -> None:
     root.mkdir(parents=True)
     (root / "layerctl.toml").write_text(
-        f'python = ["3.11"]\narch = ["x86_64", "arm64"]\ncache-dir = "{cache}"\n'
+        f'python = ["3.11"]\narch = ["x86_64", "arm64"]\ncache-dir = "{cache}"\nimage = "{IMAGE}"\n'
     )
     small = root / "layers/small"
     small.mkdir(parents=True)

@@ -3,10 +3,12 @@
 #
 # Installs Debian's docker.io, qemu-user-static, binfmt-support, debootstrap, and tmux and chromium
 # for the live-view and report tests (when missing), starts dockerd unless an engine already
-# answers, registers binfmt for aarch64, and builds
-# stand-in images tagged exactly like the AWS SAM build images, so layerctl's real code paths run:
-#   public.ecr.aws/sam/build-python3.11:latest-{x86_64,arm64}   (Debian bookworm, Python 3.11)
-#   public.ecr.aws/sam/build-python3.13:latest-{x86_64,arm64}   (Debian trixie,   Python 3.13)
+# answers, registers binfmt for aarch64, and builds stand-in build images in a repository of
+# their own (never the official SAM names: a later real build on this machine must not pick up a
+# Debian stand-in). The tests point layerctl at them through the `image` setting:
+#   layerctl-testbed/build-python3.11:{x86_64,arm64}   (Debian bookworm, Python 3.11)
+#   layerctl-testbed/build-python3.13:{x86_64,arm64}   (Debian trixie,   Python 3.13)
+# Like the SAM build images they carry gcc, g++, make and the Python headers.
 # Images that already exist are reused. Needs root. Usage: tests/testbed.sh [--check]
 set -euo pipefail
 
@@ -68,7 +70,7 @@ load_rootfs() {
   cat > "$work/config.json" <<JSON
 {"architecture": "$arch", "os": "linux",
  "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8"],
-            "Cmd": ["/bin/bash"], "WorkingDir": "/"},
+            "Cmd": ["/bin/bash"], "WorkingDir": "/", "Labels": {"org.layerctl.testbed": "1"}},
  "rootfs": {"type": "layers", "diff_ids": ["sha256:$sha"]}}
 JSON
   printf '[{"Config": "config.json", "RepoTags": ["%s"], "Layers": ["%s/layer.tar"]}]' "$tag" "$sha" \
@@ -79,7 +81,7 @@ JSON
 
 build_image() {
   local python=$1 suite=$2 debarch=$3 arch=$4
-  local tag="public.ecr.aws/sam/build-python$python:latest-$arch"
+  local tag="layerctl-testbed/build-python$python:$arch"
   if docker image inspect "$tag" >/dev/null 2>&1; then
     log "$tag: present"
     return
@@ -89,7 +91,7 @@ build_image() {
   rm -rf "$rootfs"
   mkdir -p "$CACHE/debs-$suite-$debarch"
   debootstrap --variant=minbase --arch="$debarch" --cache-dir="$CACHE/debs-$suite-$debarch" \
-    --include=python3,python3-pip,python3-venv,python3-dev,gcc,libc6-dev,ca-certificates,unzip \
+    --include=python3,python3-pip,python3-venv,python3-dev,gcc,g++,make,libc6-dev,ca-certificates,unzip \
     "$suite" "$rootfs" >"$CACHE/debootstrap-$suite-$debarch.log" 2>&1 \
     || { tail -20 "$CACHE/debootstrap-$suite-$debarch.log" >&2; exit 3; }
   # Behave like the SAM images: pip is not externally managed; `python` and `pip` exist.
@@ -114,5 +116,5 @@ done
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=$?; done
 [ $status = 0 ] || exit $status
-docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep sam/build-python || true
+docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep layerctl-testbed/ || true
 log "ready"

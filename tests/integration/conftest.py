@@ -47,11 +47,10 @@ def engine_answers() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
 
 
-STAND_INS = [
-    f"public.ecr.aws/sam/build-python{py}:latest-{arch}"
-    for py in ("3.11", "3.13")
-    for arch in ("x86_64", "arm64")
-]
+# The test bed's stand-in build images (tests/testbed.sh): a repository of their own, never the
+# official SAM names; tests point layerctl at them through the `image` setting.
+STAND_IN = "layerctl-testbed/build-python{python}:{arch}"
+STAND_INS = [STAND_IN.format(python=py, arch=arch) for py in ("3.11", "3.13") for arch in ("x86_64", "arm64")]
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,10 @@ from orchestrator.audit import read_elf
 from orchestrator.package import sha256_file
 from tests.support.fixtures import make_sdist
 
-from .conftest import labelled_containers, layerctl, report
+from .conftest import STAND_IN, labelled_containers, layerctl, report
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
-STAND_IN = "public.ecr.aws/sam/build-python{python}:latest-{arch}"
 ELF = {"x86_64": "EM_X86_64", "arm64": "EM_AARCH64"}
 
 
@@ -37,7 +36,9 @@ def sdist_workspace(
     """A workspace with one layer `c` that depends on the sdist-only C extension `fastsum`."""
     layer = root / "layers" / "c"
     sdist = make_sdist("fastsum", layer / "vendor")
-    (root / "pyproject.toml").write_text(f"[tool.layerctl]\npython = [{python}]\narch = [{arch}]\n")
+    (root / "pyproject.toml").write_text(
+        f'[tool.layerctl]\npython = [{python}]\narch = [{arch}]\nimage = "{STAND_IN}"\n'
+    )
     deps = [f"fastsum @ {sdist.as_uri()}", *extra_deps]
     (layer / "pyproject.toml").write_text(
         f'[project]\nname = "c"\nversion = "1"\ndependencies = {json.dumps(deps)}\n'
@@ -121,6 +122,8 @@ def test_example_monorepo_builds_in_containers() -> None:
     from tests.support.fixtures import copy_example
 
     root = copy_example(Path(os.environ.get("TMPDIR", "/tmp")) / f"layerctl-ex-{os.getpid()}", uv_bin())
+    with (root / "pyproject.toml").open("a") as fh:
+        fh.write(f'image = "{STAND_IN}"\n')
     try:
         result = layerctl(
             "-C",
