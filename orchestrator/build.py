@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import anyio
 import anyio.from_thread
 import anyio.to_thread
+from pydantic import BaseModel, ConfigDict
 
 from . import __version__
 from .audit import audit_tree
@@ -41,6 +42,7 @@ from .events import (
 )
 from .executors import Executor, InstallRequest
 from .failures import TAIL_LINES, backoff, diagnose, find_requirement_line
+from .outputs import remove_leftovers
 from .package import collect, exclude_patterns, sha256_file, write_zip
 from .plan import Target
 from .process import run_streaming
@@ -54,6 +56,7 @@ __all__ = [
     "STAMP_NAME",
     "ZIP_NAME",
     "BuildContext",
+    "Stamp",
     "TargetLog",
     "build_target",
     "ca_bundle_path",
@@ -114,8 +117,6 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
     started_at = time.time()
     out = target.out_dir
     await emit(TargetStarted(target.id, target.builder))
-    out.mkdir(parents=True, exist_ok=True)
-    log_path = out / LOG_NAME
     clock = _PhaseClock()
     tail: deque[str] = deque(maxlen=TAIL_LINES)  # the whole log is in build.log, never in memory
 
@@ -123,14 +124,11 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
         clock.enter(name)
         await emit(PhaseStarted(target.id, name))
 
-    with log_path.open("w", encoding="utf-8") as log_file:
-        log = TargetLog(target.id, log_file, tail, mask, emit)
-
-        def record(line: str) -> None:  # to build.log only (the event carries it to the reporters)
-            log_file.write(mask(line) + "\n")
-
-        pipeline = _Pipeline(target, executor, emit, ctx, out, log, phase, record)
-        attempt = 0
+    log = TargetLog(target.id, out / LOG_NAME, tail, mask, emit)
+    pipeline = _Pipeline(target, executor, emit, ctx, out, log, phase)
+    attempt = 0
+    status: Status = "cancelled"
+    try:
         while True:
             attempt += 1
             status, fields = await pipeline.run(ctx.timeout_s)
@@ -154,7 +152,9 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
                 if line is not None:
                     fields.update(error_file=_relative(project, ctx.workspace), error_line=line)
             break
-        log_file.flush()
+    finally:
+        # an up-to-date target keeps the build.log of the build that made its zip
+        log.close(keep=status != "up-to-date")
     result = result_for(
         target,
         status=status,
@@ -164,7 +164,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
         attempts=attempt,
         tool_versions=pipeline.tool_versions,
         warnings=pipeline.warnings,
-        log=str(log_path),
+        log=str(log.path),
         **fields,
     )
     await emit(TargetFinished(result))
@@ -183,16 +183,15 @@ class _Pipeline:
         out: Path,
         log: TargetLog,
         phase: Callable[[Phase], Awaitable[None]],
-        record: Callable[[str], None],
     ) -> None:
         self.target, self.executor, self.emit, self.ctx, self.out = target, executor, emit, ctx, out
-        self.log, self.phase, self.record = log, phase, record
+        self.log, self.phase = log, phase
         self.tool_versions: dict[str, str] = {}
         self.warnings: list[str] = []
 
     async def warn(self, message: str) -> None:
         self.warnings.append(message)
-        self.record(f"warning: {message}")
+        self.log.record(f"warning: {message}")
         await self.emit(Warning(self.target.id, message))
 
     async def run(self, timeout_s: float | None) -> tuple[Status, dict[str, Any]]:
@@ -229,6 +228,7 @@ class _Pipeline:
 
     async def _run(self, staging: list[Path]) -> tuple[Status, dict[str, Any]]:
         target, out, log, ctx = self.target, self.out, self.log, self.ctx
+        await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
         requirements = await requirements_for(target)
         req_path = out / "requirements.txt"
@@ -238,9 +238,12 @@ class _Pipeline:
         key = _input_key(target, await self.executor.fingerprint(target), requirements)
         previous = await anyio.to_thread.run_sync(_up_to_date, out, key)
         if previous is not None and not ctx.force:
-            await log(f"up to date: inputs unchanged since the last build ({previous['sha256'][:12]})")
-            return "up-to-date", dict(previous["result"])
+            await log(f"up to date: inputs unchanged since the last build ({previous.sha256[:12]})")
+            return "up-to-date", previous.result.model_dump()
 
+        await anyio.to_thread.run_sync(log.open)
+        if not _requirement_lines(requirements):
+            await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
         dest = staging[0] / "python"
         dest.mkdir()
@@ -286,6 +289,11 @@ class _Pipeline:
             settings.compression_level,
             anyio.from_thread.check_cancelled,
         )
+        if zipped.files == 0 and await anyio.to_thread.run_sync(_has_files, dest, settings.bytecode):
+            await self.warn(
+                f"the exclude patterns removed every file from the layer (exclude = {list(settings.exclude)}"
+                f"{', exclude-runtime-provided' if settings.exclude_runtime_provided else ''}): {ZIP_NAME} is empty"
+            )
         if zipped.over_direct_upload_limit:
             await self.warn(
                 f"{ZIP_NAME} is {zipped.zipped_size:,} bytes zipped, over the 50 MB direct-upload "
@@ -310,17 +318,25 @@ class _Pipeline:
         await anyio.to_thread.run_sync(
             _write_atomic,
             out / STAMP_NAME,
-            json.dumps({"key": key, "sha256": zipped.sha256, "result": fields}, indent=2),
+            Stamp(key=key, sha256=zipped.sha256, result=StampResult.model_validate(fields)).model_dump_json(
+                indent=2
+            ),
         )
         return "built", fields
 
 
 class TargetLog:
     """A target's log sink: masks secrets (they never reach build.log, the terminal or a
-    report), keeps only the tail in memory, writes build.log and emits the lines."""
+    report), keeps only the tail in memory, writes build.log and emits the lines.
 
-    def __init__(self, target: str, file: TextIO, tail: deque[str], mask: Masker, emit: Emit) -> None:
-        self.target, self.file, self.tail, self.mask, self.emit = target, file, tail, mask, emit
+    build.log is opened only once the target really builds (``open``): until then lines wait
+    in memory, so an up-to-date target keeps the log of the build that made its zip. It is
+    created afresh, never through a link or into a file someone else left at that name."""
+
+    def __init__(self, target: str, path: Path, tail: deque[str], mask: Masker, emit: Emit) -> None:
+        self.target, self.path, self.tail, self.mask, self.emit = target, path, tail, mask, emit
+        self._file: TextIO | None = None
+        self._pending: list[str] = []
 
     async def __call__(self, line: str) -> None:
         await self.batch([line])
@@ -329,8 +345,43 @@ class TargetLog:
         if self.mask.active:
             lines = [self.mask(line) for line in lines]
         self.tail.extend(lines)
-        self.file.write("\n".join(lines) + "\n")
+        self._write(lines)
         await self.emit(LogLines(self.target, tuple(lines)))
+
+    def record(self, line: str) -> None:
+        """To build.log only (an event carries it to the reporters)."""
+        self._write([self.mask(line)])
+
+    def _write(self, lines: list[str]) -> None:
+        if self._file is None:
+            self._pending.extend(lines)
+        else:
+            self._file.write("\n".join(lines) + "\n")
+
+    def open(self) -> None:
+        if self._file is not None:
+            return
+        if self.path.is_symlink() or self.path.exists():
+            self.path.unlink()  # a link is removed, never followed; so is a read-only file
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        self._file = os.fdopen(fd, "w", encoding="utf-8")
+        if self._pending:
+            self._file.write("\n".join(self._pending) + "\n")
+            self._pending.clear()
+
+    def close(self, *, keep: bool) -> None:
+        """Close build.log; ``keep``: write the lines still waiting (a target that failed
+        before it built), else drop them (an up-to-date target)."""
+        try:
+            if keep and self._file is None and self._pending:
+                self.open()
+        except OSError:
+            pass  # the failure is already in the result; there is just no build.log for it
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+            self._pending.clear()
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -360,17 +411,71 @@ def _input_key(target: Target, fingerprint: str, requirements: str) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-def _up_to_date(out: Path, key: str) -> dict[str, Any] | None:
-    """The last good build's stamp if its inputs equal ``key`` and its zip is intact."""
+class StampResult(BaseModel):
+    """The fields of the last good build that an up-to-date target reports again."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    zip_path: str
+    files: int
+    unzipped_size: int
+    zipped_size: int
+    sha256: str
+    elf_files: int
+    max_glibc: str | None = None
+    image: str | None = None
+    image_id: str | None = None
+
+
+class Stamp(BaseModel):
+    """``.layerctl-stamp.json``: the input key of the last good build and what it made."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    key: str
+    sha256: str
+    result: StampResult
+
+
+def _up_to_date(out: Path, key: str) -> Stamp | None:
+    """The last good build's stamp if its inputs equal ``key`` and its zip is intact. A stamp
+    that cannot be read, is not ours or has fields of the wrong type counts as no stamp."""
     try:
-        stamp = json.loads((out / STAMP_NAME).read_text("utf-8"))
-        if stamp.get("key") != key or not (out / ARTIFACTS / "python").is_dir():
+        fd = os.open(out / STAMP_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as fh:
+            stamp = Stamp.model_validate_json(fh.read())
+        zip_path = out / ZIP_NAME
+        if stamp.key != key or zip_path.is_symlink() or not (out / ARTIFACTS / "python").is_dir():
             return None
-        if sha256_file(out / ZIP_NAME) != stamp.get("sha256"):
+        if sha256_file(zip_path) != stamp.sha256:
             return None
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
         return None
-    return dict(stamp)
+    return stamp
+
+
+def _target_dir(out: Path) -> None:
+    """The target's own directory (its parent, the output directory, is claimed by the run),
+    cleared of what a killed run left there: nothing else holds it while the run lock is held."""
+    out.mkdir(exist_ok=True)
+    remove_leftovers(out)
+
+
+def _requirement_lines(requirements: str) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in requirements.splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def _empty_because(target: Target) -> str:
+    layer = target.layer
+    if layer.tool.value == "pip":
+        return f"it has no dependencies ([project.dependencies] in {layer.pyproject} is empty)"
+    return f"its {layer.tool.value} lock holds no dependencies for {target.id}"
+
+
+def _has_files(root: Path, keep_bytecode: bool) -> bool:
+    """Whether the tree has files to zip before the user's excludes take any away."""
+    return bool(collect(root, exclude_patterns((), runtime_provided=False, keep_bytecode=keep_bytecode)))
 
 
 def _write_atomic(path: Path, text: str) -> None:

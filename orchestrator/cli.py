@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_args
@@ -19,11 +19,13 @@ from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspa
 from .discovery import discover_layers
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, LayerctlError
 from .events import Notice
+from .outputs import MARKER, check_inside, clean_output_dir, clean_report_dir
 from .plan import Plan, make_plan
 from .reporters import LogFormat, make_reporter
 from .reporters.plain import PlainReporter
+from .run import claim_report_dir, report_dir, report_path, run_plan
 from .run import decide as decide_targets
-from .run import report_path, run_plan
+from .runlock import LOCK_NAME, workspace_lock
 from .scheduler import default_jobs
 from .secrets import Credentials
 from .verify import VerifyResult, verify_targets
@@ -131,6 +133,13 @@ KeepContainersOpt = Annotated[
     bool, typer.Option("--keep-containers", help="Leave build containers behind for debugging.")
 ]
 CaBundleOpt = Annotated[str | None, typer.Option("--ca-bundle", help="Extra CA bundle (PEM) for the index.")]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-wait",
+        help="If another layerctl run holds the workspace, exit at once (code 75) instead of waiting.",
+    ),
+]
 IndexUrlOpt = Annotated[
     str | None, typer.Option("--index-url", help="Package index URL (credentials: LAYERCTL_INDEX_* env).")
 ]
@@ -190,6 +199,17 @@ def _plan(
     )
 
 
+def _echo_err(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _run_lock(plan: Plan, no_wait: bool) -> AbstractContextManager[None]:
+    """The workspace's run lock, in its report directory (checked first): one run at a time."""
+    return workspace_lock(
+        report_dir(plan), wait=not no_wait, say=_echo_err, prepare=lambda: claim_report_dir(plan)
+    )
+
+
 def _build(
     root: Path,
     *,
@@ -198,6 +218,7 @@ def _build(
     verbose: int,
     quiet: bool,
     log_format: str,
+    no_wait: bool,
     **plan_flags: Any,
 ) -> None:
     """The body of `build-all` and `build`: their flags differ only in the layer names."""
@@ -207,24 +228,25 @@ def _build(
     if not plan.targets:
         typer.echo("layerctl: no targets match the selection", err=True)
         raise typer.Exit(EXIT_USAGE)
-    reporter = make_reporter(
-        log_format,  # type: ignore[arg-type]
-        verbose=-1 if quiet else verbose,
-        workspace=plan.workspace.root,
-    )
-    try:
-        _outcome, code = anyio.run(
-            lambda: run_plan(
-                plan,
-                reporter,
-                keep_going=keep_going,
-                force=force,
-                timeout_s=plan.options.timeout,
-                retries=plan.options.retries,
-            )
+    with _run_lock(plan, no_wait):
+        reporter = make_reporter(
+            log_format,  # type: ignore[arg-type]
+            verbose=-1 if quiet else verbose,
+            workspace=plan.workspace.root,
         )
-    finally:
-        reporter.close()  # the live view gives the terminal back on every path
+        try:
+            _outcome, code = anyio.run(
+                lambda: run_plan(
+                    plan,
+                    reporter,
+                    keep_going=keep_going,
+                    force=force,
+                    timeout_s=plan.options.timeout,
+                    retries=plan.options.retries,
+                )
+            )
+        finally:
+            reporter.close()  # the live view gives the terminal back on every path
     if log_format != "json":
         typer.echo(f"report: {report_path(plan)} (and report.html)")
     raise typer.Exit(code)
@@ -254,6 +276,7 @@ def build_all(
     log_format: LogFormatOpt = "auto",
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Build every target of every layer in the workspace."""
     flags = {name: value for name, value in locals().items() if name != "ctx"}
@@ -282,6 +305,7 @@ def build(
     log_format: LogFormatOpt = "auto",
     verbose: VerboseOpt = 0,
     quiet: QuietOpt = False,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Build the targets of the named layers only."""
     flags = {name: value for name, value in locals().items() if name != "ctx"}
@@ -417,6 +441,7 @@ def clean(
     containers: Annotated[
         bool, typer.Option("--containers", help="Only remove layerctl containers left by crashed runs.")
     ] = False,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
     if containers:
@@ -434,17 +459,30 @@ def clean(
         typer.echo(f"{len(removed_containers)} layerctl containers removed")
         return
     plan = _plan(ctx.obj, layers=layers)
-    removed: set[Path] = set()
+    with _run_lock(plan, no_wait):
+        _clean_outputs(plan)
+        if not layers:
+            removed = clean_report_dir(report_dir(plan))
+            for name in removed or ():
+                if name != LOCK_NAME:
+                    typer.echo(f"removed {report_dir(plan) / name}")
+
+
+def _clean_outputs(plan: Plan) -> None:
+    """Every output directory of the plan's layers that layerctl made, and only those."""
+    seen: set[Path] = set()
     for target in plan.targets:
-        out = target.out_dir.parent
-        if out not in removed and out.exists():
-            shutil.rmtree(out)
-            typer.echo(f"removed {out}")
-        removed.add(out)
-    report = report_path(plan)
-    if not layers and report.exists():
-        report.unlink()
-        typer.echo(f"removed {report}")
+        layer = target.layer
+        where = f"layer {layer.name} ({layer.pyproject})"
+        out_root = check_inside(layer.root, target.settings.output, key="output", where=where)
+        if out_root in seen or not out_root.exists():
+            seen.add(out_root)
+            continue
+        seen.add(out_root)
+        if clean_output_dir(out_root) is None:
+            typer.echo(f"skipped {out_root}: layerctl did not make it (no {MARKER} in it)")
+        else:
+            typer.echo(f"removed the outputs in {out_root}")
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 __all__ = [
     "EXIT_BUILD_FAILED",
+    "EXIT_BUSY",
     "EXIT_ENVIRONMENT",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -18,12 +19,14 @@ __all__ = [
     "NoCompatibleWheel",
     "PackageError",
     "ResolveError",
+    "WorkspaceBusy",
 ]
 
 EXIT_OK = 0
 EXIT_BUILD_FAILED = 1  # at least one target failed
 EXIT_USAGE = 2  # bad configuration, flags or project files
 EXIT_ENVIRONMENT = 3  # a tool or service layerctl needs is missing or unreachable
+EXIT_BUSY = 75  # another run holds the workspace and --no-wait was given (EX_TEMPFAIL: try later)
 EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
 
 
@@ -44,6 +47,12 @@ class ConfigError(LayerctlError):
     """The workspace, a layer project or a flag is wrong; the message names the file and field."""
 
     exit_code = EXIT_USAGE
+
+
+class WorkspaceBusy(LayerctlError):
+    """Another layerctl run holds the workspace's run lock and the user asked not to wait."""
+
+    exit_code = EXIT_BUSY
 
 
 class EnvironmentProblem(LayerctlError):

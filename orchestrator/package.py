@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from .errors import PackageError
+from .errors import ConfigError, PackageError
 
 __all__ = [
     "DIRECT_UPLOAD_LIMIT",
@@ -32,6 +32,7 @@ __all__ = [
     "collect",
     "exclude_patterns",
     "sha256_file",
+    "source_date_epoch",
     "write_zip",
     "zip_date_time",
 ]
@@ -42,6 +43,7 @@ DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024  # Lambda: a zip uploaded directly rather
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath")
 _CHUNK = 1 << 20
 _ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the earliest time a zip can record
+_ZIP_LAST = 4354819199  # 2107-12-31T23:59:59Z, the latest
 _PREFIX = "python/"
 
 
@@ -78,32 +80,84 @@ def exclude_patterns(user: Sequence[str], *, runtime_provided: bool, keep_byteco
 
 
 def collect(root: Path, patterns: Iterable[str]) -> list[Entry]:
-    """The files of ``root`` that no pattern excludes, in the zip's (sorted) order."""
+    """The files of ``root`` that no pattern excludes, in the zip's (sorted) order.
+
+    A symlink is never followed out of the tree: one that points inside it is stored as what it
+    points to (a file's bytes, a directory's files under the link's name); one that points
+    outside it, dangles or loops fails with its path. An excluded link is not looked at."""
     spec = GitIgnoreSpec.from_lines(list(patterns))
+    top = Path(os.path.realpath(root))
     entries: list[Entry] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        base = Path(dirpath)
-        rel_dir = base.relative_to(root).as_posix()
-        prefix = "" if rel_dir == "." else rel_dir + "/"
-        for name in filenames:
-            rel = prefix + name
-            if spec.match_file(rel):
-                continue
-            path = base / name
-            st = path.stat()  # follows symlinks: the zip holds the content
-            if not stat.S_ISREG(st.st_mode):
-                continue
-            entries.append(Entry(rel, path, st.st_size, bool(st.st_mode & 0o111)))
+    _collect_dir(top, "", spec, top, frozenset({top}), entries)
     entries.sort(key=lambda e: e.name)
     return entries
 
 
+def _collect_dir(
+    directory: Path, prefix: str, spec: GitIgnoreSpec, top: Path, chain: frozenset[Path], out: list[Entry]
+) -> None:
+    with os.scandir(directory) as scan:
+        items = sorted(scan, key=lambda item: item.name)
+    for item in items:
+        rel = prefix + item.name
+        path = Path(item.path)
+        if item.is_symlink():
+            if spec.match_file(rel) or spec.match_file(rel + "/"):
+                continue
+            path = _link_inside(path, rel, top)
+            if path.is_dir():
+                if path in chain:
+                    raise PackageError(f"python/{rel}: symlink loop (points to a directory that contains it)")
+                _collect_dir(path, rel + "/", spec, top, chain | {path}, out)
+                continue
+        elif item.is_dir(follow_symlinks=False):
+            _collect_dir(path, rel + "/", spec, top, chain | {path}, out)
+            continue
+        if spec.match_file(rel):
+            continue
+        st = path.stat()
+        if stat.S_ISREG(st.st_mode):
+            out.append(Entry(rel, path, st.st_size, bool(st.st_mode & 0o111)))
+
+
+def _link_inside(link: Path, rel: str, top: Path) -> Path:
+    """Where ``link`` points, fully resolved, when that is inside ``top``."""
+    target = os.readlink(link)
+    real = Path(os.path.realpath(link))
+    if not real.exists():
+        raise PackageError(f"python/{rel}: symlink to {target} points to a missing file")
+    if real != top and top not in real.parents:
+        raise PackageError(
+            f"python/{rel}: symlink to {target} points outside the installed tree; layerctl never "
+            "follows a link out of the tree into the zip (the package must ship the file itself)"
+        )
+    return real
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` as the zip's timestamp; unset means 1980-01-01. A value that is not
+    a whole number of seconds, or lies past 2107 (the last year a zip can record), is an error."""
+    raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not raw.isascii():
+        raise ConfigError(
+            f"environment: SOURCE_DATE_EPOCH={raw!r} is not a whole number of seconds since 1970; "
+            "unset it or set it to e.g. the last commit's time (git log -1 --format=%ct)"
+        )
+    value = int(raw)
+    if value > _ZIP_LAST:
+        raise ConfigError(
+            f"environment: SOURCE_DATE_EPOCH={raw} is after 2107-12-31, the last date a zip entry can "
+            "record; set a time between 1980 and 2107 (earlier times are recorded as 1980-01-01)"
+        )
+    return value
+
+
 def zip_date_time(epoch: int | None = None) -> tuple[int, int, int, int, int, int]:
     if epoch is None:
-        raw = os.environ.get("SOURCE_DATE_EPOCH", "")
-        epoch = int(raw) if raw.isdigit() else _ZIP_EPOCH
-    year, month, day, hour, minute, second = time.gmtime(max(epoch, _ZIP_EPOCH))[:6]
+        epoch = source_date_epoch()
+    year, month, day, hour, minute, second = time.gmtime(max(epoch or _ZIP_EPOCH, _ZIP_EPOCH))[:6]
     return (year, month, day, hour, minute, second - second % 2)
 
 

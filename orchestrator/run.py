@@ -16,16 +16,27 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .build import BuildContext
 from .decide import decide_builders
-from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
 from .events import Emit, Event, Notice
 from .executors import Executor
 from .executors.native import NativeExecutor, uv_environment
+from .outputs import check_inside, claim, legacy_output, legacy_report
+from .package import source_date_epoch
 from .plan import Plan, Target
 from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, run_targets
 from .secrets import Credentials, Masker
 
-__all__ = ["cache_dir", "event_pipe", "exit_code_for", "report_path", "run_plan"]
+__all__ = [
+    "cache_dir",
+    "claim_report_dir",
+    "event_pipe",
+    "exit_code_for",
+    "prepare_outputs",
+    "report_dir",
+    "report_path",
+    "run_plan",
+]
 
 _EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for it
 
@@ -102,10 +113,66 @@ def report_path(plan: Plan) -> Path:
     return plan.workspace.root / plan.options.report_dir / "report.json"
 
 
+def _where(plan: Plan) -> str:
+    return str(plan.workspace.source or plan.workspace.root)
+
+
+def report_dir(plan: Plan) -> Path:
+    """The checked report directory: inside the workspace, never through a link (ConfigError)."""
+    return check_inside(plan.workspace.root, plan.options.report_dir, key="report-dir", where=_where(plan))
+
+
+def claim_report_dir(plan: Plan) -> Path:
+    return claim(report_dir(plan), key="report-dir", where=_where(plan), legacy=legacy_report)
+
+
 def cache_dir(plan: Plan) -> Path:
     if plan.options.cache_dir:
         return (plan.workspace.root / plan.options.cache_dir).resolve()
     return Path.home() / ".cache" / "layerctl"
+
+
+def _check_cache_dir(plan: Plan) -> None:
+    """A configured cache-dir is layerctl's alone: never the workspace, a layer project or a
+    directory that holds them, and new, empty or already marked as layerctl's."""
+    if not plan.options.cache_dir:
+        return
+    cache = cache_dir(plan)
+    where = _where(plan)
+    for root in {plan.workspace.root.resolve(), *(t.layer.root.resolve() for t in plan.targets)}:
+        if cache == root or cache in root.parents or root in cache.parents:
+            raise ConfigError(
+                f"{where}: 'cache-dir' = {plan.options.cache_dir!r} overlaps {root}; layerctl's caches "
+                "need a directory of their own (e.g. .cache/layerctl, or one outside the workspace)"
+            )
+    claim(cache, key="cache-dir", where=where, legacy=_legacy_cache)
+
+
+def _legacy_cache(entries: list[Path]) -> bool:
+    return all(e.name.startswith("pip-") and e.is_dir() and not e.is_symlink() for e in entries)
+
+
+def prepare_outputs(plan: Plan) -> None:
+    """Check every place the run will write before anything is written: the output directory
+    of each layer (claimed as layerctl's), each target's directory, the cache directory and
+    SOURCE_DATE_EPOCH. Any problem is a ConfigError: nothing is built, nothing is touched."""
+    source_date_epoch()
+    claimed: set[Path] = set()
+    for target in plan.targets:
+        layer = target.layer
+        where = f"layer {layer.name} ({layer.pyproject})"
+        out_root = layer.root / target.settings.output
+        if out_root not in claimed:
+            check_inside(layer.root, target.settings.output, key="output", where=where)
+            claim(out_root, key="output", where=where, legacy=legacy_output)
+            claimed.add(out_root)
+        out = target.out_dir
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise ConfigError(
+                f"{out}: is a {'symlink' if out.is_symlink() else 'file'}, where layerctl keeps "
+                f"{target.id}'s outputs; remove it"
+            )
+    _check_cache_dir(plan)
 
 
 async def decide(plan: Plan, credentials: Credentials) -> list[Target]:
@@ -142,6 +209,7 @@ async def run_plan(
     for target in plan.targets:  # a bad index URL or CA bundle stops the run before it starts
         context.index_url(target)
         context.ca_bundle(target)
+    await anyio.to_thread.run_sync(prepare_outputs, plan)
     jobs = plan.options.jobs or default_jobs()
     started_at = datetime.now(timezone.utc)
 

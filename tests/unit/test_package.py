@@ -134,3 +134,76 @@ def test_stored_when_level_zero(tmp_path: Path) -> None:
     result = write_zip(collect(tree, []), tmp_path / "l.zip", level=0)
     with zipfile.ZipFile(result.path) as zf:
         assert {i.compress_type for i in zf.infolist()} == {zipfile.ZIP_STORED}
+
+
+def test_a_link_inside_the_tree_is_stored_as_what_it_points_to(tmp_path: Path) -> None:
+    tree = tmp_path / "t"
+    (tree / "pkg/sub").mkdir(parents=True)
+    (tree / "pkg/real.py").write_text("x = 1\n")
+    (tree / "pkg/sub/data.txt").write_text("data\n")
+    (tree / "pkg/alias.py").symlink_to("real.py")
+    (tree / "pkg/subalias").symlink_to("sub", target_is_directory=True)
+    result = write_zip(collect(tree, []), tmp_path / "l.zip")
+    with zipfile.ZipFile(result.path) as zf:
+        assert zf.read("python/pkg/alias.py") == b"x = 1\n"
+        assert zf.read("python/pkg/subalias/data.txt") == b"data\n"  # no longer silently dropped
+        info = zf.getinfo("python/pkg/alias.py")
+        assert stat.S_ISREG(info.external_attr >> 16)
+
+
+@pytest.mark.parametrize("kind", ["file", "dir", "dangling", "absolute"])
+def test_a_link_out_of_the_tree_fails_with_its_path(tmp_path: Path, kind: str) -> None:
+    outside = tmp_path / "outside"
+    (outside / "d").mkdir(parents=True)
+    (outside / "secret.txt").write_text("not for the zip\n")
+    (outside / "d/key.pem").write_text("not for the zip\n")
+    tree = tmp_path / "t"
+    (tree / "pkg").mkdir(parents=True)
+    link = tree / "pkg/link"
+    if kind == "file":
+        link.symlink_to("../../outside/secret.txt")
+    elif kind == "dir":
+        link.symlink_to("../../outside/d", target_is_directory=True)
+    elif kind == "dangling":
+        link.symlink_to("missing.txt")
+    else:
+        link.symlink_to(outside / "secret.txt")
+    with pytest.raises(PackageError) as caught:
+        collect(tree, [])
+    assert "pkg/link" in str(caught.value)
+    assert ("missing" if kind == "dangling" else "outside") in str(caught.value)
+
+
+def test_a_link_loop_fails_instead_of_recursing(tmp_path: Path) -> None:
+    tree = tmp_path / "t"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg/up").symlink_to("..", target_is_directory=True)
+    with pytest.raises(PackageError, match="pkg/up"):
+        collect(tree, [])
+
+
+def test_excluded_links_are_not_followed(tmp_path: Path) -> None:
+    tree = tmp_path / "t"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg/a.py").write_text("")
+    (tree / "pkg/link").symlink_to("/etc/passwd")
+    names = [e.name for e in collect(tree, ["pkg/link"])]
+    assert names == ["pkg/a.py"]
+
+
+@pytest.mark.parametrize("value", ["99999999999", "4354819200", "-1", "1e9", "soon"])
+def test_source_date_epoch_outside_the_zip_range_is_one_line(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.errors import ConfigError
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
+    with pytest.raises(ConfigError, match="SOURCE_DATE_EPOCH"):
+        package.zip_date_time()
+
+
+def test_source_date_epoch_before_1980_is_clamped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    assert package.zip_date_time() == (1980, 1, 1, 0, 0, 0)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "4354819199")
+    assert package.zip_date_time()[0] == 2107
