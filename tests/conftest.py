@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +27,14 @@ def make_workspace(tmp_path: Path) -> Callable[..., Path]:
         return tmp_path
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def canary_outside_every_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A file beside every test's workspace that no `clean` or `build-all` of the suite may touch."""
+    canary = tmp_path_factory.getbasetemp() / "canary" / "keep-me.txt"
+    canary.parent.mkdir(parents=True, exist_ok=True)
+    canary.write_text("canary\n")
+    yield
+    assert canary.read_text() == "canary\n", "a layerctl command wrote outside its workspace"
+    assert sorted(p.name for p in canary.parent.iterdir()) == ["keep-me.txt"]
