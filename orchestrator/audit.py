@@ -73,12 +73,18 @@ def audit_tree(root: Path, arch: Arch, glibc: Version) -> AuditReport:
         if info.machine != arch.elf_machine:
             found = _MACHINE_NAMES.get(info.machine, info.machine)
             want = _MACHINE_NAMES[arch.elf_machine]
-            raise AuditError(f"{rel} is a {found} binary but the target is {arch} ({want})")
+            raise AuditError(
+                f"{rel} is a {found} binary but the target is {arch} ({want})",
+                hint="a binary for another architecture got in: make sure the dependency has a wheel "
+                "for the target's arch, or build with --builder container",
+            )
         if info.glibc is not None:
             if info.glibc > glibc:
                 raise AuditError(
                     f"{rel} needs GLIBC_{info.glibc} but the runtime has glibc {glibc}; "
-                    "a wheel with too new a manylinux tag was installed"
+                    "a wheel with too new a manylinux tag was installed",
+                    hint="a binary needs a newer glibc than the Lambda runtime has: the wheel's manylinux "
+                    "tag is too new; pin an older release or build with --builder container",
                 )
             highest = info.glibc if highest is None or info.glibc > highest else highest
     return AuditReport(elf_files=count, max_glibc=highest)

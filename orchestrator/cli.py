@@ -19,12 +19,12 @@ from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspa
 from .discovery import discover_layers
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, LayerctlError
 from .events import Notice
-from .outputs import MARKER, check_inside, clean_output_dir, clean_report_dir
+from .outputs import MARKER, check_inside, claim_report_dir, clean_output_dir, clean_report_dir, report_dir
 from .plan import Plan, make_plan
 from .reporters import LogFormat, make_reporter
 from .reporters.plain import PlainReporter
-from .run import claim_report_dir, report_dir, report_path, run_plan
 from .run import decide as decide_targets
+from .run import report_path, run_plan
 from .runlock import LOCK_NAME, workspace_lock
 from .scheduler import default_jobs
 from .secrets import Credentials

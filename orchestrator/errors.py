@@ -19,6 +19,7 @@ __all__ = [
     "NoCompatibleWheel",
     "PackageError",
     "ResolveError",
+    "TargetTimeout",
     "WorkspaceBusy",
 ]
 
@@ -31,13 +32,20 @@ EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
 
 
 class LayerctlError(Exception):
-    """Base of every error layerctl reports to a user."""
+    """Base of every error layerctl reports to a user: a one-line message, the exit code it
+    ends a command with, whether trying again may help, and what to do about it."""
 
     exit_code: int = EXIT_BUILD_FAILED
+    hint: str | None = None  # what to do, when the class (or the instance) knows
+    transient: bool = False  # the network's or the engine's bad moment: worth a retry
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, transient: bool | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if hint is not None:
+            self.hint = hint
+        if transient is not None:
+            self.transient = transient
 
     def __str__(self) -> str:
         return self.message
@@ -62,12 +70,13 @@ class EnvironmentProblem(LayerctlError):
 
 
 class BuildError(LayerctlError):
-    """One target failed; the scheduler records it and carries on or stops the run.
-    ``transient``: the failure was the engine's or the network's (worth a retry)."""
+    """One target failed; the scheduler records it and carries on or stops the run."""
 
-    def __init__(self, message: str, *, transient: bool = False) -> None:
-        super().__init__(message)
-        self.transient = transient
+
+class TargetTimeout(BuildError):
+    """An attempt at a target took longer than ``--timeout``."""
+
+    hint = "the target took longer than --timeout: raise it, or look at the log for where it stalled"
 
 
 class ResolveError(BuildError):
@@ -76,6 +85,8 @@ class ResolveError(BuildError):
 
 class NoCompatibleWheel(BuildError):
     """A dependency has no wheel for the target platform: only a container build can make it."""
+
+    hint = "build it in the Lambda build image: --builder container (or auto, the default)"
 
     def __init__(self, message: str, package: str) -> None:
         super().__init__(message)

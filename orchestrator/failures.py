@@ -1,5 +1,7 @@
-"""What a failed build means: a hint for known causes, whether it is worth retrying, and the
-package (and so the line of the layer's project file) it is about. Pure: text in, facts out."""
+"""What the tools' output says about a failure: a hint for known causes, whether it is worth
+retrying, and the package (and so the line of the layer's project file) it is about. Pure: text
+in, facts out. It reads only third-party output (uv, pip, compilers, the engine): layerctl's own
+errors say all of that through their class (``errors.py``: ``hint``, ``transient``)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-__all__ = ["TAIL_LINES", "Diagnosis", "backoff", "diagnose", "find_requirement_line"]
+__all__ = ["TAIL_LINES", "Diagnosis", "diagnose", "find_requirement_line"]
 
 TAIL_LINES = 30  # lines of a failed target's log shown (and kept in the report)
 
@@ -19,7 +21,7 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), hint)
     for pattern, hint in (
         (
-            r"exec format error|cannot run arm64 containers|cannot run x86_64 containers",
+            r"exec format error",
             "this machine cannot run the target's architecture: register QEMU/binfmt "
             "(apt-get install qemu-user-static binfmt-support)",
         ),
@@ -28,21 +30,17 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "the disk is full: free space (layerctl clean, docker system prune) or move --cache-dir",
         ),
         (
-            r"docker engine not reachable|cannot connect to the docker daemon",
+            r"cannot connect to the docker daemon",
             "start the Docker engine (systemctl start docker, or dockerd) or set DOCKER_HOST",
         ),
         (
-            r"needs GLIBC|GLIBC_\d+\.\d+ .*newer|glibc .* too new|requires glibc",
+            r"version [`']GLIBC_\d+\.\d+' not found",
             "a binary needs a newer glibc than the Lambda runtime has: the wheel's manylinux tag "
             "is too new; pin an older release or build with --builder container",
         ),
         (
-            r"no wheel for|has no compatible wheel|only a container",
+            r"has no compatible wheel|has no usable wheels|no wheels with a matching",
             "build it in the Lambda build image: --builder container (or auto, the default)",
-        ),
-        (
-            r"timed out after",
-            "the target took longer than --timeout: raise it, or look at the log for where it stalled",
         ),
         (
             r"was not found in the package registry|no matching distribution found|"
@@ -57,14 +55,9 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (
             r"failed to fetch|service unavailable|bad gateway|gateway time-?out|too many requests|"
-            r"connection (reset|refused)|temporary failure in name resolution|could not be pulled",
+            r"connection (reset|refused)|temporary failure in name resolution",
             "the package index, registry or network failed: check index-url and connectivity; "
             "--retries N retries such failures with backoff",
-        ),
-        (
-            r"is an? \S+ binary but the target is|is built for \S+, but the target is",
-            "a binary for another architecture got in: make sure the dependency has a wheel for "
-            "the target's arch, or build with --builder container",
         ),
     )
 )
@@ -76,14 +69,14 @@ _TRANSIENT = re.compile(
     r"(?:http|status|error|code)\W[^\n]{0,24}\b(?:429|5\d\d)\b|"  # "HTTP error 503", "engine error 500"
     r"service unavailable|bad gateway|gateway time-?out|too many requests|"
     r"internal server error|failed to fetch|error sending request|incompleteread|protocolerror|"
-    r"remotedisconnected|could not be pulled|toomanyrequests|tls handshake timeout",
+    r"remotedisconnected|toomanyrequests|tls handshake timeout",
     re.IGNORECASE,
 )
 # A deterministic failure never becomes transient because a network word appears beside it.
 _PERMANENT = re.compile(
     r"failed building wheel|error: command '|fatal error:|syntaxerror|was not found in the package "
     r"registry|no matching distribution|could not find a version|no solution found|"
-    r"no wheel for|has no compatible wheel|\b40[134]\b",
+    r"has no compatible wheel|has no usable wheels|\b40[134]\b",
     re.IGNORECASE,
 )
 
@@ -91,14 +84,8 @@ _PACKAGE = (
     re.compile(r"because ([A-Za-z0-9][A-Za-z0-9._-]*) was not found", re.IGNORECASE),
     re.compile(r"no matching distribution found for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
     re.compile(r"satisfies the requirement ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
-    re.compile(r"no wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
     re.compile(r"failed building wheel for ([A-Za-z0-9][A-Za-z0-9._-]*)", re.IGNORECASE),
 )
-
-
-def backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt ``attempt`` (1-based): 1, 2, 4, ... at most 30."""
-    return min(2.0 ** (attempt - 1), 30.0)
 
 
 @dataclass(frozen=True)
@@ -108,13 +95,12 @@ class Diagnosis:
     package: str | None
 
 
-def diagnose(error: str, tail: Sequence[str] = (), *, package: str | None = None) -> Diagnosis:
-    """Read a failure's message and the last lines of its log."""
-    text = "\n".join([error, *tail])
+def diagnose(output: Sequence[str]) -> Diagnosis:
+    """Read the last lines the tools printed before a failure."""
+    text = "\n".join(output)
     hint = next((h for pattern, h in _HINTS if pattern.search(text)), None)
     transient = bool(_TRANSIENT.search(text)) and not _PERMANENT.search(text)
-    if package is None:
-        package = next((m.group(1) for p in _PACKAGE for m in [p.search(text)] if m), None)
+    package = next((m.group(1) for p in _PACKAGE for m in [p.search(text)] if m), None)
     return Diagnosis(hint=hint, transient=transient, package=package)
 
 

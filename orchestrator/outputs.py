@@ -10,34 +10,50 @@ setting.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import ConfigError
+from .fileio import create_fresh
+from .package import source_date_epoch
+from .plan import Plan
 
 __all__ = [
+    "ARTIFACTS",
     "BUILD_ENTRIES",
+    "LOG_NAME",
     "MARKER",
     "REPORT_ENTRIES",
+    "REQUIREMENTS_NAME",
+    "STAMP_NAME",
+    "ZIP_NAME",
+    "cache_dir",
     "check_inside",
     "claim",
+    "claim_report_dir",
     "clean_output_dir",
     "clean_report_dir",
     "is_target_dir",
     "legacy_output",
     "legacy_report",
     "owned",
+    "prepare_outputs",
     "remove_leftovers",
+    "report_dir",
 ]
 
 MARKER = ".layerctl-dir"
+ZIP_NAME = "layer.zip"
+LOG_NAME = "build.log"
+REQUIREMENTS_NAME = "requirements.txt"
+STAMP_NAME = ".layerctl-stamp.json"
+ARTIFACTS = "artifacts"
 _MARKER_TEXT = "Made by layerctl. `layerctl clean` removes what layerctl wrote here, and nothing else.\n"
 # What a target's directory holds: files layerctl writes (replaced atomically) and its trees.
-BUILD_FILES = ("layer.zip", "build.log", "requirements.txt", ".layerctl-stamp.json")
-BUILD_TREES = ("artifacts",)
+BUILD_FILES = (ZIP_NAME, LOG_NAME, REQUIREMENTS_NAME, STAMP_NAME)
+BUILD_TREES = (ARTIFACTS,)
 BUILD_ENTRIES = BUILD_FILES + BUILD_TREES
 REPORT_ENTRIES = ("report.json", "report.html", ".layerctl.lock")
 _SLUG = re.compile(r"^py\d+\.\d+-(?:x86_64|arm64)$")
@@ -110,21 +126,13 @@ def claim(
         directory.mkdir(parents=True, exist_ok=True)
         marker = directory / MARKER
         if not marker.is_file() or marker.is_symlink():
-            _write_new(marker, _MARKER_TEXT)
+            with create_fresh(marker) as fh:
+                fh.write(_MARKER_TEXT)
     except OSError as exc:
         raise ConfigError(
             f"{directory}: cannot create it ({exc.strerror or exc}); set another '{key}'"
         ) from None
     return directory
-
-
-def _write_new(path: Path, text: str) -> None:
-    """Write a file layerctl names, replacing a link or stale file there without following it."""
-    if path.is_symlink() or path.exists():
-        path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
 
 
 def legacy_output(entries: list[Path]) -> bool:
@@ -204,3 +212,68 @@ def _unclaim(directory: Path) -> bool:
         return False
     (directory / MARKER).unlink(missing_ok=True)
     return _rmdir_if_empty(directory)
+
+
+# The places a run of a plan writes: checked and claimed before anything is written.
+
+
+def report_dir(plan: Plan) -> Path:
+    """The checked report directory: inside the workspace, never through a link (ConfigError)."""
+    return check_inside(plan.workspace.root, plan.options.report_dir, key="report-dir", where=_where(plan))
+
+
+def claim_report_dir(plan: Plan) -> Path:
+    return claim(report_dir(plan), key="report-dir", where=_where(plan), legacy=legacy_report)
+
+
+def cache_dir(plan: Plan) -> Path:
+    if plan.options.cache_dir:
+        return (plan.workspace.root / plan.options.cache_dir).resolve()
+    return Path.home() / ".cache" / "layerctl"
+
+
+def _where(plan: Plan) -> str:
+    return str(plan.workspace.source or plan.workspace.root)
+
+
+def _check_cache_dir(plan: Plan) -> None:
+    """A configured cache-dir is layerctl's alone: never the workspace, a layer project or a
+    directory that holds them, and new, empty or already marked as layerctl's."""
+    if not plan.options.cache_dir:
+        return
+    cache = cache_dir(plan)
+    where = _where(plan)
+    for root in {plan.workspace.root.resolve(), *(t.layer.root.resolve() for t in plan.targets)}:
+        if cache == root or cache in root.parents or root in cache.parents:
+            raise ConfigError(
+                f"{where}: 'cache-dir' = {plan.options.cache_dir!r} overlaps {root}; layerctl's caches "
+                "need a directory of their own (e.g. .cache/layerctl, or one outside the workspace)"
+            )
+    claim(cache, key="cache-dir", where=where, legacy=_legacy_cache)
+
+
+def _legacy_cache(entries: list[Path]) -> bool:
+    return all(e.name.startswith("pip-") and e.is_dir() and not e.is_symlink() for e in entries)
+
+
+def prepare_outputs(plan: Plan) -> None:
+    """Check every place the run will write before anything is written: the output directory
+    of each layer (claimed as layerctl's), each target's directory, the cache directory and
+    SOURCE_DATE_EPOCH. Any problem is a ConfigError: nothing is built, nothing is touched."""
+    source_date_epoch()
+    claimed: set[Path] = set()
+    for target in plan.targets:
+        layer = target.layer
+        where = f"layer {layer.name} ({layer.pyproject})"
+        out_root = layer.root / target.settings.output
+        if out_root not in claimed:
+            check_inside(layer.root, target.settings.output, key="output", where=where)
+            claim(out_root, key="output", where=where, legacy=legacy_output)
+            claimed.add(out_root)
+        out = target.out_dir
+        if out.is_symlink() or (out.exists() and not out.is_dir()):
+            raise ConfigError(
+                f"{out}: is a {'symlink' if out.is_symlink() else 'file'}, where layerctl keeps "
+                f"{target.id}'s outputs; remove it"
+            )
+    _check_cache_dir(plan)

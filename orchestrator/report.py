@@ -10,9 +10,9 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .build import _write_atomic
 from .errors import ConfigError
 from .events import TargetResult
+from .fileio import write_atomic
 
 __all__ = ["SCHEMA", "RunReport", "load_report", "write_html", "write_report"]
 
@@ -60,7 +60,7 @@ def write_report(
     path.parent.mkdir(parents=True, exist_ok=True)
     data = report.model_dump(mode="json")
     data = {"schema": data.pop("schema_"), **data}
-    _write_atomic(path, json.dumps(data, indent=2) + "\n")
+    write_atomic(path, json.dumps(data, indent=2) + "\n")
     write_html(report, path.with_suffix(".html"))
     return report
 
@@ -68,7 +68,7 @@ def write_report(
 def write_html(report: RunReport, path: Path) -> None:
     from .report_html import render_html
 
-    _write_atomic(path, render_html(report))
+    write_atomic(path, render_html(report))
 
 
 def load_report(path: Path) -> RunReport:

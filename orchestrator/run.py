@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime, timezone
@@ -14,29 +15,20 @@ import anyio
 import anyio.to_thread
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from .build import BuildContext
+from .context import BuildContext
 from .decide import decide_builders
-from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK, ConfigError
-from .events import Emit, Event, Notice
+from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .events import Emit, Event, Notice, RunStarted
 from .executors import Executor
 from .executors.native import NativeExecutor, uv_environment
-from .outputs import check_inside, claim, legacy_output, legacy_report
-from .package import source_date_epoch
+from .fanout import signals_cancel
+from .outputs import cache_dir, prepare_outputs
 from .plan import Plan, Target
 from .reporters import Reporter
-from .scheduler import RunOutcome, default_jobs, run_targets
+from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
 
-__all__ = [
-    "cache_dir",
-    "claim_report_dir",
-    "event_pipe",
-    "exit_code_for",
-    "prepare_outputs",
-    "report_dir",
-    "report_path",
-    "run_plan",
-]
+__all__ = ["event_pipe", "exit_code_for", "report_path", "run_plan"]
 
 _EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for it
 
@@ -113,68 +105,6 @@ def report_path(plan: Plan) -> Path:
     return plan.workspace.root / plan.options.report_dir / "report.json"
 
 
-def _where(plan: Plan) -> str:
-    return str(plan.workspace.source or plan.workspace.root)
-
-
-def report_dir(plan: Plan) -> Path:
-    """The checked report directory: inside the workspace, never through a link (ConfigError)."""
-    return check_inside(plan.workspace.root, plan.options.report_dir, key="report-dir", where=_where(plan))
-
-
-def claim_report_dir(plan: Plan) -> Path:
-    return claim(report_dir(plan), key="report-dir", where=_where(plan), legacy=legacy_report)
-
-
-def cache_dir(plan: Plan) -> Path:
-    if plan.options.cache_dir:
-        return (plan.workspace.root / plan.options.cache_dir).resolve()
-    return Path.home() / ".cache" / "layerctl"
-
-
-def _check_cache_dir(plan: Plan) -> None:
-    """A configured cache-dir is layerctl's alone: never the workspace, a layer project or a
-    directory that holds them, and new, empty or already marked as layerctl's."""
-    if not plan.options.cache_dir:
-        return
-    cache = cache_dir(plan)
-    where = _where(plan)
-    for root in {plan.workspace.root.resolve(), *(t.layer.root.resolve() for t in plan.targets)}:
-        if cache == root or cache in root.parents or root in cache.parents:
-            raise ConfigError(
-                f"{where}: 'cache-dir' = {plan.options.cache_dir!r} overlaps {root}; layerctl's caches "
-                "need a directory of their own (e.g. .cache/layerctl, or one outside the workspace)"
-            )
-    claim(cache, key="cache-dir", where=where, legacy=_legacy_cache)
-
-
-def _legacy_cache(entries: list[Path]) -> bool:
-    return all(e.name.startswith("pip-") and e.is_dir() and not e.is_symlink() for e in entries)
-
-
-def prepare_outputs(plan: Plan) -> None:
-    """Check every place the run will write before anything is written: the output directory
-    of each layer (claimed as layerctl's), each target's directory, the cache directory and
-    SOURCE_DATE_EPOCH. Any problem is a ConfigError: nothing is built, nothing is touched."""
-    source_date_epoch()
-    claimed: set[Path] = set()
-    for target in plan.targets:
-        layer = target.layer
-        where = f"layer {layer.name} ({layer.pyproject})"
-        out_root = layer.root / target.settings.output
-        if out_root not in claimed:
-            check_inside(layer.root, target.settings.output, key="output", where=where)
-            claim(out_root, key="output", where=where, legacy=legacy_output)
-            claimed.add(out_root)
-        out = target.out_dir
-        if out.is_symlink() or (out.exists() and not out.is_dir()):
-            raise ConfigError(
-                f"{out}: is a {'symlink' if out.is_symlink() else 'file'}, where layerctl keeps "
-                f"{target.id}'s outputs; remove it"
-            )
-    _check_cache_dir(plan)
-
-
 async def decide(plan: Plan, credentials: Credentials) -> list[Target]:
     """The plan's targets with every `auto` builder decided (see decide.py)."""
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
@@ -213,7 +143,9 @@ async def run_plan(
     jobs = plan.options.jobs or default_jobs()
     started_at = datetime.now(timezone.utc)
 
-    async with event_pipe(reporter) as emit:
+    started = time.monotonic()
+    # signals are received from here on: Ctrl-C while builders are decided ends the run the same way
+    async with signals_cancel() as interrupt, event_pipe(reporter) as emit:
 
         async def notice(message: str) -> None:
             await emit(Notice(context.masker(message)))
@@ -221,33 +153,40 @@ async def run_plan(
         undecided = sum(t.builder == "auto" for t in plan.targets)
         if undecided:
             await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
-        targets = await decide(plan, credentials)
-        async with AsyncExitStack() as stack:
-            native = NativeExecutor()
-            container: Executor | None = None
-            if any(t.builder == "container" for t in targets):
-                # imported only when a target needs it: aiodocker/aiohttp are a third of start-up
-                from .executors.docker import ContainerExecutor, DockerEngine
+        targets = list(plan.targets)
+        with interrupt.cancels():
+            targets = await decide(plan, credentials)
+        if interrupt.interrupted:
+            await emit(RunStarted(tuple(t.id for t in targets), jobs))
+            outcome = await finish(targets, {}, set(), emit, started, interrupted=True)
+        else:
+            async with AsyncExitStack() as stack:
+                native = NativeExecutor()
+                container: Executor | None = None
+                if any(t.builder == "container" for t in targets):
+                    # imported only when a target needs it: aiodocker/aiohttp are a third of start-up
+                    from .executors.docker import ContainerExecutor, DockerEngine
 
-                engine = await stack.enter_async_context(
-                    DockerEngine(keep_containers=plan.options.keep_containers, pull_retries=retries)
+                    engine = await stack.enter_async_context(
+                        DockerEngine(keep_containers=plan.options.keep_containers, pull_retries=retries)
+                    )
+                    # each target checks (once per run) only its own image: builds start while others are checked
+                    container = ContainerExecutor(
+                        engine, cache_dir=cache_dir(plan), pull=plan.options.pull, progress=notice
+                    )
+
+                def executor_for(target: Target) -> Executor:
+                    return container if target.builder == "container" and container else native
+
+                outcome = await run_targets(
+                    targets,
+                    executor_for=executor_for,
+                    emit=emit,
+                    jobs=jobs,
+                    context=context,
+                    interrupt=interrupt,
+                    keep_going=keep_going,
                 )
-                # each target checks (once per run) only its own image: builds start while others are checked
-                container = ContainerExecutor(
-                    engine, cache_dir=cache_dir(plan), pull=plan.options.pull, progress=notice
-                )
-
-            def executor_for(target: Target) -> Executor:
-                return container if target.builder == "container" and container else native
-
-            outcome = await run_targets(
-                targets,
-                executor_for=executor_for,
-                emit=emit,
-                jobs=jobs,
-                context=context,
-                keep_going=keep_going,
-            )
     code = exit_code_for(outcome)
     with anyio.CancelScope(shield=True):
         await anyio.to_thread.run_sync(

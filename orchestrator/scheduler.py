@@ -1,24 +1,26 @@
-"""Running many targets at once: one task group, a capacity limiter, fail-fast or keep-going,
-and clean cancellation (SIGINT/SIGTERM cancel every build; each cleans up in a shielded finally)."""
+"""Running the targets of a run: the fan-out over them (``--jobs`` at a time), fail-fast or
+keep-going, and the rows of targets that did not finish. Signals are received at the entry of
+the run (``fanout.signals_cancel``); each build cleans up in a shielded finally when cancelled."""
 
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
 
-from .build import BuildContext, build_target, result_for
+from .build import build_target, result_for
+from .context import BuildContext
 from .errors import EnvironmentProblem
 from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
+from .fanout import Fanned, Interrupt, fan_out
 from .plan import Target
 from .runtimes import Arch
 
-__all__ = ["RunOutcome", "default_jobs", "run_targets"]
+__all__ = ["RunOutcome", "default_jobs", "finish", "not_run", "run_targets"]
 
 
 @dataclass(frozen=True)
@@ -45,54 +47,49 @@ async def run_targets(
     emit: Emit,
     jobs: int,
     context: BuildContext,
+    interrupt: Interrupt,
     keep_going: bool = False,
 ) -> RunOutcome:
     started = time.monotonic()
-    results: dict[str, TargetResult] = {}
-    limiter = anyio.CapacityLimiter(jobs)
-    running: set[str] = set()
-    interrupted = False
-    fatal: EnvironmentProblem | None = None
     await emit(RunStarted(tuple(t.id for t in targets), jobs))
+    order = _slowest_first(targets)
 
-    async with anyio.create_task_group() as tg:
+    async def build(target: Target) -> TargetResult | EnvironmentProblem:
+        try:
+            return await build_target(target, executor_for(target), emit, context)
+        except EnvironmentProblem as exc:  # every target would meet it: stop, keep-going or not
+            return exc
 
-        async def watch_signals() -> None:
-            nonlocal interrupted
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    interrupted = True
-                    builds.cancel()
-                    return
+    def stops(result: TargetResult | EnvironmentProblem) -> bool:
+        return isinstance(result, EnvironmentProblem) or (result.status == "failed" and not keep_going)
 
-        async def one(target: Target) -> None:
-            nonlocal fatal
-            async with limiter:
-                running.add(target.id)
-                try:
-                    result = await build_target(target, executor_for(target), emit, context)
-                except EnvironmentProblem as exc:  # every target would meet it: stop, keep-going or not
-                    fatal = fatal or exc
-                    builds.cancel()
-                    return
-                results[target.id] = result
-                if result.status == "failed" and not keep_going:
-                    builds.cancel()  # while still holding the slot, so no queued target starts
+    fanned: Fanned[TargetResult | EnvironmentProblem] = Fanned()
+    with interrupt.cancels():
+        await fan_out(order, build, limiter=jobs, stop=stops, name=lambda t: t.id, into=fanned)
+    fatal = next((r for r in fanned.results.values() if isinstance(r, EnvironmentProblem)), None)
+    finished = {
+        order[i].id: result for i, result in fanned.results.items() if isinstance(result, TargetResult)
+    }
+    running = {order[i].id for i in fanned.started}
+    return await finish(targets, finished, running, emit, started, interrupt.interrupted, fatal)
 
-        with anyio.CancelScope() as builds:
-            async with anyio.create_task_group() as inner:
-                for target in _slowest_first(targets):
-                    inner.start_soon(one, target, name=target.id)
-                tg.start_soon(watch_signals)
-        tg.cancel_scope.cancel()
 
+async def finish(
+    targets: Sequence[Target],
+    finished: dict[str, TargetResult],
+    running: set[str],
+    emit: Emit,
+    started: float,
+    interrupted: bool,
+    fatal: EnvironmentProblem | None = None,
+) -> RunOutcome:
+    """The run's outcome in plan order: a row for every target, also those that did not finish."""
     ordered = []
     for target in targets:
-        result = results.get(target.id)
+        result = finished.get(target.id)
         if result is None:
-            status = "cancelled" if target.id in running else "not-run"
             why = "interrupted" if interrupted else fatal.message if fatal else "stopped after a failure"
-            result = result_for(target, status=status, error=why)
+            result = not_run(target, why, cancelled=target.id in running)
             with anyio.CancelScope(shield=True):
                 await emit(TargetFinished(result))
         ordered.append(result)
@@ -100,3 +97,7 @@ async def run_targets(
     with anyio.CancelScope(shield=True):
         await emit(RunFinished(outcome.results, outcome.duration_s))
     return outcome
+
+
+def not_run(target: Target, why: str, *, cancelled: bool = False) -> TargetResult:
+    return result_for(target, status="cancelled" if cancelled else "not-run", error=why)

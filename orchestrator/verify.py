@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
-from .build import ZIP_NAME
 from .errors import BuildError
 from .events import Emit, LogLines
+from .outputs import ZIP_NAME
 from .plan import Target
 
 if TYPE_CHECKING:

@@ -25,9 +25,10 @@ import aiohttp
 import anyio
 
 from ..errors import BuildError, EnvironmentProblem
-from ..failures import backoff, diagnose
+from ..failures import diagnose
 from ..plan import Target
 from ..process import BatchSink, LineSink, lines_to
+from ..retry import backoff
 from ..runtimes import Arch
 from . import InstallOutcome, InstallRequest
 
@@ -244,7 +245,7 @@ class DockerEngine:
                 await self.docker.images.pull(image, platform=arch.docker_platform)
                 return
             except aiodocker.DockerError as exc:
-                transient = exc.status >= 500 or diagnose(_short(exc)).transient
+                transient = exc.status >= 500 or diagnose([_short(exc)]).transient
                 if not transient or attempt > self.pull_retries:
                     raise
                 delay = backoff(attempt)

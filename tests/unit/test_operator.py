@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.errors import ConfigError
+from orchestrator.errors import AuditError, ConfigError, LayerctlError, NoCompatibleWheel, TargetTimeout
 from orchestrator.events import (
     LogLines,
     Notice,
@@ -41,51 +41,44 @@ def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: objec
 
 
 @pytest.mark.parametrize(
-    ("error", "tail", "hint", "transient"),  # hint: a part of the expected hint, or None
+    ("output", "hint", "transient"),  # hint: a part of the expected hint, or None
     [
-        (
-            "uv pip install failed (exit 1): Because nope was not found in the package registry",
-            [],
-            "name and version",
-            False,
-        ),
-        ("fastsum has no wheel for manylinux_2_17 aarch64 CPython 3.11", [], "--builder container", False),
-        ("container did not start", ["exec /bin/sh: exec format error"], "QEMU", False),
-        ("lib/x.so needs GLIBC_2.34 but the runtime has glibc 2.26", [], "manylinux", False),
-        ("OSError: [Errno 28] No space left on device", [], "disk is full", False),
-        (
-            "uv pip install failed (exit 2): Failed to fetch: http://i/simple/six/ (503 Service Unavailable)",
-            [],
-            "index",
-            True,
-        ),
-        ("container of img failed: Connection reset by peer", [], "network", True),
-        ("container of img failed: engine error 500: driver failed", [], None, True),
+        (["  Because nope was not found in the package registry and you require nope"], "name and version", False),
+        (["error: Distribution `fastsum==1.0` can't be installed because it has no compatible wheel"], "--builder container", False),
+        (["exec /bin/sh: exec format error"], "QEMU", False),
+        (["/lib64/libc.so.6: version `GLIBC_2.34' not found (required by x.so)"], "manylinux", False),
+        (["OSError: [Errno 28] No space left on device"], "disk is full", False),
+        (["error: Failed to fetch: http://i/simple/six/", "  Caused by: HTTP status server error (503 Service Unavailable)"], "index", True),
+        (["Connection reset by peer"], "network", True),
+        (["engine error 500: driver failed"], None, True),
         # a size in a download line is not an HTTP status
-        (
-            "audit: x.so is a x86-64 binary but the target is arm64",
-            ["Downloading x.whl (500 kB)"],
-            "arch",
-            False,
-        ),
-        ("timed out after 5s (--timeout)", [], "--timeout", False),
+        (["Downloading x.whl (500 kB)"], None, False),
         # a compile error is never retried, even with a network word in the log
-        (
-            "pip install in img failed (exit 1)",
-            ["error: command '/usr/bin/gcc' failed", "Connection reset"],
-            "C build",
-            False,
-        ),
+        (["error: command '/usr/bin/gcc' failed", "Connection reset"], "C build", False),
     ],
-)
-def test_diagnose_hints_and_transience(error: str, tail: list[str], hint: str, transient: bool) -> None:
-    found = diagnose(error, tail)
+)  # fmt: skip
+def test_diagnose_reads_the_tools_output(output: list[str], hint: str | None, transient: bool) -> None:
+    found = diagnose(output)
     assert found.hint == hint if hint is None else (found.hint is not None and hint in found.hint)
     assert found.transient is transient
 
 
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        (NoCompatibleWheel("fastsum has no wheel for manylinux_2_17 aarch64 CPython 3.11", "fastsum"), "--builder container"),
+        (TargetTimeout("timed out after 5s (--timeout)"), "--timeout"),
+        (AuditError("x.so is a x86-64 binary but the target is arm64", hint="arch"), "arch"),
+    ],
+)  # fmt: skip
+def test_layerctls_own_errors_carry_their_hint(error: LayerctlError, hint: str) -> None:
+    assert error.hint is not None and hint in error.hint
+    assert not error.transient
+    assert diagnose([error.message]).hint is None  # never read back from layerctl's own words
+
+
 def test_diagnose_names_the_package_and_its_line(tmp_path: Path) -> None:
-    found = diagnose("error", ["cause: Because layerctl-nope was not found in the package registry and you"])
+    found = diagnose(["cause: Because layerctl-nope was not found in the package registry and you"])
     assert found.package == "layerctl-nope"
     project = tmp_path / "pyproject.toml"
     project.write_text('[project]\nname = "x"\ndependencies = [\n  "six",\n  "Layerctl_Nope==1.0",\n]\n')

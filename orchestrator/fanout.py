@@ -1,0 +1,110 @@
+"""One way to run a piece of work over many items at once: one task group, a capacity limiter,
+and an optional stop condition (fail-fast) that cancels what is running and starts nothing more.
+Builds, verification, builder decisions and image checks all use it; none spawns tasks itself.
+
+``Interrupt`` carries SIGINT/SIGTERM from the entry of a run (``signals_cancel``) to whatever
+part of the run is going on, deciding included: it cancels every scope registered with it."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import anyio
+
+__all__ = ["Fanned", "Interrupt", "fan_out", "signals_cancel"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class Fanned(Generic[R]):
+    """What a fan-out did: results by item index, the indexes that started, whether it stopped."""
+
+    results: dict[int, R] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)
+    stopped: bool = False
+
+
+async def fan_out(
+    items: Sequence[T],
+    work: Callable[[T], Awaitable[R]],
+    *,
+    limiter: anyio.CapacityLimiter | int,
+    stop: Callable[[R], bool] | None = None,
+    name: Callable[[T], str] = repr,
+    into: Fanned[R] | None = None,
+) -> Fanned[R]:
+    """Run ``work`` on every item, at most ``limiter`` at once, in the items' order. When a
+    result meets ``stop``, everything still running is cancelled and nothing more starts.
+    ``work`` reports failures in its result; an exception it raises ends the fan-out.
+    ``into`` is filled as results come, so a caller cancelled from outside still has them."""
+    slots = anyio.CapacityLimiter(limiter) if isinstance(limiter, int) else limiter
+    done: Fanned[R] = Fanned() if into is None else into
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+
+            async def one(index: int, item: T) -> None:
+                async with slots:
+                    done.started.add(index)
+                    result = await work(item)
+                    done.results[index] = result
+                    if stop is not None and stop(result):
+                        done.stopped = True
+                        scope.cancel()  # while still holding the slot, so no queued item starts
+
+            for index, item in enumerate(items):
+                tg.start_soon(one, index, item, name=name(item))
+    return done
+
+
+class Interrupt:
+    """Whether the run was interrupted, and the scopes a signal cancels."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._scopes: list[anyio.CancelScope] = []
+
+    @contextmanager
+    def cancels(self) -> Iterator[anyio.CancelScope]:
+        """A scope that SIGINT/SIGTERM cancel (at once if one came already)."""
+        with anyio.CancelScope() as scope:
+            self._scopes.append(scope)
+            if self.interrupted:
+                scope.cancel()
+            try:
+                yield scope
+            finally:
+                self._scopes.remove(scope)
+
+    def fire(self) -> None:
+        self.interrupted = True
+        for scope in self._scopes:
+            scope.cancel()
+
+
+@asynccontextmanager
+async def signals_cancel() -> AsyncIterator[Interrupt]:
+    """Receive SIGINT and SIGTERM for the whole body: each cancels the registered scopes."""
+    interrupt = Interrupt()
+    failure: Exception | None = None
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    interrupt.fire()
+
+        tg.start_soon(watch, name="signals")
+        try:
+            yield interrupt
+        except Exception as exc:  # re-raised below as itself, not inside an ExceptionGroup
+            failure = exc
+        finally:
+            tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure

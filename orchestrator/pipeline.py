@@ -1,0 +1,222 @@
+"""One attempt at one target: resolve -> up to date? -> install (executor) -> scripts -> audit ->
+compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when cancelled or
+for an EnvironmentProblem (not the target's fault: the run decides what it stops).
+
+Every output is replaced atomically: a failed or cancelled attempt leaves the previous good
+``layer.zip`` and ``artifacts/`` exactly as they were."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+
+from .audit import audit_tree
+from .bytecode import compile_bytecode
+from .context import BuildContext
+from .errors import BuildError, EnvironmentProblem, LayerctlError, TargetTimeout
+from .events import Phase
+from .executors import Executor, InstallRequest
+from .fileio import replace_tree, write_atomic
+from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
+from .package import ZipResult, collect, exclude_patterns, write_zip
+from .plan import Target
+from .resolve import requirements_for
+from .scripts_fix import fix_scripts
+from .stamp import Stamp, StampResult, input_key, up_to_date, write_stamp
+from .targetlog import TargetLog
+
+__all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
+
+
+@dataclass(frozen=True)
+class Built:
+    made: StampResult
+
+
+@dataclass(frozen=True)
+class UpToDate:
+    stamp: Stamp
+
+
+@dataclass(frozen=True)
+class Failed:
+    cause: LayerctlError  # typed: its class says the exit code, whether it is transient, its hint
+    message: str  # the cause's message, secrets masked
+    output: tuple[str, ...]  # the log's last lines before layerctl's own error line (tools' output)
+
+
+Outcome = Built | UpToDate | Failed
+
+
+class Attempt:
+    """Attempts at one target; ``tool_versions`` holds what the last attempt used."""
+
+    def __init__(
+        self,
+        target: Target,
+        executor: Executor,
+        ctx: BuildContext,
+        log: TargetLog,
+        phase: Callable[[Phase], Awaitable[None]],
+        warn: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.target, self.executor, self.ctx = target, executor, ctx
+        self.log, self.phase, self.warn = log, phase, warn
+        self.tool_versions: dict[str, str] = {}
+
+    async def run(self) -> Outcome:
+        self.tool_versions.clear()
+        staging: list[Path] = []
+        try:
+            with anyio.move_on_after(self.ctx.timeout_s) as scope:
+                return await self._run(staging)
+            assert scope.cancelled_caught
+            return await self._failed(TargetTimeout(f"timed out after {self.ctx.timeout_s:g}s (--timeout)"))
+        except EnvironmentProblem as exc:
+            await self.log(f"error: {self.ctx.masker(exc.message)}")
+            raise
+        except LayerctlError as exc:
+            return await self._failed(exc)
+        except OSError as exc:
+            message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc)
+            return await self._failed(BuildError(message))
+        finally:
+            if staging:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(shutil.rmtree, staging[0], True)
+
+    async def _failed(self, cause: LayerctlError) -> Failed:
+        output = tuple(self.log.tail)
+        message = self.ctx.masker(cause.message)
+        await self.log(f"error: {message}")
+        return Failed(cause, message, output)
+
+    async def _run(self, staging: list[Path]) -> Outcome:
+        target, log, ctx = self.target, self.log, self.ctx
+        out = target.out_dir
+        await anyio.to_thread.run_sync(_target_dir, out)
+        await self.phase("resolving")
+        requirements = await requirements_for(target)
+        req_path = out / REQUIREMENTS_NAME
+        await anyio.to_thread.run_sync(write_atomic, req_path, requirements)
+        if target.builder == "container":
+            await self.phase("pulling")  # the image's check (and pull) happens once per run
+        key = input_key(target, await self.executor.fingerprint(target), requirements)
+        previous = await anyio.to_thread.run_sync(up_to_date, out, key)
+        if previous is not None and not ctx.force:
+            await log(f"up to date: inputs unchanged since the last build ({previous.sha256[:12]})")
+            return UpToDate(previous)
+
+        await anyio.to_thread.run_sync(log.open)
+        if not _requirement_lines(requirements):
+            await self.warn(f"the layer installs nothing: {_empty_because(target)}")
+        staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
+        dest = staging[0] / "python"
+        dest.mkdir()
+        await self.phase("installing")
+        request = InstallRequest(
+            target=target,
+            requirements=req_path,
+            dest=dest,
+            index_url=ctx.index_url(target),
+            ca_bundle=ctx.ca_bundle(target),
+        )
+        installed = await self.executor.install(request, log)
+        self.tool_versions.update(installed.tool_versions)
+
+        fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
+        if fixed:
+            await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
+
+        await self.phase("auditing")
+        audit = await anyio.to_thread.run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
+        await log(
+            f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "
+            f"max GLIBC {audit.max_glibc or '-'} <= {target.runtime.glibc}"
+        )
+        if target.settings.bytecode:
+            await self.phase("compiling")
+            await compile_bytecode(target, dest, log, self.warn)
+
+        await self.phase("zipping")
+        zipped = await self._zip(dest, out / ZIP_NAME)
+        await anyio.to_thread.run_sync(replace_tree, staging[0], out / ARTIFACTS)
+        staging.clear()
+        made = StampResult(
+            zip_path=str(zipped.path),
+            files=zipped.files,
+            unzipped_size=zipped.unzipped_size,
+            zipped_size=zipped.zipped_size,
+            sha256=zipped.sha256,
+            elf_files=audit.elf_files,
+            max_glibc=str(audit.max_glibc) if audit.max_glibc else None,
+            image=installed.image,
+            image_id=installed.image_id,
+        )
+        await anyio.to_thread.run_sync(write_stamp, out, key, made)
+        return Built(made)
+
+    async def _zip(self, dest: Path, zip_path: Path) -> ZipResult:
+        settings = self.target.settings
+        patterns = exclude_patterns(
+            settings.exclude,
+            runtime_provided=settings.exclude_runtime_provided,
+            keep_bytecode=settings.bytecode,
+        )
+
+        def zip_tree() -> ZipResult:
+            return write_zip(
+                collect(dest, patterns),
+                zip_path,
+                level=settings.compression_level,
+                check_cancelled=anyio.from_thread.check_cancelled,
+            )
+
+        zipped = await anyio.to_thread.run_sync(zip_tree)
+        if zipped.files == 0 and await anyio.to_thread.run_sync(_has_files, dest, settings.bytecode):
+            provided = ", exclude-runtime-provided" if settings.exclude_runtime_provided else ""
+            await self.warn(
+                f"the exclude patterns removed every file from the layer (exclude = "
+                f"{list(settings.exclude)}{provided}): {ZIP_NAME} is empty"
+            )
+        if zipped.over_direct_upload_limit:
+            await self.warn(
+                f"{ZIP_NAME} is {zipped.zipped_size:,} bytes zipped, over the 50 MB direct-upload "
+                "limit: publish it through S3"
+            )
+        await self.log(
+            f"zip: {zipped.files} files, {zipped.unzipped_size:,} bytes -> "
+            f"{zipped.zipped_size:,} bytes, sha256 {zipped.sha256}"
+        )
+        return zipped
+
+
+def _target_dir(out: Path) -> None:
+    """The target's own directory (its parent, the output directory, is claimed by the run),
+    cleared of what a killed run left there: nothing else holds it while the run lock is held."""
+    out.mkdir(exist_ok=True)
+    remove_leftovers(out)
+
+
+def _requirement_lines(requirements: str) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in requirements.splitlines())
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def _empty_because(target: Target) -> str:
+    layer = target.layer
+    if layer.tool.value == "pip":
+        return f"it has no dependencies ([project.dependencies] in {layer.pyproject} is empty)"
+    return f"its {layer.tool.value} lock holds no dependencies for {target.id}"
+
+
+def _has_files(root: Path, keep_bytecode: bool) -> bool:
+    """Whether the tree has files to zip before the user's excludes take any away."""
+    return bool(collect(root, exclude_patterns((), runtime_provided=False, keep_bytecode=keep_bytecode)))

@@ -1,0 +1,109 @@
+"""The in-process tier: the scheduler, pipeline, retries, stamps and the event pipe driven
+through the Executor Protocol by a fake executor. No network, no subprocess, no engine."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+import pytest
+
+from orchestrator.config import load_workspace
+from orchestrator.context import BuildContext
+from orchestrator.discovery import discover_layers
+from orchestrator.events import Event, TargetResult
+from orchestrator.executors import InstallOutcome, InstallRequest
+from orchestrator.fanout import Interrupt
+from orchestrator.outputs import prepare_outputs
+from orchestrator.plan import Plan, Target, make_plan
+from orchestrator.process import BatchSink
+from orchestrator.scheduler import RunOutcome, run_targets
+
+Behaviour = Callable[[InstallRequest, BatchSink, int], Awaitable[None]]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def writes_a_module(request: InstallRequest, log: BatchSink, attempt: int) -> None:
+    await log(f"installing {request.target.id} (attempt {attempt})")
+    name = request.target.layer.name
+    (request.dest / f"{name}_mod.py").write_text(f"VALUE = {name!r}\n")
+
+
+@dataclass
+class FakeExecutor:
+    """Installs by running a behaviour per layer name; counts its calls."""
+
+    behaviours: dict[str, Behaviour] = field(default_factory=dict)
+    fingerprint_value: str = "fake-1"
+    calls: dict[str, int] = field(default_factory=dict)
+    name: str = "fake"
+
+    async def fingerprint(self, target: Target) -> str:
+        return self.fingerprint_value
+
+    async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
+        target = request.target
+        self.calls[target.id] = self.calls.get(target.id, 0) + 1
+        behaviour = self.behaviours.get(target.layer.name, writes_a_module)
+        await behaviour(request, log, self.calls[target.id])
+        return InstallOutcome(tool_versions={"fake": "1"})
+
+
+def plan_for(root: Path, layers: list[str], **options: object) -> Plan:
+    """A workspace of pip layers (their requirement set is read offline), native, one target each."""
+    (root / "pyproject.toml").write_text(
+        '[tool.layerctl]\npython = ["3.12"]\narch = ["x86_64"]\nbuilder = "native"\n'
+    )
+    for name in layers:
+        layer = root / "layers" / name
+        layer.mkdir(parents=True, exist_ok=True)
+        (layer / "pyproject.toml").write_text(
+            f'[project]\nname = "{name}"\nversion = "1"\ndependencies = ["six"]\n'
+        )
+    workspace = load_workspace(root)
+    plan = make_plan(workspace, discover_layers(workspace), cli_options=dict(options))
+    prepare_outputs(plan)
+    return plan
+
+
+@dataclass
+class Recorder:
+    events: list[Event] = field(default_factory=list)
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+
+async def run(
+    plan: Plan,
+    executor: FakeExecutor,
+    *,
+    jobs: int = 1,
+    keep_going: bool = False,
+    interrupt: Interrupt | None = None,
+    **context: object,
+) -> RunOutcome:
+    return await run_targets(
+        plan.targets,
+        executor_for=lambda _t: executor,
+        emit=Recorder(),
+        jobs=jobs,
+        context=BuildContext(workspace=plan.workspace.root, **context),  # type: ignore[arg-type]
+        interrupt=interrupt or Interrupt(),
+        keep_going=keep_going,
+    )
+
+
+def by_id(outcome: RunOutcome) -> dict[str, TargetResult]:
+    return {r.id: r for r in outcome.results}
+
+
+async def never_finishes(request: InstallRequest, log: BatchSink, attempt: int) -> None:
+    await log("waiting forever")
+    await anyio.sleep_forever()
