@@ -130,6 +130,13 @@ PullOpt = Annotated[str | None, typer.Option("--pull", help="Pull build images: 
 KeepContainersOpt = Annotated[
     bool, typer.Option("--keep-containers", help="Leave build containers behind for debugging.")
 ]
+ContainerNetworkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--container-network",
+        help="Network of build containers: bridge (default) | host | none | a network's name.",
+    ),
+]
 CaBundleOpt = Annotated[str | None, typer.Option("--ca-bundle", help="Extra CA bundle (PEM) for the index.")]
 IndexUrlOpt = Annotated[
     str | None, typer.Option("--index-url", help="Package index URL (credentials: LAYERCTL_INDEX_* env).")
@@ -148,6 +155,7 @@ def _plan(
     builder: str | None = None,
     pull: str | None = None,
     keep_containers: bool = False,
+    container_network: str | None = None,
     ca_bundle: str | None = None,
     index_url: str | None = None,
     timeout: float | None = None,
@@ -168,6 +176,7 @@ def _plan(
         "jobs": jobs,
         "pull": pull,
         "keep_containers": keep_containers,
+        "container_network": container_network,
         "timeout": timeout,
         "retries": retries,
     }
@@ -247,6 +256,7 @@ def build_all(
     force: ForceOpt = False,
     pull: PullOpt = None,
     keep_containers: KeepContainersOpt = False,
+    container_network: ContainerNetworkOpt = None,
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
     timeout: TimeoutOpt = None,
@@ -275,6 +285,7 @@ def build(
     force: ForceOpt = False,
     pull: PullOpt = None,
     keep_containers: KeepContainersOpt = False,
+    container_network: ContainerNetworkOpt = None,
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
     timeout: TimeoutOpt = None,

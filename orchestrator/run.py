@@ -166,7 +166,11 @@ async def run_plan(
                 )
                 # each target checks (once per run) only its own image: builds start while others are checked
                 container = ContainerExecutor(
-                    engine, cache_dir=cache_dir(plan), pull=plan.options.pull, progress=notice
+                    engine,
+                    cache_dir=cache_dir(plan),
+                    pull=plan.options.pull,
+                    network=plan.options.container_network,
+                    progress=notice,
                 )
 
             def executor_for(target: Target) -> Executor:

@@ -365,11 +365,13 @@ class ContainerExecutor:
         *,
         cache_dir: Path,
         pull: Pull = "missing",
+        network: str | None = None,
         progress: LineSink | None = None,
     ) -> None:
         self.engine = engine
         self.cache_dir = cache_dir
         self.pull: Pull = pull
+        self.network = network  # Docker's NetworkMode for build containers (None: the engine's default)
         self.progress = progress
 
     async def _image(self, target: Target) -> ImageInfo:
@@ -415,7 +417,7 @@ class ContainerExecutor:
             "Env": [f"{k}={v}" for k, v in env.items()],
             "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
             "WorkingDir": "/tmp",
-            "HostConfig": {"Binds": binds},
+            "HostConfig": {"Binds": binds, **({"NetworkMode": self.network} if self.network else {})},
         }
         await log(
             f"$ docker run --platform {target.arch.docker_platform} {image} "
