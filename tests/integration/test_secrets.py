@@ -24,7 +24,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.support.fixtures import make_wheel
-from tests.support.servers import PrivateIndex, private_index
+from tests.support.servers import PrivateIndex, certificates, private_index
 
 from .conftest import STAND_IN, report
 
@@ -115,7 +115,7 @@ def grep(paths: list[Path], password: str) -> list[str]:
     return found
 
 
-def workspace(root: Path, index: PrivateIndex) -> Path:
+def workspace(root: Path, index: PrivateIndex, extra: str = "") -> Path:
     """Two layers needing only the private index's package: one built in a container (on the
     host's network, so it reaches the index on loopback), one natively with uv."""
     root.mkdir()
@@ -123,7 +123,7 @@ def workspace(root: Path, index: PrivateIndex) -> Path:
         "[tool.layerctl]\n"
         'python = ["3.11"]\narch = ["x86_64"]\n'
         f'image = "{STAND_IN}"\nverify-image = "{STAND_IN}"\n'
-        f'index-url = "{index.url}"\ncache-dir = "cache"\n'
+        f'index-url = "{index.url}"\ncache-dir = "cache"\n{extra}'
     )
     for name, builder in (("boxed", "container"), ("plain", "native")):
         layer = root / "layers" / name
@@ -181,6 +181,8 @@ def test_index_credentials_reach_pip_and_uv_but_never_the_engine(tmp_path: Path)
         assert any(re.search(r"\buv pip install ", sample) for sample in watch.ps), "uv was never seen"
         assert_clean(watch, password)
         assert leaks(output, password) == []
+        container_log = Path(rows["boxed:py3.11-x86_64"]["log"]).read_text()
+        assert f"Looking in indexes: http://{USER}:****@127.0.0.1:" in container_log  # masked
 
         # kept containers keep nothing secret: the secret's tmpfs went with the build process
         before = index.authorised["pip"]
@@ -227,3 +229,25 @@ def test_index_credentials_reach_pip_and_uv_but_never_the_engine(tmp_path: Path)
             assert grep([data_root, tmp_path], password) == []
         finally:
             remove_containers(kept)
+
+
+def test_ca_bundle_reaches_pip_in_the_container_the_same_way(tmp_path: Path) -> None:
+    """An index behind a certificate no image trusts: the CA bundle reaches pip in the container
+    on stdin too (not mounted: no host path in the configuration), and uv natively."""
+    password = secrets.token_hex(12)
+    ca, cert, key = certificates(tmp_path / "tls")
+    wheel = make_wheel(tmp_path / "wheels", "privpkg", "1.0", {"privpkg/__init__.py": b"VALUE = 42\n"})
+    env = {**os.environ, "LAYERCTL_INDEX_USERNAME": USER, "LAYERCTL_INDEX_PASSWORD": password}
+    with private_index([wheel], username=USER, password=password, delay=0.3, tls=(cert, key)) as index:
+        assert index.url.startswith("https://")
+        root = workspace(tmp_path / "ws", index, f'ca-bundle = "{ca}"\n')
+        output, code, watch = layerctl_watched(
+            root, env, "build-all", "--container-network", "host", "--log-format", "plain"
+        )
+        assert code == 0, output[-3000:]
+        assert index.authorised["pip"] > 0 and index.authorised["uv"] > 0, index.authorised
+    assert watch.inspected, "the build container was never seen"
+    assert_clean(watch, password)
+    pem = ca.read_text().splitlines()[1]
+    for sample in watch.samples:
+        assert str(ca) not in sample and pem not in sample

@@ -9,6 +9,8 @@ import hashlib
 import html
 import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -83,14 +85,22 @@ class PrivateIndex(ThreadingHTTPServer):
     authorised: Counter[str]  # authorised requests by installer (the User-Agent's first word)
     refused: int
 
-    def __init__(self, wheels: list[Path], username: str, password: str, delay: float) -> None:
+    def __init__(
+        self, wheels: list[Path], username: str, password: str, delay: float, tls: tuple[Path, Path] | None
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _PrivateHandler)
         self.wheels = {wheel.name: wheel for wheel in wheels}
         self.expected = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
         self.delay = delay
         self.authorised = Counter()
         self.refused = 0
-        self.url = f"http://127.0.0.1:{self.server_address[1]}/simple/"
+        scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server_address[1]}/simple/"
 
 
 class _PrivateHandler(BaseHTTPRequestHandler):
@@ -149,13 +159,51 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def certificates(dest: Path) -> tuple[Path, Path, Path]:
+    """A CA of its own (its certificate: the CA bundle to trust) and a certificate it signed for
+    127.0.0.1 with that certificate's key: (ca bundle, certificate, key)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    ca, ca_key, cert, key, csr = (
+        dest / n for n in ("ca.pem", "ca-key.pem", "cert.pem", "key.pem", "cert.csr")
+    )
+    ext = dest / "ext.cnf"
+    ext.write_text("basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n")
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=layerctl test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+            "-keyout", str(ca_key), "-out", str(ca))  # fmt: skip
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
+            "-days", "2", "-extfile", str(ext), "-out", str(cert))  # fmt: skip
+    return ca, cert, key
+
+
 @contextmanager
 def private_index(
-    wheels: list[Path], *, username: str, password: str, delay: float = 0.0
+    wheels: list[Path],
+    *,
+    username: str,
+    password: str,
+    delay: float = 0.0,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[PrivateIndex]:
     """A private index of ``wheels`` on loopback (``server.url``), requiring these credentials;
-    ``delay`` seconds before each answer."""
-    server = PrivateIndex(wheels, username, password, delay)
+    ``delay`` seconds before each answer; over HTTPS with ``tls`` = (certificate, key)."""
+    server = PrivateIndex(wheels, username, password, delay, tls)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
