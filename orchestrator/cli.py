@@ -25,7 +25,7 @@ from .reporters.plain import PlainReporter
 from .run import decide as decide_targets
 from .run import report_path, run_plan
 from .scheduler import default_jobs
-from .secrets import Credentials
+from .secrets import Credentials, Masker
 from .verify import VerifyResult, verify_targets
 
 __all__ = ["app", "main"]
@@ -366,7 +366,8 @@ def verify(
     from .executors.docker import DockerEngine
 
     async def run() -> list[VerifyResult]:
-        async with DockerEngine() as engine:
+        # verify containers get no secret at all; the engine refuses any that holds one
+        async with DockerEngine(masker=Masker.for_credentials(Credentials.from_env())) as engine:
 
             async def notice(message: str) -> None:
                 await reporter.handle(Notice(message))

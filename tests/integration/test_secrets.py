@@ -21,8 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import anyio
 import pytest
 
+from orchestrator.errors import BuildError
+from orchestrator.executors.docker import DockerEngine
+from orchestrator.runtimes import Arch
+from orchestrator.secrets import Masker
 from tests.support.fixtures import make_wheel
 from tests.support.servers import PrivateIndex, certificates, private_index
 
@@ -251,3 +256,36 @@ def test_ca_bundle_reaches_pip_in_the_container_the_same_way(tmp_path: Path) -> 
     pem = ca.read_text().splitlines()[1]
     for sample in watch.samples:
         assert str(ca) not in sample and pem not in sample
+
+
+def test_the_engine_refuses_a_configuration_holding_a_secret() -> None:
+    """The last line of defence: whatever a caller puts in a container's configuration, a known
+    secret there stops the container from being created at all."""
+    secret = secrets.token_hex(12)
+    lines: list[str] = []
+
+    async def sink(line: str) -> None:
+        lines.append(line)
+
+    async def main() -> None:
+        async with DockerEngine(masker=Masker([secret])) as engine:
+            config = {
+                "Image": STAND_IN.format(python="3.11", arch="x86_64"),
+                "Entrypoint": ["/bin/sh", "-c"],
+                "Cmd": ["true"],
+                "Env": [f"PIP_INDEX_URL=https://u:{secret}@127.0.0.1/simple/"],
+            }
+            with pytest.raises(
+                BuildError, match=r"refusing to put a secret into a container's configuration"
+            ):
+                await engine.run(config, Arch.X86_64, "guard", sink)
+            config["Env"] = []
+            assert await engine.run(config, Arch.X86_64, "guard", sink, files={"s": secret.encode()}) == 0
+
+    anyio.run(main)
+    created = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=layerctl.pid={os.getpid()}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert created == []
