@@ -27,7 +27,7 @@ from .run import decide as decide_targets
 from .run import report_path, run_plan
 from .runlock import LOCK_NAME, workspace_lock
 from .scheduler import default_jobs
-from .secrets import Credentials
+from .secrets import Credentials, Masker
 from .verify import VerifyResult, verify_targets
 
 __all__ = ["app", "main"]
@@ -132,6 +132,13 @@ PullOpt = Annotated[str | None, typer.Option("--pull", help="Pull build images: 
 KeepContainersOpt = Annotated[
     bool, typer.Option("--keep-containers", help="Leave build containers behind for debugging.")
 ]
+ContainerNetworkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--container-network",
+        help="Network of build containers: bridge (default) | host | none | a network's name.",
+    ),
+]
 CaBundleOpt = Annotated[str | None, typer.Option("--ca-bundle", help="Extra CA bundle (PEM) for the index.")]
 NoWaitOpt = Annotated[
     bool,
@@ -157,6 +164,7 @@ def _plan(
     builder: str | None = None,
     pull: str | None = None,
     keep_containers: bool = False,
+    container_network: str | None = None,
     ca_bundle: str | None = None,
     index_url: str | None = None,
     timeout: float | None = None,
@@ -177,6 +185,7 @@ def _plan(
         "jobs": jobs,
         "pull": pull,
         "keep_containers": keep_containers,
+        "container_network": container_network,
         "timeout": timeout,
         "retries": retries,
     }
@@ -269,6 +278,7 @@ def build_all(
     force: ForceOpt = False,
     pull: PullOpt = None,
     keep_containers: KeepContainersOpt = False,
+    container_network: ContainerNetworkOpt = None,
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
     timeout: TimeoutOpt = None,
@@ -298,6 +308,7 @@ def build(
     force: ForceOpt = False,
     pull: PullOpt = None,
     keep_containers: KeepContainersOpt = False,
+    container_network: ContainerNetworkOpt = None,
     ca_bundle: CaBundleOpt = None,
     index_url: IndexUrlOpt = None,
     timeout: TimeoutOpt = None,
@@ -379,7 +390,8 @@ def verify(
     from .executors.docker import DockerEngine
 
     async def run() -> list[VerifyResult]:
-        async with DockerEngine() as engine:
+        # verify containers get no secret at all; the engine refuses any that holds one
+        async with DockerEngine(masker=Masker.for_credentials(Credentials.from_env())) as engine:
 
             async def notice(message: str) -> None:
                 await reporter.handle(Notice(message))

@@ -144,6 +144,9 @@ class WorkspaceOptions(_Model):
     report_dir: str = "build/layerctl"
     pull: Literal["missing", "always", "never"] = "missing"
     keep_containers: bool = False
+    # the build containers' network (Docker's NetworkMode): "host" reaches an index or proxy on
+    # the host's loopback, which the default bridge network cannot
+    container_network: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
     cache_dir: str | None = None  # download caches shared by builds; default ~/.cache/layerctl
     timeout: float | None = Field(default=None, gt=0)  # seconds per attempt at a target
     retries: int = Field(default=0, ge=0, le=10)  # extra attempts after a transient failure

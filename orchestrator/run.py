@@ -168,11 +168,19 @@ async def run_plan(
                     from .executors.docker import ContainerExecutor, DockerEngine
 
                     engine = await stack.enter_async_context(
-                        DockerEngine(keep_containers=plan.options.keep_containers, pull_retries=retries)
+                        DockerEngine(
+                            keep_containers=plan.options.keep_containers,
+                            pull_retries=retries,
+                            masker=context.masker,
+                        )
                     )
                     # each target checks (once per run) only its own image: builds start while others are checked
                     container = ContainerExecutor(
-                        engine, cache_dir=cache_dir(plan), pull=plan.options.pull, progress=notice
+                        engine,
+                        cache_dir=cache_dir(plan),
+                        pull=plan.options.pull,
+                        network=plan.options.container_network,
+                        progress=notice,
                     )
 
                 def executor_for(target: Target) -> Executor:

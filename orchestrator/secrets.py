@@ -1,5 +1,7 @@
-"""Index credentials: read from the environment only, handed to installers by environment only,
-and masked in every line layerctl writes (logs, events, reports)."""
+"""Index credentials: read from the environment only, handed to installers in their environment
+(native builds) or through a container's standard input (container builds, see
+``executors/docker.py``), never on a command line or in a container's configuration, and masked in
+every line layerctl writes (logs, events, reports)."""
 
 from __future__ import annotations
 
@@ -56,6 +58,17 @@ class Masker:
         forms = {form for s in secrets if s for form in (s, quote(s, safe=""))}
         # longest first, so a secret that contains another is masked whole
         self._secrets = sorted((f for f in forms if len(f) >= 3), key=len, reverse=True)
+
+    def found_in(self, value: object) -> bool:
+        """Whether any string in ``value`` (nested dicts, lists and tuples: a request body, say)
+        holds a secret."""
+        if isinstance(value, str):
+            return any(secret in value for secret in self._secrets)
+        if isinstance(value, dict):
+            return any(self.found_in(k) or self.found_in(v) for k, v in value.items())
+        if isinstance(value, (list, tuple)):
+            return any(self.found_in(item) for item in value)
+        return False
 
     @property
     def active(self) -> bool:

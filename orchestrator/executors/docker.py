@@ -6,16 +6,26 @@ One ``DockerEngine`` per run: it checks each distinct image once, when the first
 managers that are always removed, even on Ctrl-C. Each build container first reports its
 machine (no QEMU/binfmt for a foreign arch: one clear error), Python and pip, then runs pip.
 ``verify`` probes its images the same way in a container of their own (``runnable``).
+
+Secrets never reach the engine's records. The engine keeps a container's configuration (its
+environment, command, labels) on disk under its data root, shows it to anyone who may talk to it
+(``docker inspect``) and keeps it with ``--keep-containers``. So what a container must not show
+(index credentials; the CA bundle goes the same way) travels on its standard input instead: the
+container is created with stdin open, layerctl attaches, starts it, writes the files and closes
+stdin; the script reads them into a tmpfs (memory only, mode 0700, the container user's) that
+vanishes when the container stops. pip reads them from there (``PIP_CONFIG_FILE``). As a last
+line of defence the engine refuses to create a container whose configuration holds a secret.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -24,15 +34,25 @@ import aiodocker
 import aiohttp
 import anyio
 
-from ..errors import BuildError, EnvironmentProblem
+from ..errors import BuildError, ConfigError, EnvironmentProblem
 from ..failures import diagnose
 from ..plan import Target
 from ..process import BatchSink, LineSink, lines_to
 from ..retry import backoff
 from ..runtimes import Arch
+from ..secrets import Masker
 from . import InstallOutcome, InstallRequest
 
-__all__ = ["LABEL", "ContainerExecutor", "DockerEngine", "ImageInfo", "Pull"]
+__all__ = [
+    "LABEL",
+    "SECRETS_DIR",
+    "ContainerExecutor",
+    "DockerEngine",
+    "ImageInfo",
+    "Pull",
+    "receive_script",
+    "stdin_payload",
+]
 
 LABEL = "layerctl"  # every container layerctl creates carries it (value: the run id)
 Pull = Literal["missing", "always", "never"]
@@ -42,22 +62,58 @@ _BINFMT_FIX = (
     "register QEMU for it: apt-get install qemu-user-static binfmt-support && "
     "update-binfmts --enable qemu-aarch64 (or docker run --privileged --rm tonistiigi/binfmt --install arm64)"
 )
+# Where a container finds the files it got on stdin: a tmpfs, so they live in memory only.
+SECRETS_DIR = "/layerctl/secrets"
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_FEED_TIMEOUT = 120  # seconds to hand the files over; then stdin is closed whatever is left
 # Every container layerctl runs in an image first probes itself: its machine (a foreign arch
 # without QEMU/binfmt never gets this far: /bin/sh cannot start), its Python, and pip's version
 # (from the dist-info, not by starting Python: under emulation that alone takes a second).
 _PROBE_MARK = "layerctl-probe:"
 _NO_PYTHON = 97
-_PROBE = """set -eu
-echo "layerctl-probe: machine $(uname -m)"
+_PROBE_BODY = """echo "layerctl-probe: machine $(uname -m)"
 py=$(command -v python{python}) || {{ echo "layerctl: python{python} not found in the image" >&2; exit 97; }}
 prefix=${{py%/bin/*}}
 pip=$(ls -d "$prefix"/lib/python{python}/site-packages/pip-*.dist-info \
       "$prefix"/lib/python3/dist-packages/pip-*.dist-info 2>/dev/null | head -n 1) || true
 echo "layerctl-probe: pip ${{pip:-unknown}}"
 """
-# A build: the probe, then pip.
+_PROBE = "set -eu\n" + _PROBE_BODY
+
+
+def receive_script(directory: str) -> str:
+    """The receiving end of ``stdin_payload``, in POSIX sh (no tool the image might lack): frames
+    ``file NAME LINES`` and LINES lines each, then ``end``, become files in ``directory``, readable
+    by the container's user only. With nothing on stdin it finds EOF at once."""
+    return f"""secrets='{directory}'
+umask 077
+while IFS=' ' read -r kind name lines; do
+  [ "$kind" = file ] || break
+  n=0
+  while [ "$n" -lt "$lines" ] && IFS= read -r line; do printf '%s\\n' "$line"; n=$((n + 1)); done >"$secrets/$name"
+done
+umask 022
+"""
+
+
+def stdin_payload(files: Mapping[str, bytes]) -> bytes:
+    """Text files framed for ``receive_script`` (a missing last newline is added)."""
+    out = bytearray()
+    for name, data in files.items():
+        if not _FILE_NAME.fullmatch(name) or b"\0" in data:
+            raise ValueError(f"cannot hand {name!r} to a container: a plain name and text only")
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        lines = data.count(b"\n")
+        out += f"file {name} {lines}\n".encode() + data
+    return bytes(out + b"end\n")
+
+
+# A build: the files from stdin (read first, so the writer never waits), the probe, then pip.
 _SCRIPT = (
-    _PROBE
+    "set -eu\n"
+    + receive_script(SECRETS_DIR)
+    + _PROBE_BODY
     + """exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
     --requirement /layerctl/requirements.txt
 """
@@ -113,11 +169,17 @@ class DockerEngine:
     """A connection to the engine for one run, and the images it has checked."""
 
     def __init__(
-        self, *, run_id: str | None = None, keep_containers: bool = False, pull_retries: int = 0
+        self,
+        *,
+        run_id: str | None = None,
+        keep_containers: bool = False,
+        pull_retries: int = 0,
+        masker: Masker | None = None,
     ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.keep_containers = keep_containers
         self.pull_retries = pull_retries
+        self.masker = masker or Masker()  # the secrets no container's configuration may hold
         self.images: dict[tuple[str, Arch], ImageInfo] = {}
         self._images: _Once[ImageInfo] = _Once()
         self._probes: _Once[str] = _Once()
@@ -263,11 +325,23 @@ class DockerEngine:
             raise EnvironmentProblem(f"cannot inspect image {image}: {_short(exc)}") from None
 
     @asynccontextmanager
-    async def container(self, config: Mapping[str, Any], arch: Arch, label: str) -> AsyncIterator[Any]:
+    async def container(
+        self, config: Mapping[str, Any], arch: Arch, label: str, *, stdin: bool = False
+    ) -> AsyncIterator[Any]:
         """A created container with a unique name and the layerctl labels; removed on exit,
-        whatever happens (success, failure, timeout, Ctrl-C), unless keep_containers."""
+        whatever happens (success, failure, timeout, Ctrl-C), unless keep_containers. With
+        ``stdin``, its standard input is open (once) and SECRETS_DIR is a tmpfs of its user's."""
         name = f"layerctl-{self.run_id}-{_slug(label)}-{uuid.uuid4().hex[:6]}"
         body = dict(config)
+        if stdin:
+            body.update(OpenStdin=True, StdinOnce=True, AttachStdin=True)
+            uid, _, gid = str(body.get("User") or "0:0").partition(":")
+            owner = f",uid={uid},gid={gid or uid}" if uid.isdigit() and (gid or uid).isdigit() else ""
+            body["HostConfig"] = {
+                **body.get("HostConfig", {}),
+                # memory only, never on the engine's disk; gone when the container stops
+                "Tmpfs": {SECRETS_DIR: f"rw,noexec,nosuid,nodev,size=16m,mode=0700{owner}"},
+            }
         body["Labels"] = {
             **body.get("Labels", {}),
             LABEL: self.run_id,
@@ -276,6 +350,9 @@ class DockerEngine:
             f"{LABEL}.host": socket.gethostname(),
             f"{LABEL}.pid": str(os.getpid()),
         }
+        if self.masker.found_in(body) or self.masker.found_in(name):
+            # the engine would keep it on disk and show it to anyone: never, whatever the caller did
+            raise BuildError("refusing to put a secret into a container's configuration (a bug in layerctl)")
         try:
             created = await self.docker._query_json(
                 "containers/create",
@@ -297,10 +374,21 @@ class DockerEngine:
                         if exc.status not in (404, 409):  # gone, or being removed already
                             raise BuildError(f"cannot remove container {name}: {_short(exc)}") from None
 
-    async def run(self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink | BatchSink) -> int:
-        """Run a container to its end, streaming its stdout and stderr line by line to ``sink``."""
+    async def run(
+        self,
+        config: Mapping[str, Any],
+        arch: Arch,
+        label: str,
+        sink: LineSink | BatchSink,
+        *,
+        files: Mapping[str, bytes] | None = None,
+    ) -> int:
+        """Run a container to its end, streaming its stdout and stderr line by line to ``sink``.
+        ``files`` (secrets, and whatever goes their way) are written to its stdin once it has
+        started, for its script to read into SECRETS_DIR (``receive_script``); never into its
+        configuration."""
         try:
-            return await self._run(config, arch, label, sink)
+            return await self._run(config, arch, label, sink, stdin_payload(files) if files else None)
         except aiodocker.DockerError as exc:  # the engine answered with an error mid-way
             raise BuildError(
                 f"container of {config.get('Image')} failed: engine error {exc.status}: {_short(exc)}",
@@ -312,13 +400,29 @@ class DockerEngine:
             ) from None
 
     async def _run(
-        self, config: Mapping[str, Any], arch: Arch, label: str, sink: LineSink | BatchSink
+        self,
+        config: Mapping[str, Any],
+        arch: Arch,
+        label: str,
+        sink: LineSink | BatchSink,
+        payload: bytes | None,
     ) -> int:
-        async with self.container(config, arch, label) as container:
+        async with (
+            self.container(config, arch, label, stdin=payload is not None) as container,
+            AsyncExitStack() as stack,
+        ):
+            stdin = None
+            if payload is not None:  # attached before the start, as `docker run -i` does
+                stdin = await stack.enter_async_context(container.attach(stdin=True))
             try:
                 await container.start()
             except aiodocker.DockerError as exc:
                 raise BuildError(f"container did not start: {_short(exc)}") from None
+            if stdin is not None and payload is not None:
+                # a container that ends before reading: its exit code and output tell why
+                with anyio.move_on_after(_FEED_TIMEOUT), suppress(OSError, aiohttp.ClientError, RuntimeError):
+                    await stdin.write_in(payload)
+                await stdin.close()  # EOF on the container's stdin (StdinOnce)
             deliver = lines_to(sink)
             pending = ""
             async for chunk in container.log(stdout=True, stderr=True, follow=True):
@@ -366,11 +470,13 @@ class ContainerExecutor:
         *,
         cache_dir: Path,
         pull: Pull = "missing",
+        network: str | None = None,
         progress: LineSink | None = None,
     ) -> None:
         self.engine = engine
         self.cache_dir = cache_dir
         self.pull: Pull = pull
+        self.network = network  # Docker's NetworkMode for build containers (None: the engine's default)
         self.progress = progress
 
     async def _image(self, target: Target) -> ImageInfo:
@@ -404,11 +510,9 @@ class ContainerExecutor:
             "PIP_ROOT_USER_ACTION": "ignore",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        if request.index_url:
-            env["PIP_INDEX_URL"] = request.index_url  # in the container's environment only
-        if request.ca_bundle:
-            binds.append(f"{request.ca_bundle}:/layerctl/ca.pem:ro")
-            env["PIP_CERT"] = "/layerctl/ca.pem"
+        files = await _pip_files(request)
+        if files:  # pip finds the index (credentials included) and the CA bundle in its tmpfs
+            env["PIP_CONFIG_FILE"] = f"{SECRETS_DIR}/pip.conf"
         config = {
             "Image": image,
             "Entrypoint": ["/bin/sh", "-c"],
@@ -416,14 +520,14 @@ class ContainerExecutor:
             "Env": [f"{k}={v}" for k, v in env.items()],
             "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
             "WorkingDir": "/tmp",
-            "HostConfig": {"Binds": binds},
+            "HostConfig": {"Binds": binds, **({"NetworkMode": self.network} if self.network else {})},
         }
         await log(
             f"$ docker run --platform {target.arch.docker_platform} {image} "
             f"python{target.python} -m pip install --target python -r requirements.txt"
         )
         probe = _SelfProbe(target.arch, log)
-        code = await self.engine.run(config, target.arch, target.id, probe)
+        code = await self.engine.run(config, target.arch, target.id, probe, files=files)
         versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
         if code != 0:
             raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")
@@ -432,6 +536,26 @@ class ContainerExecutor:
             image=image,
             image_id=info.id,
         )
+
+
+async def _pip_files(request: InstallRequest) -> dict[str, bytes]:
+    """What pip in the container needs of the index: a pip.conf naming it (with its credentials)
+    and the extra CA bundle, delivered through stdin (``DockerEngine.run``), never mounted or set
+    in the container's environment."""
+    files: dict[str, bytes] = {}
+    conf = ["[global]"]
+    if request.index_url:
+        # pip reads its config raw (no %-interpolation); quoted credentials hold no newline
+        conf.append(f"index-url = {request.index_url}")
+    if request.ca_bundle:
+        pem = await anyio.Path(request.ca_bundle).read_bytes()
+        if b"\0" in pem:
+            raise ConfigError(f"ca-bundle {request.ca_bundle}: not a PEM file (it holds binary data)")
+        files["ca.pem"] = pem
+        conf.append(f"cert = {SECRETS_DIR}/ca.pem")
+    if len(conf) > 1:
+        files["pip.conf"] = "\n".join(conf).encode() + b"\n"
+    return files
 
 
 class _SelfProbe:

@@ -38,27 +38,34 @@ def make_sdist(name: str, dest: Path) -> Path:
     return out
 
 
-def make_mistagged_wheel(dest: Path, binary: Path, name: str = "badwheel") -> Path:
-    """A ``py3-none-any`` wheel that nevertheless carries a native ``.so``: the classic way an
-    x86 binary sneaks into an arm64 layer."""
+def make_wheel(dest: Path, name: str, version: str, files: dict[str, bytes]) -> Path:
+    """A ``py3-none-any`` wheel of ``name`` holding ``files`` (paths inside the wheel)."""
     dest.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
     files = {
-        f"{name}/__init__.py": b"",
-        f"{name}/_native.so": binary.read_bytes(),
-        f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
-        f"{name}-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        **files,
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = []
     for path, data in files.items():
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
         record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{name}-1.0.dist-info/RECORD,,")
-    out = dest / f"{name}-1.0-py3-none-any.whl"
+    record.append(f"{info}/RECORD,,")
+    out = dest / f"{name}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(out, "w") as zf:
         for path, data in files.items():
             zf.writestr(path, data)
-        zf.writestr(f"{name}-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+        zf.writestr(f"{info}/RECORD", "\n".join(record) + "\n")
     return out
+
+
+def make_mistagged_wheel(dest: Path, binary: Path, name: str = "badwheel") -> Path:
+    """A ``py3-none-any`` wheel that nevertheless carries a native ``.so``: the classic way an
+    x86 binary sneaks into an arm64 layer."""
+    return make_wheel(
+        dest, name, "1.0", {f"{name}/__init__.py": b"", f"{name}/_native.so": binary.read_bytes()}
+    )
 
 
 def copy_example(dest: Path, uv: str) -> Path:

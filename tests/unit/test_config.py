@@ -87,6 +87,7 @@ def test_layer_override_applies_to_that_layer_only(make_workspace: Callable[...,
         ('output = "/abs"', "must be a relative path"),
         ("jobs = 0", "'jobs': Input should be greater than or equal to 1"),
         ("compression-level = 12", "'compression-level'"),
+        ('container-network = "my net"', "'container-network': String should match pattern"),
     ],
 )
 def test_bad_workspace_setting_is_one_line_naming_file_and_key(
@@ -124,6 +125,13 @@ def test_env_sets_run_options(make_workspace: Callable[..., Path]) -> None:
     plan = plan_for(root, {"LAYERCTL_JOBS": "3", "LAYERCTL_SKIP": "*-arm64"})
     assert plan.options.jobs == 3
     assert {t.arch for t in plan.targets} == {Arch.X86_64}
+
+
+def test_container_network_from_workspace_env_and_cli(make_workspace: Callable[..., Path]) -> None:
+    root = make_workspace('container-network = "host"')
+    assert plan_for(root).options.container_network == "host"
+    assert plan_for(root, {"LAYERCTL_CONTAINER_NETWORK": "ci-net"}).options.container_network == "ci-net"
+    assert plan_for(make_workspace()).options.container_network is None
 
 
 def test_missing_workspace_files(tmp_path: Path) -> None:
