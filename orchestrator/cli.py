@@ -18,7 +18,6 @@ from . import __version__
 from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspace, validate
 from .discovery import discover_layers
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, LayerctlError
-from .events import Notice
 from .outputs import MARKER, check_inside, claim_report_dir, clean_output_dir, clean_report_dir, report_dir
 from .plan import Plan, make_plan
 from .reporters import LogFormat, make_reporter
@@ -27,8 +26,8 @@ from .run import decide as decide_targets
 from .run import report_path, run_plan
 from .runlock import LOCK_NAME, workspace_lock
 from .scheduler import default_jobs
-from .secrets import Credentials, Masker
-from .verify import VerifyResult, verify_targets
+from .secrets import Credentials
+from .verify import verify_targets
 
 __all__ = ["app", "main"]
 
@@ -387,25 +386,11 @@ def verify(
         typer.echo("layerctl: no targets match the selection", err=True)
         raise typer.Exit(EXIT_USAGE)
     reporter = PlainReporter(sys.stdout)
-    from .executors.docker import DockerEngine
-
-    async def run() -> list[VerifyResult]:
-        # verify containers get no secret at all; the engine refuses any that holds one
-        async with DockerEngine(masker=Masker.for_credentials(Credentials.from_env())) as engine:
-
-            async def notice(message: str) -> None:
-                await reporter.handle(Notice(message))
-
-            await engine.prepare(
-                ((t.verify_image, t.arch, t.python) for t in targets),
-                pull=plan.options.pull,
-                progress=notice,
-            )
-            return await verify_targets(
-                targets, engine, reporter.handle, jobs=plan.options.jobs or default_jobs()
-            )
-
-    results = anyio.run(run)
+    results = anyio.run(
+        lambda: verify_targets(
+            targets, reporter.handle, pull=plan.options.pull, jobs=plan.options.jobs or default_jobs()
+        )
+    )
     for result in results:
         typer.echo(f"{result.id:<28} {'ok' if result.ok else 'FAILED':<7} {result.detail}")
     raise typer.Exit(0 if all(r.ok for r in results) else EXIT_BUILD_FAILED)
@@ -457,7 +442,7 @@ def clean(
 ) -> None:
     """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
     if containers:
-        from .executors.docker import DockerEngine
+        from .executors.engine import DockerEngine
 
         async def remove() -> tuple[list[str], list[str]]:
             async with DockerEngine() as engine:

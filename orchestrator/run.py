@@ -165,22 +165,17 @@ async def run_plan(
                 container: Executor | None = None
                 if any(t.builder == "container" for t in targets):
                     # imported only when a target needs it: aiodocker/aiohttp are a third of start-up
-                    from .executors.docker import ContainerExecutor, DockerEngine
+                    from .executors.container import ContainerExecutor
+                    from .executors.engine import DockerEngine
+                    from .executors.images import Images
 
                     engine = await stack.enter_async_context(
-                        DockerEngine(
-                            keep_containers=plan.options.keep_containers,
-                            pull_retries=retries,
-                            masker=context.masker,
-                        )
+                        DockerEngine(keep_containers=plan.options.keep_containers, masker=context.masker)
                     )
                     # each target checks (once per run) only its own image: builds start while others are checked
+                    images = Images(engine, pull=plan.options.pull, pull_retries=retries, progress=notice)
                     container = ContainerExecutor(
-                        engine,
-                        cache_dir=cache_dir(plan),
-                        pull=plan.options.pull,
-                        network=plan.options.container_network,
-                        progress=notice,
+                        images, cache_dir=cache_dir(plan), network=plan.options.container_network
                     )
 
                 def executor_for(target: Target) -> Executor:

@@ -1,6 +1,6 @@
 """Index credentials: read from the environment only, handed to installers in their environment
 (native builds) or through a container's standard input (container builds, see
-``executors/docker.py``), never on a command line or in a container's configuration, and masked in
+``executors/probe.py``), never on a command line or in a container's configuration, and masked in
 every line layerctl writes (logs, events, reports)."""
 
 from __future__ import annotations

@@ -17,12 +17,15 @@ import anyio
 import anyio.to_thread
 
 from .errors import BuildError
-from .events import Emit, LogLines
+from .events import Emit, LogLines, Notice
+from .fanout import fan_out
 from .outputs import ZIP_NAME
 from .plan import Target
+from .secrets import Credentials, Masker
 
 if TYPE_CHECKING:
-    from .executors.docker import DockerEngine
+    from .executors.engine import DockerEngine
+    from .executors.images import Pull
 
 __all__ = ["VerifyResult", "top_level_modules", "verify_targets"]
 
@@ -82,47 +85,53 @@ def _modules_in(zip_path: Path) -> list[str] | None:
 
 
 async def verify_targets(
-    targets: Sequence[Target], engine: DockerEngine, emit: Emit, *, jobs: int
+    targets: Sequence[Target], emit: Emit, *, pull: Pull = "missing", jobs: int
 ) -> list[VerifyResult]:
-    results: dict[str, VerifyResult] = {}
-    limiter = anyio.CapacityLimiter(jobs)
+    """Check each target's verify image once (the run stops at a problem: exit 3), then import
+    every layer's modules, ``jobs`` containers at once."""
+    from .executors.engine import DockerEngine
+    from .executors.images import Images
 
-    async def one(target: Target) -> None:
-        zip_path = target.out_dir / ZIP_NAME
-        modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
-        if modules is None:
-            results[target.id] = VerifyResult(target.id, False, 0, f"no {ZIP_NAME}: build the target first")
-            return
-        lines: list[str] = []
+    async def notice(message: str) -> None:
+        await emit(Notice(message))
 
-        async def sink(line: str) -> None:
-            lines.append(line)
-            await emit(LogLines(target.id, (line,)))
-
-        config = {
-            "Image": target.verify_image,
-            "Entrypoint": [f"python{target.python}", "-c", _SCRIPT, json.dumps(modules)],
-            "Cmd": [],
-            "User": "0:0",  # unpacking into /opt, as Lambda does
-            "HostConfig": {"Binds": [f"{zip_path}:/layerctl/layer.zip:ro"]},
-        }
-        async with limiter:
-            try:
-                code = await engine.run(config, target.arch, f"verify-{target.id}", sink)
-            except BuildError as exc:
-                results[target.id] = VerifyResult(target.id, False, len(modules), exc.message)
-                return
-        failures = [line for line in lines if line.startswith("import FAILED")]
-        machine_ok = any(line.endswith(f" on {target.arch.machine}") for line in lines)
-        ok = code == 0 and not failures and machine_ok
-        detail = (
-            f"imported {len(modules)} modules on {target.arch.machine}"
-            if ok
-            else (failures[0] if failures else f"exit {code}: {lines[-1] if lines else 'no output'}")
+    # verify containers get no secret at all; the engine refuses any that holds one
+    async with DockerEngine(masker=Masker.for_credentials(Credentials.from_env())) as engine:
+        await Images(engine, pull=pull, progress=notice).prepare(
+            (t.verify_image, t.arch, t.python) for t in targets
         )
-        results[target.id] = VerifyResult(target.id, ok, len(modules), detail)
+        done = await fan_out(targets, lambda t: _verify(t, engine, emit), limiter=jobs, name=lambda t: t.id)
+    return [done.results[i] for i in range(len(targets))]
 
-    async with anyio.create_task_group() as tg:
-        for target in targets:
-            tg.start_soon(one, target)
-    return [results[t.id] for t in targets]
+
+async def _verify(target: Target, engine: DockerEngine, emit: Emit) -> VerifyResult:
+    zip_path = target.out_dir / ZIP_NAME
+    modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
+    if modules is None:
+        return VerifyResult(target.id, False, 0, f"no {ZIP_NAME}: build the target first")
+    lines: list[str] = []
+
+    async def sink(line: str) -> None:
+        lines.append(line)
+        await emit(LogLines(target.id, (line,)))
+
+    config = {
+        "Image": target.verify_image,
+        "Entrypoint": [f"python{target.python}", "-c", _SCRIPT, json.dumps(modules)],
+        "Cmd": [],
+        "User": "0:0",  # unpacking into /opt, as Lambda does
+        "HostConfig": {"Binds": [f"{zip_path}:/layerctl/layer.zip:ro"]},
+    }
+    try:
+        code = await engine.run(config, target.arch, f"verify-{target.id}", sink)
+    except BuildError as exc:
+        return VerifyResult(target.id, False, len(modules), exc.message)
+    failures = [line for line in lines if line.startswith("import FAILED")]
+    machine_ok = any(line.endswith(f" on {target.arch.machine}") for line in lines)
+    ok = code == 0 and not failures and machine_ok
+    detail = (
+        f"imported {len(modules)} modules on {target.arch.machine}"
+        if ok
+        else (failures[0] if failures else f"exit {code}: {lines[-1] if lines else 'no output'}")
+    )
+    return VerifyResult(target.id, ok, len(modules), detail)

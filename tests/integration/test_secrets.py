@@ -25,7 +25,7 @@ import anyio
 import pytest
 
 from orchestrator.errors import BuildError
-from orchestrator.executors.docker import DockerEngine
+from orchestrator.executors.engine import DockerEngine
 from orchestrator.runtimes import Arch
 from orchestrator.secrets import Masker
 from tests.support.fixtures import make_wheel

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.executors.docker import receive_script, stdin_payload
+from orchestrator.executors.probe import receive_script, stdin_payload
 from orchestrator.secrets import Credentials, Masker, index_url_with_credentials
 from orchestrator.verify import top_level_modules
 

@@ -1,0 +1,109 @@
+"""Container builds: pip inside the target's build image (the SAM build image by default), on
+the target's platform, installs the requirement set resolved on the host."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import anyio
+
+from ..errors import BuildError, ConfigError
+from ..plan import Target
+from ..process import BatchSink
+from . import InstallOutcome, InstallRequest
+from .images import ImageInfo, Images
+from .probe import BUILD_SCRIPT, SECRETS_DIR, SelfProbe
+
+__all__ = ["ContainerExecutor"]
+
+
+class ContainerExecutor:
+    """pip inside the target's build image installs the requirement set resolved on the host.
+
+    Resolution (uv export, poetry.lock, [project.dependencies]) already happened on the host, so
+    the image needs only its own Python and pip: nothing is installed from the network into the
+    image, and pip, Poetry and uv projects all build the same way."""
+
+    name = "container"
+
+    def __init__(self, images: Images, *, cache_dir: Path, network: str | None = None) -> None:
+        self.images, self.engine = images, images.engine
+        self.cache_dir = cache_dir
+        self.network = network  # Docker's NetworkMode for build containers (None: the engine's default)
+
+    async def _image(self, target: Target) -> ImageInfo:
+        return await self.images.ensure(target.build_image, target.arch)
+
+    async def fingerprint(self, target: Target) -> str:
+        return (await self._image(target)).id
+
+    async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
+        target = request.target
+        image = target.build_image
+        info = await self._image(target)
+        cache = self.cache_dir / f"pip-{target.arch}"
+        cache.mkdir(parents=True, exist_ok=True)
+        layer_root = str(target.layer.root)
+        binds = [
+            # the layer project at its own path, read-only, so file: references in it resolve
+            f"{layer_root}:{layer_root}:ro",
+            f"{request.dest.parent}:/layerctl/out:rw",
+            f"{request.requirements}:/layerctl/requirements.txt:ro",
+            f"{cache}:/layerctl/cache:rw",
+        ]
+        env = {
+            "HOME": "/tmp",
+            "PIP_CACHE_DIR": "/layerctl/cache",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_PROGRESS_BAR": "off",
+            "PIP_ROOT_USER_ACTION": "ignore",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        files = await _pip_files(request)
+        if files:  # pip finds the index (credentials included) and the CA bundle in its tmpfs
+            env["PIP_CONFIG_FILE"] = f"{SECRETS_DIR}/pip.conf"
+        config = {
+            "Image": image,
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": [BUILD_SCRIPT.format(python=target.python)],
+            "Env": [f"{k}={v}" for k, v in env.items()],
+            "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
+            "WorkingDir": "/tmp",
+            "HostConfig": {"Binds": binds, **({"NetworkMode": self.network} if self.network else {})},
+        }
+        await log(
+            f"$ docker run --platform {target.arch.docker_platform} {image} "
+            f"python{target.python} -m pip install --target python -r requirements.txt"
+        )
+        probe = SelfProbe(target.arch, log)
+        code = await self.engine.run(config, target.arch, target.id, probe, files=files)
+        versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
+        if code != 0:
+            raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")
+        return InstallOutcome(
+            tool_versions=versions,
+            image=image,
+            image_id=info.id,
+        )
+
+
+async def _pip_files(request: InstallRequest) -> dict[str, bytes]:
+    """What pip in the container needs of the index: a pip.conf naming it (with its credentials)
+    and the extra CA bundle, delivered through stdin (``DockerEngine.run``), never mounted or set
+    in the container's environment."""
+    files: dict[str, bytes] = {}
+    conf = ["[global]"]
+    if request.index_url:
+        # pip reads its config raw (no %-interpolation); quoted credentials hold no newline
+        conf.append(f"index-url = {request.index_url}")
+    if request.ca_bundle:
+        pem = await anyio.Path(request.ca_bundle).read_bytes()
+        if b"\0" in pem:
+            raise ConfigError(f"ca-bundle {request.ca_bundle}: not a PEM file (it holds binary data)")
+        files["ca.pem"] = pem
+        conf.append(f"cert = {SECRETS_DIR}/ca.pem")
+    if len(conf) > 1:
+        files["pip.conf"] = "\n".join(conf).encode() + b"\n"
+    return files
