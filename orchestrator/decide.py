@@ -15,7 +15,7 @@ import anyio
 
 from .errors import LayerctlError
 from .executors.native import no_wheel_package
-from .plan import Target
+from .plan import Builder, Target
 from .resolve import requirements_for
 from .tools import uv_bin
 
@@ -25,8 +25,7 @@ _CONCURRENT_CHECKS = 8
 
 
 def with_builder(target: Target, builder: str, reason: str | None) -> Target:
-    settings = target.settings.model_copy(update={"builder": builder})
-    return dataclasses.replace(target, settings=settings, builder_reason=reason)
+    return dataclasses.replace(target, decided=Builder(builder), builder_reason=reason)
 
 
 async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | None = None) -> str | None:

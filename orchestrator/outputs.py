@@ -35,6 +35,7 @@ __all__ = [
     "claim_report_dir",
     "clean_output_dir",
     "clean_report_dir",
+    "default_cache_dir",
     "is_target_dir",
     "legacy_output",
     "legacy_report",
@@ -229,6 +230,10 @@ def claim_report_dir(plan: Plan) -> Path:
 def cache_dir(plan: Plan) -> Path:
     if plan.options.cache_dir:
         return (plan.workspace.root / plan.options.cache_dir).resolve()
+    return default_cache_dir()
+
+
+def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "layerctl"
 
 

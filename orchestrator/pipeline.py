@@ -106,8 +106,9 @@ class Attempt:
         requirements = await requirements_for(target)
         req_path = out / REQUIREMENTS_NAME
         await anyio.to_thread.run_sync(write_atomic, req_path, requirements)
-        if target.builder == "container":
-            await self.phase("pulling")  # the image's check (and pull) happens once per run
+        if self.executor.prepare_phase is not None:
+            await self.phase(self.executor.prepare_phase)
+        await self.executor.prepare(target)
         key = input_key(target, await self.executor.fingerprint(target), requirements)
         previous = await anyio.to_thread.run_sync(up_to_date, out, key)
         if previous is not None and not ctx.force:

@@ -7,20 +7,30 @@ the one key used for logs, output paths, selection, cache stamps and reports.
 from __future__ import annotations
 
 import difflib
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .config import LayerSettings, WorkspaceConfig, WorkspaceOptions, cascade
 from .discovery import Layer
 from .errors import ConfigError
 from .runtimes import Arch, Runtime, get_runtime
 
-__all__ = ["Plan", "Target", "make_plan", "select"]
+__all__ = ["Builder", "Plan", "Target", "make_plan", "select"]
 
-Builder = Literal["native", "container"]
+
+class Builder(str, enum.Enum):
+    """Where a target is built (``executors``' registry has one module each). The ``builder``
+    setting may also say ``auto``: decided per target before the build (``decide.py``)."""
+
+    NATIVE = "native"
+    CONTAINER = "container"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +39,8 @@ class Target:
     runtime: Runtime
     arch: Arch
     settings: LayerSettings
-    builder_reason: str | None = None  # why this builder (set when `auto` is decided)
+    decided: Builder | None = None  # the builder this target builds with, once decided
+    builder_reason: str | None = None  # why this builder
 
     @property
     def python(self) -> str:
@@ -49,7 +60,8 @@ class Target:
 
     @property
     def builder(self) -> str:
-        return self.settings.builder
+        """The decided builder, else the setting (``auto`` until decided)."""
+        return self.decided.value if self.decided else self.settings.builder
 
     @property
     def build_image(self) -> str:

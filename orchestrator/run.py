@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,11 +19,11 @@ from .context import BuildContext
 from .decide import decide_builders
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .events import Emit, Event, Notice, RunStarted
-from .executors import Executor
-from .executors.native import NativeExecutor, uv_environment
+from .executors import ExecutorSetup, open_executors
+from .executors.native import uv_environment
 from .fanout import signals_cancel
 from .outputs import cache_dir, prepare_outputs
-from .plan import Plan, Target
+from .plan import Builder, Plan, Target
 from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
@@ -160,30 +160,20 @@ async def run_plan(
             await emit(RunStarted(tuple(t.id for t in targets), jobs))
             outcome = await finish(targets, {}, set(), emit, started, interrupted=True)
         else:
-            async with AsyncExitStack() as stack:
-                native = NativeExecutor()
-                container: Executor | None = None
-                if any(t.builder == "container" for t in targets):
-                    # imported only when a target needs it: aiodocker/aiohttp are a third of start-up
-                    from .executors.container import ContainerExecutor
-                    from .executors.engine import DockerEngine
-                    from .executors.images import Images
-
-                    engine = await stack.enter_async_context(
-                        DockerEngine(keep_containers=plan.options.keep_containers, masker=context.masker)
-                    )
-                    # each target checks (once per run) only its own image: builds start while others are checked
-                    images = Images(engine, pull=plan.options.pull, pull_retries=retries, progress=notice)
-                    container = ContainerExecutor(
-                        images, cache_dir=cache_dir(plan), network=plan.options.container_network
-                    )
-
-                def executor_for(target: Target) -> Executor:
-                    return container if target.builder == "container" and container else native
-
+            setup = ExecutorSetup(
+                progress=notice,
+                masker=context.masker,
+                cache_dir=cache_dir(plan),
+                pull=plan.options.pull,
+                retries=retries,
+                keep_containers=plan.options.keep_containers,
+                network=plan.options.container_network,
+            )
+            # each builder's module is imported and opened only when a target needs it
+            async with open_executors((Builder(t.builder) for t in targets), setup) as executors:
                 outcome = await run_targets(
                     targets,
-                    executor_for=executor_for,
+                    executor_for=lambda target: executors[Builder(target.builder)],
                     emit=emit,
                     jobs=jobs,
                     context=context,

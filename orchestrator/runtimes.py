@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import platform
 from functools import cache
 from importlib import resources
 
@@ -34,13 +35,33 @@ class Arch(str, enum.Enum):
     def docker_platform(self) -> str:
         return _DOCKER_PLATFORM[self]
 
+    @property
+    def docker_arch(self) -> str:
+        """The architecture an image's config records (``docker image inspect``)."""
+        return _DOCKER_PLATFORM[self].partition("/")[2]
+
+    @classmethod
+    def from_name(cls, name: str) -> Arch | None:
+        """The arch any of its names means: Lambda's, uname's or Docker's (arm64/aarch64, x86_64/amd64)."""
+        return _BY_NAME.get(name.lower())
+
+    @classmethod
+    def host(cls) -> Arch | None:
+        return cls.from_name(platform.machine())
+
     def __str__(self) -> str:
         return self.value
 
 
+# The one table of an arch's names.
 _MACHINE = {Arch.X86_64: "x86_64", Arch.ARM64: "aarch64"}
 _ELF_MACHINE = {Arch.X86_64: "EM_X86_64", Arch.ARM64: "EM_AARCH64"}
 _DOCKER_PLATFORM = {Arch.X86_64: "linux/amd64", Arch.ARM64: "linux/arm64"}
+_BY_NAME = {
+    name: arch
+    for arch in Arch
+    for name in (arch.value, _MACHINE[arch], _DOCKER_PLATFORM[arch].partition("/")[2])
+}
 
 
 class Runtime(BaseModel):

@@ -18,7 +18,6 @@ from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
 from .fanout import Fanned, Interrupt, fan_out
 from .plan import Target
-from .runtimes import Arch
 
 __all__ = ["RunOutcome", "default_jobs", "finish", "not_run", "run_targets"]
 
@@ -35,9 +34,9 @@ def default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def _slowest_first(targets: Sequence[Target]) -> list[Target]:
-    """Start the slow targets first (arm64 under emulation, containers) so they do not end last."""
-    return sorted(targets, key=lambda t: (t.builder != "container", t.arch is not Arch.ARM64))
+def _slowest_first(targets: Sequence[Target], executor_for: Callable[[Target], Executor]) -> list[Target]:
+    """Start the slow targets first (containers, arm64 under emulation) so they do not end last."""
+    return sorted(targets, key=lambda t: -executor_for(t).cost(t))
 
 
 async def run_targets(
@@ -52,7 +51,7 @@ async def run_targets(
 ) -> RunOutcome:
     started = time.monotonic()
     await emit(RunStarted(tuple(t.id for t in targets), jobs))
-    order = _slowest_first(targets)
+    order = _slowest_first(targets, executor_for)
 
     async def build(target: Target) -> TargetResult | EnvironmentProblem:
         try:

@@ -1,17 +1,22 @@
 """Executors install a target's requirement set into a directory. The scheduler and the build
-pipeline only know this Protocol; a new place to build (a remote host, another engine) is one
-new module here."""
+pipeline know only this Protocol and the registry below: adding a builder is one module with an
+``open_executor(setup)`` and one line in ``_REGISTRY`` (and one member of ``plan.Builder``)."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
-from ..plan import Target
-from ..process import BatchSink
+from ..events import Phase
+from ..plan import Builder, Target
+from ..process import BatchSink, LineSink
+from ..secrets import Masker
 
-__all__ = ["Executor", "InstallOutcome", "InstallRequest"]
+__all__ = ["Executor", "ExecutorSetup", "InstallOutcome", "InstallRequest", "open_executors"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,8 +35,31 @@ class InstallOutcome:
     image_id: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class ExecutorSetup:
+    """What a run hands each executor it opens (each takes what it needs)."""
+
+    progress: LineSink  # run-level lines (image checks, pulls, clean-up warnings)
+    masker: Masker = field(default_factory=Masker)
+    cache_dir: Path | None = None  # download caches shared by the run's builds
+    pull: str = "missing"
+    retries: int = 0  # for the executor's own transient steps (image pulls)
+    keep_containers: bool = False
+    network: str | None = None
+
+
 class Executor(Protocol):
     name: str
+    # the phase shown while ``prepare`` runs (e.g. "pulling"), None when there is nothing to prepare
+    prepare_phase: Phase | None
+
+    def cost(self, target: Target) -> float:
+        """Relative wall time of a build of ``target`` (1: a native build): the slowest start first."""
+        ...
+
+    async def prepare(self, target: Target) -> None:
+        """What must be ready before the target builds (its image checked, once per run)."""
+        ...
 
     async def fingerprint(self, target: Target) -> str:
         """What about this executor decides the bytes it installs (tool versions, image id):
@@ -41,3 +69,27 @@ class Executor(Protocol):
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         """Install into ``request.dest``, streaming output lines to ``log``."""
         ...
+
+
+class _Module(Protocol):
+    def open_executor(self, setup: ExecutorSetup) -> AbstractAsyncContextManager[Executor]: ...
+
+
+# Modules are imported only when a target needs them (aiodocker is a third of start-up).
+_REGISTRY: dict[Builder, str] = {
+    Builder.NATIVE: "orchestrator.executors.native",
+    Builder.CONTAINER: "orchestrator.executors.container",
+}
+
+
+@asynccontextmanager
+async def open_executors(
+    builders: Iterable[Builder], setup: ExecutorSetup
+) -> AsyncIterator[dict[Builder, Executor]]:
+    """One open executor per builder the run needs, closed (best effort) when the run ends."""
+    async with AsyncExitStack() as stack:
+        opened: dict[Builder, Executor] = {}
+        for builder in sorted(set(builders), key=lambda b: b.value):
+            module = cast(_Module, importlib.import_module(_REGISTRY[builder]))
+            opened[builder] = await stack.enter_async_context(module.open_executor(setup))
+        yield opened

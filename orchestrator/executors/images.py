@@ -24,7 +24,6 @@ from .probe import BINFMT_FIX, PROBE, SelfProbe
 __all__ = ["ImageInfo", "Images", "Pull"]
 
 Pull = Literal["missing", "always", "never"]
-_DOCKER_ARCH = {Arch.X86_64: "amd64", Arch.ARM64: "arm64"}
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,7 @@ class Images:
                 f"image {image} is not on this machine (pull = never); pull or build it first"
             )
         found = info.get("Architecture", "?")
-        if found != _DOCKER_ARCH[arch]:
+        if found != arch.docker_arch:
             raise EnvironmentProblem(
                 f"image {image} is built for {found}, but the target is {arch}; use the image made for {arch}"
             )

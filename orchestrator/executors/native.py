@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from ..errors import BuildError, NoCompatibleWheel
 from ..plan import Target
 from ..process import BatchSink, run_streaming
 from ..tools import tool_version, uv_bin
-from . import InstallOutcome, InstallRequest
+from . import ExecutorSetup, InstallOutcome, InstallRequest
 
 __all__ = ["NativeExecutor", "no_wheel_package", "uv_environment", "uv_error"]
 
@@ -56,8 +58,20 @@ def uv_error(lines: tuple[str, ...]) -> str:
     return text.removeprefix("error: ")
 
 
+@asynccontextmanager
+async def open_executor(setup: ExecutorSetup) -> AsyncIterator[NativeExecutor]:
+    yield NativeExecutor()
+
+
 class NativeExecutor:
     name = "native"
+    prepare_phase = None
+
+    def cost(self, target: Target) -> float:
+        return 1.0
+
+    async def prepare(self, target: Target) -> None:
+        return None
 
     async def fingerprint(self, target: Target) -> str:
         return tool_version(uv_bin())

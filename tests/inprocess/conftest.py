@@ -13,7 +13,7 @@ import pytest
 from orchestrator.config import load_workspace
 from orchestrator.context import BuildContext
 from orchestrator.discovery import discover_layers
-from orchestrator.events import Event, TargetResult
+from orchestrator.events import Event, Phase, TargetResult
 from orchestrator.executors import InstallOutcome, InstallRequest
 from orchestrator.fanout import Interrupt
 from orchestrator.outputs import prepare_outputs
@@ -43,6 +43,14 @@ class FakeExecutor:
     fingerprint_value: str = "fake-1"
     calls: dict[str, int] = field(default_factory=dict)
     name: str = "fake"
+    prepare_phase: Phase | None = None
+    prepared: list[str] = field(default_factory=list)
+
+    def cost(self, target: Target) -> float:
+        return 1.0
+
+    async def prepare(self, target: Target) -> None:
+        self.prepared.append(target.id)
 
     async def fingerprint(self, target: Target) -> str:
         return self.fingerprint_value
