@@ -68,9 +68,9 @@ async def decide_builders(
             try:
                 requirements = await requirements_for(target)
                 package = await wheel_gap(target, requirements, env=env_for(target) if env_for else None)
-            except LayerctlError:
-                # the build itself will report the problem; decide nothing here
-                decided[target.id] = with_builder(target, "native", "undecided: resolution failed")
+            except LayerctlError as exc:
+                # the build itself fails on the same problem; `layerctl list` shows it meanwhile
+                decided[target.id] = with_builder(target, "native", f"undecided: {exc.message}")
                 return
         if package is None:
             decided[target.id] = with_builder(target, "native", "every dependency has a wheel")
