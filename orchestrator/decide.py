@@ -14,10 +14,9 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from .errors import LayerctlError
-from .executors.native import no_wheel_package
 from .plan import Target
 from .resolve import requirements_for
-from .tools import uv_bin
+from .tools import no_wheel_package, uv_bin
 
 __all__ = ["decide_builders", "wheel_gap", "with_builder"]
 

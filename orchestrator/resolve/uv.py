@@ -8,7 +8,7 @@ import anyio
 
 from ..errors import ResolveError
 from ..plan import Target
-from ..tools import uv_bin
+from ..tools import uv_bin, uv_error
 
 __all__ = ["uv_requirements"]
 
@@ -33,10 +33,16 @@ async def uv_requirements(target: Target) -> str:
     ]
     result = await anyio.run_process(argv, check=False, stderr=subprocess.PIPE)
     if result.returncode != 0:
-        stderr = result.stderr.decode("utf-8", "replace").strip()
+        lines = tuple(result.stderr.decode("utf-8", "replace").strip().splitlines())
         lock = target.layer.root / "uv.lock"
-        if "needs to be updated" in stderr:
+        if "needs to be updated" in " ".join(lines):
             raise ResolveError(f"{lock}: out of date with pyproject.toml; run `uv lock` in {lock.parent}")
-        first = next((line for line in stderr.splitlines() if line.strip()), "no output")
-        raise ResolveError(f"{lock}: uv export failed: {first}")
+        last = next((line.strip() for line in reversed(lines) if line.strip()), "no output")
+        error = uv_error(lines, fallback=last)
+        if error.startswith("Failed to parse `uv.lock`"):  # `uv lock` cannot read it either
+            raise ResolveError(
+                f"{lock}: uv cannot read it: {error}; restore it from version control, "
+                f"or delete it and run `uv lock` in {lock.parent}"
+            )
+        raise ResolveError(f"{lock}: uv export failed: {error}; run `uv lock` in {lock.parent}")
     return result.stdout.decode("utf-8")
