@@ -30,6 +30,7 @@ class NativeExecutor:
             uv,
             "pip",
             "install",
+            "--no-config",  # no uv.toml / [tool.uv] from anywhere: the requirement set is the input
             "--color",
             "never",
             "--no-progress",
@@ -47,7 +48,9 @@ class NativeExecutor:
         ]
         shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", "requirements.txt"]
         await log("$ " + " ".join(shown))
-        result = await run_streaming(argv, log, env=uv_environment(request.index_url, request.ca_bundle))
+        result = await run_streaming(
+            argv, log, cwd=target.layer.root, env=uv_environment(request.index_url, request.ca_bundle)
+        )
         if result.returncode != 0:
             package = no_wheel_package(result.tail)
             if package:

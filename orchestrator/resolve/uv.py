@@ -1,4 +1,8 @@
-"""uv projects: ``uv export`` of the locked set, without dev groups and without the project itself."""
+"""uv projects: ``uv export`` of the locked set, without dev groups and without the project itself.
+
+uv runs in the layer's directory with the layer's own configuration only (tools.py), so the lock
+is checked against what ``uv lock`` there used, never against the caller's uv set-up.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import anyio
 
 from ..errors import ResolveError
 from ..plan import Target
-from ..tools import uv_bin, uv_error
+from ..tools import uv_bin, uv_error, uv_project_environment
 
 __all__ = ["uv_requirements"]
 
@@ -31,7 +35,9 @@ async def uv_requirements(target: Target) -> str:
         "--project",
         str(target.layer.root),
     ]
-    result = await anyio.run_process(argv, check=False, stderr=subprocess.PIPE)
+    result = await anyio.run_process(
+        argv, check=False, stderr=subprocess.PIPE, cwd=target.layer.root, env=uv_project_environment()
+    )
     if result.returncode != 0:
         lines = tuple(result.stderr.decode("utf-8", "replace").strip().splitlines())
         lock = target.layer.root / "uv.lock"
