@@ -117,8 +117,8 @@ def poetry_content_hash(pyproject: Mapping[str, Any], *, with_dependency_groups:
     relevant_poetry: dict[str, Any] = {}
     for key in _POETRY_KEYS:
         value = tool_poetry.get(key)
-        # Poetry writes a legacy key even when it is missing (as null), unless [project] or
-        # [dependency-groups] has relevant content: hashes of old projects stay as they were
+        # Poetry hashes a missing legacy key as null, unless [project] or [dependency-groups]
+        # has relevant content: so the hashes of projects from before [project] stay as they were
         if value is None and (key not in _POETRY_LEGACY_KEYS or relevant_project or groups):
             continue
         relevant_poetry[key] = value
@@ -152,7 +152,7 @@ def read_poetry_lock(lock_path: Path) -> PoetryLock:
         raise ResolveError(f"{lock_path}: no [metadata] lock-version: not a lock Poetry wrote; {relock}")
     raw_version = metadata["lock-version"]
     try:
-        version = Version(str(raw_version)) if isinstance(raw_version, str) else None
+        version = Version(raw_version) if isinstance(raw_version, str) else None
     except InvalidVersion:
         version = None
     if version is None:
