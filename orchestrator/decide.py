@@ -2,7 +2,8 @@
 target's platform, otherwise the container, naming the package that forced it.
 
 The check is a resolution only (``uv pip compile --only-binary :all:`` for the target's
-platform), so ``layerctl list`` and ``build-all`` make the same decision before anything builds.
+platform), so ``layerctl list`` and ``build-all`` make the same decision before anything builds,
+wherever they are started from (uv runs as every uv run does: see tools.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from .errors import LayerctlError
-from .executors.native import no_wheel_package
 from .plan import Builder, Target
 from .resolve import requirements_for
-from .tools import uv_bin
+from .tools import no_wheel_package, uv_bin, uv_environment
 
 __all__ = ["decide_builders", "wheel_gap", "with_builder"]
 
@@ -31,7 +31,7 @@ def with_builder(target: Target, builder: str, reason: str | None) -> Target:
 async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | None = None) -> str | None:
     """The first package without a compatible wheel for ``target``, or None."""
     argv = [
-        uv_bin(), "pip", "compile", "-", "--quiet", "--no-header", "--color", "never",
+        uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
         # markers come from --python-version: an interpreter of that version is never fetched
         "--no-python-downloads",
         "--python-version", target.python,
@@ -39,7 +39,12 @@ async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | 
         "--only-binary", ":all:",
     ]  # fmt: skip
     result = await anyio.run_process(
-        argv, input=requirements.encode(), check=False, stderr=subprocess.PIPE, env=env
+        argv,
+        input=requirements.encode(),
+        check=False,
+        stderr=subprocess.PIPE,
+        cwd=target.layer.root,
+        env=uv_environment() if env is None else env,
     )
     if result.returncode != 0:
         return no_wheel_package(tuple(result.stderr.decode("utf-8", "replace").splitlines()))
@@ -67,9 +72,9 @@ async def decide_builders(
             try:
                 requirements = await requirements_for(target)
                 package = await wheel_gap(target, requirements, env=env_for(target) if env_for else None)
-            except LayerctlError:
-                # the build itself will report the problem; decide nothing here
-                decided[target.id] = with_builder(target, "native", "undecided: resolution failed")
+            except LayerctlError as exc:
+                # the build itself fails on the same problem; `layerctl list` shows it meanwhile
+                decided[target.id] = with_builder(target, "native", f"undecided: {exc.message}")
                 return
         if package is None:
             decided[target.id] = with_builder(target, "native", "every dependency has a wheel")

@@ -20,13 +20,13 @@ from .decide import decide_builders
 from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
-from .executors.native import uv_environment
 from .fanout import signals_cancel
 from .outputs import cache_dir, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
+from .tools import uv_environment
 
 __all__ = ["event_pipe", "exit_code_for", "report_path", "run_plan"]
 

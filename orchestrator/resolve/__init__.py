@@ -6,6 +6,8 @@ or pip (in a container) installs as is.
 
 from __future__ import annotations
 
+import anyio
+
 from ..discovery import Tool
 from ..plan import Target
 from .pip import pip_requirements
@@ -20,5 +22,5 @@ async def requirements_for(target: Target) -> str:
     if tool is Tool.UV:
         return await uv_requirements(target)
     if tool is Tool.POETRY:
-        return poetry_requirements(target)
+        return await anyio.to_thread.run_sync(poetry_requirements, target)  # reads, validates, hashes
     return pip_requirements(target)

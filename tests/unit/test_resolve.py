@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_workspace
+from orchestrator.config import load_workspace, read_toml
 from orchestrator.discovery import discover_layers
 from orchestrator.errors import ResolveError
 from orchestrator.plan import Target, make_plan
 from orchestrator.resolve.pip import pip_requirements
-from orchestrator.resolve.poetry import poetry_requirements
+from orchestrator.resolve.poetry import poetry_content_hash, poetry_requirements
 
 LOCK = """
 [[package]]
@@ -63,7 +63,9 @@ content-hash = "0"
 
 def targets(make_workspace: Callable[..., Path], lock: str = LOCK) -> dict[str, Target]:
     root = make_workspace('python = ["3.10", "3.12"]', {"d": ""})
-    (root / "layers/d/poetry.lock").write_text(lock)
+    layer = root / "layers/d"
+    fresh = poetry_content_hash(read_toml(layer / "pyproject.toml"))
+    (layer / "poetry.lock").write_text(lock.replace('content-hash = "0"', f'content-hash = "{fresh}"'))
     workspace = load_workspace(root)
     return {t.id: t for t in make_plan(workspace, discover_layers(workspace)).targets}
 
