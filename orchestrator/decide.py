@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import anyio
 
 from .errors import LayerctlError
+from .fanout import fan_out
 from .plan import Builder, Target
 from .resolve import requirements_for
 from .tools import no_wheel_package, uv_bin, uv_environment
@@ -61,28 +62,20 @@ async def decide_builders(
     targets: Sequence[Target], env_for: Callable[[Target], dict[str, str]] | None = None
 ) -> list[Target]:
     """Targets with ``auto`` replaced by ``native`` or ``container`` and the reason."""
-    decided: dict[str, Target] = {}
-    limiter = anyio.CapacityLimiter(_CONCURRENT_CHECKS)
 
-    async def one(target: Target) -> None:
+    async def one(target: Target) -> Target:
         if target.builder != "auto":
-            decided[target.id] = with_builder(target, target.builder, f"builder = {target.builder}")
-            return
-        async with limiter:
-            try:
-                requirements = await requirements_for(target)
-                package = await wheel_gap(target, requirements, env=env_for(target) if env_for else None)
-            except LayerctlError as exc:
-                # the build itself fails on the same problem; `layerctl list` shows it meanwhile
-                decided[target.id] = with_builder(target, "native", f"undecided: {exc.message}")
-                return
+            return with_builder(target, target.builder, f"builder = {target.builder}")
+        try:
+            requirements = await requirements_for(target)
+            package = await wheel_gap(target, requirements, env=env_for(target) if env_for else None)
+        except LayerctlError as exc:
+            # the build itself fails on the same problem; `layerctl list` shows it meanwhile
+            return with_builder(target, Builder.NATIVE, f"undecided: {exc.message}")
         if package is None:
-            decided[target.id] = with_builder(target, "native", "every dependency has a wheel")
-        else:
-            reason = f"{package} has no wheel for {target.runtime.manylinux} {target.arch.machine}"
-            decided[target.id] = with_builder(target, "container", reason)
+            return with_builder(target, Builder.NATIVE, "every dependency has a wheel")
+        reason = f"{package} has no wheel for {target.runtime.manylinux} {target.arch.machine}"
+        return with_builder(target, Builder.CONTAINER, reason)
 
-    async with anyio.create_task_group() as tg:
-        for target in targets:
-            tg.start_soon(one, target)
-    return [decided[t.id] for t in targets]
+    done = await fan_out(targets, one, limiter=_CONCURRENT_CHECKS, name=lambda t: t.id)
+    return [done.results[i] for i in range(len(targets))]
