@@ -35,9 +35,9 @@ def result_for(target: Target, **fields: Any) -> TargetResult:
 
 
 async def build_target(target: Target, executor: Executor, emit: Emit, ctx: BuildContext) -> TargetResult:
-    """Build one target; never raises for a build failure (the result says it), only on cancel
-    and for an EnvironmentProblem (the run decides what it stops). Transient failures are
-    retried up to ``ctx.retries`` times with backoff; ``ctx.timeout_s`` bounds each attempt."""
+    """Build one target; never raises for a failure (the result says it), only when cancelled.
+    Transient failures are retried up to ``ctx.retries`` times with backoff; ``ctx.timeout_s``
+    bounds each attempt."""
     started = time.monotonic()
     started_at = time.time()
     await emit(TargetStarted(target.id, target.builder))
@@ -114,6 +114,7 @@ def _failure_fields(target: Target, failed: Failed, tail: deque[str], workspace:
     package = getattr(failed.cause, "package", None) or diagnosis.package
     fields: dict[str, Any] = {
         "error": failed.message,
+        "exit_code": failed.cause.exit_code,
         "hint": failed.cause.hint or diagnosis.hint,
         "log_tail": list(tail),
     }

@@ -17,7 +17,7 @@ import typer
 from . import __version__
 from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspace, validate
 from .discovery import discover_layers
-from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, LayerctlError
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, LayerctlError
 from .outputs import MARKER, check_inside, claim_report_dir, clean_output_dir, clean_report_dir, report_dir
 from .plan import Plan, make_plan
 from .reporters import LogFormat, make_reporter
@@ -393,7 +393,7 @@ def verify(
     )
     for result in results:
         typer.echo(f"{result.id:<28} {'ok' if result.ok else 'FAILED':<7} {result.detail}")
-    raise typer.Exit(0 if all(r.ok for r in results) else EXIT_BUILD_FAILED)
+    raise typer.Exit(max((r.exit_code for r in results if not r.ok), default=0))
 
 
 @app.command("report")

@@ -57,6 +57,7 @@ class TargetResult(BaseModel):
     tool_versions: dict[str, str] = {}
     warnings: list[str] = []
     error: str | None = None
+    exit_code: int | None = None  # of a failure: 1 the target's own, 3 this machine's (engine, image, QEMU)
     hint: str | None = None  # what to do about a known cause of failure
     error_file: str | None = None  # the file (relative to the workspace) and line the failure is about
     error_line: int | None = None

@@ -1,6 +1,6 @@
 """One attempt at one target: resolve -> up to date? -> install (executor) -> scripts -> audit ->
-compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when cancelled or
-for an EnvironmentProblem (not the target's fault: the run decides what it stops).
+compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when cancelled; an
+EnvironmentProblem (the engine, an image, QEMU) fails only this target, like any cause.
 
 Every output is replaced atomically: a failed or cancelled attempt leaves the previous good
 ``layer.zip`` and ``artifacts/`` exactly as they were."""
@@ -20,7 +20,7 @@ import anyio.to_thread
 from .audit import audit_tree
 from .bytecode import compile_bytecode
 from .context import BuildContext
-from .errors import BuildError, EnvironmentProblem, LayerctlError, TargetTimeout
+from .errors import BuildError, LayerctlError, TargetTimeout
 from .events import Phase
 from .executors import Executor, InstallRequest
 from .fileio import replace_tree, write_atomic
@@ -79,9 +79,6 @@ class Attempt:
                 return await self._run(staging)
             assert scope.cancelled_caught
             return await self._failed(TargetTimeout(f"timed out after {self.ctx.timeout_s:g}s (--timeout)"))
-        except EnvironmentProblem as exc:
-            await self.log(f"error: {self.ctx.masker(exc.message)}")
-            raise
         except LayerctlError as exc:
             return await self._failed(exc)
         except OSError as exc:

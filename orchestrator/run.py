@@ -17,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .context import BuildContext
 from .decide import decide_builders
-from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
@@ -94,8 +94,8 @@ def _silence_stdout() -> None:
 def exit_code_for(outcome: RunOutcome) -> int:
     if outcome.interrupted:
         return EXIT_INTERRUPTED
-    if outcome.fatal is not None:
-        return outcome.fatal.exit_code
+    if any(r.status == "failed" and r.exit_code == EXIT_ENVIRONMENT for r in outcome.results):
+        return EXIT_ENVIRONMENT  # the machine lacks something (engine, image, QEMU): say so
     if any(r.status not in ("built", "up-to-date") for r in outcome.results):
         return EXIT_BUILD_FAILED
     return EXIT_OK
@@ -194,6 +194,4 @@ async def run_plan(
                 interrupted=outcome.interrupted,
             )
         )
-    if outcome.fatal is not None:
-        raise outcome.fatal
     return outcome, code

@@ -13,7 +13,6 @@ import anyio
 
 from .build import build_target, result_for
 from .context import BuildContext
-from .errors import EnvironmentProblem
 from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
 from .fanout import Fanned, Interrupt, fan_out
@@ -27,7 +26,6 @@ class RunOutcome:
     results: tuple[TargetResult, ...]
     duration_s: float
     interrupted: bool
-    fatal: EnvironmentProblem | None = None  # stopped the whole run (engine, image, QEMU)
 
 
 def default_jobs() -> int:
@@ -53,24 +51,18 @@ async def run_targets(
     await emit(RunStarted(tuple(t.id for t in targets), jobs))
     order = _slowest_first(targets, executor_for)
 
-    async def build(target: Target) -> TargetResult | EnvironmentProblem:
-        try:
-            return await build_target(target, executor_for(target), emit, context)
-        except EnvironmentProblem as exc:  # every target would meet it: stop, keep-going or not
-            return exc
+    async def build(target: Target) -> TargetResult:
+        return await build_target(target, executor_for(target), emit, context)
 
-    def stops(result: TargetResult | EnvironmentProblem) -> bool:
-        return isinstance(result, EnvironmentProblem) or (result.status == "failed" and not keep_going)
+    def stops(result: TargetResult) -> bool:
+        return result.status == "failed" and not keep_going
 
-    fanned: Fanned[TargetResult | EnvironmentProblem] = Fanned()
+    fanned: Fanned[TargetResult] = Fanned()
     with interrupt.cancels():
         await fan_out(order, build, limiter=jobs, stop=stops, name=lambda t: t.id, into=fanned)
-    fatal = next((r for r in fanned.results.values() if isinstance(r, EnvironmentProblem)), None)
-    finished = {
-        order[i].id: result for i, result in fanned.results.items() if isinstance(result, TargetResult)
-    }
+    finished = {order[i].id: result for i, result in fanned.results.items()}
     running = {order[i].id for i in fanned.started}
-    return await finish(targets, finished, running, emit, started, interrupt.interrupted, fatal)
+    return await finish(targets, finished, running, emit, started, interrupt.interrupted)
 
 
 async def finish(
@@ -80,19 +72,18 @@ async def finish(
     emit: Emit,
     started: float,
     interrupted: bool,
-    fatal: EnvironmentProblem | None = None,
 ) -> RunOutcome:
     """The run's outcome in plan order: a row for every target, also those that did not finish."""
     ordered = []
     for target in targets:
         result = finished.get(target.id)
         if result is None:
-            why = "interrupted" if interrupted else fatal.message if fatal else "stopped after a failure"
+            why = "interrupted" if interrupted else "stopped after a failure"
             result = not_run(target, why, cancelled=target.id in running)
             with anyio.CancelScope(shield=True):
                 await emit(TargetFinished(result))
         ordered.append(result)
-    outcome = RunOutcome(tuple(ordered), round(time.monotonic() - started, 3), interrupted, fatal)
+    outcome = RunOutcome(tuple(ordered), round(time.monotonic() - started, 3), interrupted)
     with anyio.CancelScope(shield=True):
         await emit(RunFinished(outcome.results, outcome.duration_s))
     return outcome

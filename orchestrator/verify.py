@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
-from .errors import BuildError
+from .errors import EXIT_BUILD_FAILED, BuildError, EnvironmentProblem
 from .events import Emit, LogLines, Notice
 from .fanout import fan_out
 from .outputs import ZIP_NAME
@@ -24,8 +24,7 @@ from .plan import Target
 from .secrets import Credentials, Masker
 
 if TYPE_CHECKING:
-    from .executors.engine import DockerEngine
-    from .executors.images import Pull
+    from .executors.images import Images, Pull
 
 __all__ = ["VerifyResult", "top_level_modules", "verify_targets"]
 
@@ -56,6 +55,7 @@ class VerifyResult:
     ok: bool
     modules: int
     detail: str
+    exit_code: int = EXIT_BUILD_FAILED  # of a failure: 3 when this machine lacks the image or QEMU
 
 
 def top_level_modules(names: Iterable[str]) -> list[str]:
@@ -87,8 +87,8 @@ def _modules_in(zip_path: Path) -> list[str] | None:
 async def verify_targets(
     targets: Sequence[Target], emit: Emit, *, pull: Pull = "missing", jobs: int
 ) -> list[VerifyResult]:
-    """Check each target's verify image once (the run stops at a problem: exit 3), then import
-    every layer's modules, ``jobs`` containers at once."""
+    """Import every layer's modules, ``jobs`` containers at once. Each image is checked once; a
+    problem with one (missing, another arch, no QEMU) fails the targets that need it."""
     from .executors.engine import DockerEngine
     from .executors.images import Images
 
@@ -97,18 +97,21 @@ async def verify_targets(
 
     # verify containers get no secret at all; the engine refuses any that holds one
     async with DockerEngine(masker=Masker.for_credentials(Credentials.from_env())) as engine:
-        await Images(engine, pull=pull, progress=notice).prepare(
-            (t.verify_image, t.arch, t.python) for t in targets
-        )
-        done = await fan_out(targets, lambda t: _verify(t, engine, emit), limiter=jobs, name=lambda t: t.id)
+        images = Images(engine, pull=pull, progress=notice)
+        done = await fan_out(targets, lambda t: _verify(t, images, emit), limiter=jobs, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]
 
 
-async def _verify(target: Target, engine: DockerEngine, emit: Emit) -> VerifyResult:
+async def _verify(target: Target, images: Images, emit: Emit) -> VerifyResult:
     zip_path = target.out_dir / ZIP_NAME
     modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
     if modules is None:
         return VerifyResult(target.id, False, 0, f"no {ZIP_NAME}: build the target first")
+    try:
+        await images.ensure(target.verify_image, target.arch)
+        await images.runnable(target.verify_image, target.arch, target.python)
+    except EnvironmentProblem as exc:
+        return VerifyResult(target.id, False, len(modules), exc.message, exit_code=exc.exit_code)
     lines: list[str] = []
 
     async def sink(line: str) -> None:
@@ -123,7 +126,7 @@ async def _verify(target: Target, engine: DockerEngine, emit: Emit) -> VerifyRes
         "HostConfig": {"Binds": [f"{zip_path}:/layerctl/layer.zip:ro"]},
     }
     try:
-        code = await engine.run(config, target.arch, f"verify-{target.id}", sink)
+        code = await images.engine.run(config, target.arch, f"verify-{target.id}", sink)
     except BuildError as exc:
         return VerifyResult(target.id, False, len(modules), exc.message)
     failures = [line for line in lines if line.startswith("import FAILED")]

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from pathlib import Path
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import cast
 
 import anyio
 
 from ..errors import BuildError, ConfigError
 from ..events import Phase
+from ..once import Once
+from ..outputs import default_cache_dir
 from ..plan import Target
 from ..process import BatchSink
 from ..runtimes import Arch
@@ -26,20 +27,15 @@ __all__ = ["ContainerExecutor"]
 
 @asynccontextmanager
 async def open_executor(setup: ExecutorSetup) -> AsyncIterator[ContainerExecutor]:
-    """The run's engine connection, its image checks, and the executor building on them."""
-    from ..outputs import default_cache_dir
-
-    async with DockerEngine(keep_containers=setup.keep_containers, masker=setup.masker) as engine:
-        images = Images(
-            engine, pull=cast(Pull, setup.pull), pull_retries=setup.retries, progress=setup.progress
-        )
+    """The container executor of a run. It connects to the engine when the first target needs
+    it: an engine that cannot be reached fails the container targets, never the native ones."""
+    async with AsyncExitStack() as stack:
+        executor = ContainerExecutor(setup, stack)
         try:
-            yield ContainerExecutor(
-                images, cache_dir=setup.cache_dir or default_cache_dir(), network=setup.network
-            )
+            yield executor
         finally:
             with anyio.CancelScope(shield=True):
-                for warning in engine.warnings:
+                for warning in executor.warnings():
                     await setup.progress(f"warning: {warning}")
 
 
@@ -53,6 +49,13 @@ class ContainerExecutor:
     name = "container"
     prepare_phase: Phase | None = "pulling"  # the image's check (and pull), once per run
 
+    def __init__(self, setup: ExecutorSetup, stack: AsyncExitStack) -> None:
+        self.setup, self._stack = setup, stack
+        self.cache_dir = setup.cache_dir or default_cache_dir()
+        self.network = setup.network  # Docker's NetworkMode for build containers (None: the engine's)
+        self._connection: Once[Images] = Once()
+        self._images: Images | None = None
+
     def cost(self, target: Target) -> float:
         # pip in a container; under QEMU an arm64 build takes 4.5-6 times as long
         return 2.0 if target.arch is Arch.host() else 6.0
@@ -60,13 +63,25 @@ class ContainerExecutor:
     async def prepare(self, target: Target) -> None:
         await self._image(target)
 
-    def __init__(self, images: Images, *, cache_dir: Path, network: str | None = None) -> None:
-        self.images, self.engine = images, images.engine
-        self.cache_dir = cache_dir
-        self.network = network  # Docker's NetworkMode for build containers (None: the engine's default)
+    def warnings(self) -> list[str]:
+        return self._images.engine.warnings if self._images else []
+
+    async def images(self) -> Images:
+        """The run's engine and its image checks, connected once, when a target first needs them."""
+        return await self._connection.get("engine", self._connect)
+
+    async def _connect(self) -> Images:
+        setup = self.setup
+        engine = await self._stack.enter_async_context(
+            DockerEngine(keep_containers=setup.keep_containers, masker=setup.masker)
+        )
+        self._images = Images(
+            engine, pull=cast(Pull, setup.pull), pull_retries=setup.retries, progress=setup.progress
+        )
+        return self._images
 
     async def _image(self, target: Target) -> ImageInfo:
-        return await self.images.ensure(target.build_image, target.arch)
+        return await (await self.images()).ensure(target.build_image, target.arch)
 
     async def fingerprint(self, target: Target) -> str:
         return (await self._image(target)).id
@@ -111,7 +126,8 @@ class ContainerExecutor:
             f"python{target.python} -m pip install --target python -r requirements.txt"
         )
         probe = SelfProbe(target.arch, log)
-        code = await self.engine.run(config, target.arch, target.id, probe, files=files)
+        engine = (await self.images()).engine
+        code = await engine.run(config, target.arch, target.id, probe, files=files)
         versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
         if code != 0:
             raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")

@@ -133,8 +133,14 @@ class DockerEngine:
                 data=json.dumps(body).encode(),
                 params={"name": name, "platform": arch.docker_platform},
             )
-        except aiodocker.DockerError as exc:
-            raise BuildError(f"cannot create a container of {config.get('Image')}: {short(exc)}") from exc
+        except BaseException as exc:
+            # the engine may have made it before the answer was lost (a cancel, a broken
+            # connection): whatever it made under this name goes, it never stays in `Created`
+            with anyio.CancelScope(shield=True), anyio.move_on_after(30):
+                await self._remove(self.docker.containers.container(name), name)
+            if isinstance(exc, aiodocker.DockerError):
+                raise BuildError(f"cannot create a container of {config.get('Image')}: {short(exc)}") from exc
+            raise
         container = self.docker.containers.container(created["Id"])
         try:
             yield container
@@ -149,7 +155,7 @@ class DockerEngine:
         try:
             await container.delete(force=True)
         except aiodocker.DockerError as exc:
-            if exc.status not in (404, 409):  # gone, or being removed already
+            if exc.status not in (404, 409):  # gone (or never made), or being removed already
                 self.warnings.append(
                     f"could not remove container {name} ({short(exc)}); `layerctl clean --containers` will"
                 )

@@ -5,7 +5,6 @@ its own image, so builds start while other images are still being checked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -13,7 +12,6 @@ import aiodocker
 
 from ..errors import BuildError, EnvironmentProblem
 from ..failures import diagnose
-from ..fanout import fan_out
 from ..once import Once
 from ..process import LineSink
 from ..retry import attempts
@@ -53,24 +51,6 @@ class Images:
     @property
     def docker(self) -> aiodocker.Docker:
         return self.engine.docker
-
-    async def prepare(self, wanted: Iterable[tuple[str, Arch, str]]) -> None:
-        """Check every (image, arch, python) at once; raise the first problem found."""
-        todo = sorted(set(wanted), key=lambda w: (w[0], w[1].value))
-
-        async def one(item: tuple[str, Arch, str]) -> EnvironmentProblem | None:
-            image, arch, python = item
-            try:
-                await self.ensure(image, arch)
-                await self.runnable(image, arch, python)
-            except EnvironmentProblem as exc:
-                return exc
-            return None
-
-        done = await fan_out(todo, one, limiter=len(todo) or 1, name=lambda w: f"{w[0]} {w[1]}")
-        problems = [p for _i, p in sorted(done.results.items()) if p is not None]
-        if problems:
-            raise problems[0]
 
     async def ensure(self, image: str, arch: Arch) -> ImageInfo:
         """The image, checked once per run however many targets ask: pulled if asked or

@@ -15,7 +15,7 @@ from typing import TextIO
 from rich.console import Console
 
 from ..events import Event, Notice, RunFinished, RunStarted, TargetFinished, TargetResult, Warning
-from .summary import failure_lines, finished_line, markdown_summary, summary_table
+from .summary import failure_blocks, finished_line, markdown_summary, summary_table
 
 __all__ = ["GitHubReporter", "escape_data", "escape_property"]
 
@@ -51,9 +51,8 @@ class GitHubReporter:
         # LogLines, TargetStarted, PhaseStarted: the group written at the end holds them
 
     def _finish(self, event: RunFinished) -> None:
-        for result in event.results:
-            if result.status == "failed":
-                self.out.write("\n".join(failure_lines(result)) + "\n")
+        for block in failure_blocks(event.results):
+            self.out.write("\n".join(block) + "\n")
         summary_table(event.results, Console(file=self.out, width=120, highlight=False, no_color=True))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:

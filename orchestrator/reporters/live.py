@@ -35,7 +35,7 @@ from ..events import (
     TargetStarted,
     Warning,
 )
-from .summary import failure_lines, summary_table
+from .summary import failure_blocks, summary_table
 
 __all__ = ["LiveReporter"]
 
@@ -122,11 +122,10 @@ class LiveReporter:
                 self.progress.advance(self.task)
         if isinstance(event, RunFinished):
             self.close()
-            for result in event.results:
-                if result.status == "failed":
-                    self.console.print()
-                    for line in failure_lines(result):
-                        self.console.print(Text(line, style="red" if line.startswith(result.id) else ""))
+            for block in failure_blocks(event.results):
+                self.console.print()
+                for number, line in enumerate(block):
+                    self.console.print(Text(line, style="" if number else "red"))
             self.console.print()
             summary_table(event.results, self.console)
 

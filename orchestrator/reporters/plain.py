@@ -18,7 +18,7 @@ from ..events import (
     TargetStarted,
     Warning,
 )
-from .summary import failure_lines, finished_line, summary_table
+from .summary import failure_blocks, finished_line, summary_table
 
 __all__ = ["PlainReporter"]
 
@@ -58,9 +58,8 @@ class PlainReporter:
         elif isinstance(event, TargetFinished):
             self._write(event.result.id, finished_line(event.result))
         elif isinstance(event, RunFinished):
-            for result in event.results:
-                if result.status == "failed":
-                    self.out.write("\n" + "\n".join(failure_lines(result)) + "\n")
+            for block in failure_blocks(event.results):
+                self.out.write("\n" + "\n".join(block) + "\n")
             self.out.write("\n")
             summary_table(event.results, Console(file=self.out, width=120, highlight=False))
 

@@ -8,9 +8,18 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import EXIT_ENVIRONMENT
 from ..events import TargetResult
 
-__all__ = ["failure_lines", "finished_line", "markdown_summary", "mb", "status_word", "summary_table"]
+__all__ = [
+    "failure_blocks",
+    "failure_lines",
+    "finished_line",
+    "markdown_summary",
+    "mb",
+    "status_word",
+    "summary_table",
+]
 
 _WORD = {
     "built": "built",
@@ -54,6 +63,25 @@ def failure_lines(result: TargetResult) -> list[str]:
     if result.hint:
         lines.append(f"  hint: {result.hint}")
     return lines
+
+
+def failure_blocks(results: Sequence[TargetResult]) -> list[list[str]]:
+    """The failure block of every failed target; a cause this machine has (no engine, a missing
+    image, no QEMU) that several targets met is told once, the other targets point to it."""
+    blocks: list[list[str]] = []
+    told: dict[tuple[str | None, str | None], str] = {}
+    for result in results:
+        if result.status != "failed":
+            continue
+        cause = (result.error, result.hint)
+        first = told.get(cause)
+        if first is not None:
+            blocks.append([f"{result.id} FAILED: the same cause as {first}"])
+            continue
+        if result.exit_code == EXIT_ENVIRONMENT:
+            told[cause] = result.id
+        blocks.append(failure_lines(result))
+    return blocks
 
 
 def summary_table(results: Sequence[TargetResult], console: Console) -> None:

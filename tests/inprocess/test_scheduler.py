@@ -1,4 +1,4 @@
-"""Fail-fast, keep-going, retries, timeouts, cancellation, fatal environment errors and the stamp:
+"""Fail-fast, keep-going, retries, timeouts, cancellation, scoped environment errors and the stamp:
 the real scheduler and pipeline, a fake executor."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from orchestrator.executors import InstallRequest
 from orchestrator.fanout import Interrupt
 from orchestrator.package import sha256_file
 from orchestrator.process import BatchSink
+from orchestrator.run import exit_code_for
 
 from .conftest import FakeExecutor, by_id, never_finishes, plan_for, run
 
@@ -119,15 +120,30 @@ async def test_cancel_cleans_up_and_keeps_the_previous_zip(tmp_path: Path) -> No
     assert not [p for p in out.iterdir() if p.name.startswith(".staging-")]
 
 
-async def test_an_environment_problem_stops_the_run(tmp_path: Path) -> None:
+async def test_an_environment_problem_fails_only_the_targets_that_need_it(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, ["a", "b", "c"])
+
+    async def no_engine(request: InstallRequest, log: BatchSink, attempt: int) -> None:
+        raise EnvironmentProblem("Docker engine not reachable", hint="start the engine")
+
+    outcome = await run(plan, FakeExecutor({"a": no_engine, "c": no_engine}), keep_going=True)
+    rows = by_id(outcome)
+    assert rows["b:py3.12-x86_64"].status == "built"
+    for target in ("a:py3.12-x86_64", "c:py3.12-x86_64"):
+        assert rows[target].status == "failed" and rows[target].error == "Docker engine not reachable"
+        assert rows[target].hint == "start the engine" and rows[target].exit_code == 3
+    assert exit_code_for(outcome) == 3
+
+
+async def test_an_environment_problem_honours_fail_fast(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, ["a", "b"])
 
     async def no_engine(request: InstallRequest, log: BatchSink, attempt: int) -> None:
         raise EnvironmentProblem("Docker engine not reachable")
 
-    outcome = await run(plan, FakeExecutor({"a": no_engine}), keep_going=True)
-    assert outcome.fatal is not None and outcome.fatal.message == "Docker engine not reachable"
+    outcome = await run(plan, FakeExecutor({"a": no_engine}), jobs=1)
     assert by_id(outcome)["b:py3.12-x86_64"].status == "not-run"
+    assert exit_code_for(outcome) == 3
 
 
 async def test_the_stamp_skips_unchanged_targets_and_notices_the_executor(tmp_path: Path) -> None:

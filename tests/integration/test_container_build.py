@@ -206,12 +206,54 @@ def test_image_of_the_wrong_architecture_is_refused(tmp_path: Path) -> None:
         (root / "layers/c/pyproject.toml").read_text()
         + '\n[tool.layerctl]\nimage = "layerctl-test/wrong-arch:{arch}"\n'
     )
-    result = layerctl("-C", str(root), "build-all", "--pull", "never")
-    assert result.returncode == 3
-    assert result.stderr.strip() == (
-        "layerctl: error: image layerctl-test/wrong-arch:arm64 is built for amd64, but the target "
-        "is arm64; use the image made for arm64"
+    result = layerctl("-C", str(root), "build-all", "--pull", "never", "--log-format", "plain")
+    assert result.returncode == 3, result.stdout + result.stderr
+    row = report(root)["targets"][0]
+    assert row["status"] == "failed" and row["exit_code"] == 3
+    assert row["error"] == (
+        "image layerctl-test/wrong-arch:arm64 is built for amd64, but the target is arm64; "
+        "use the image made for arm64"
     )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def _mixed_workspace(root: Path, container_settings: str) -> Path:
+    """Layer `c` (an sdist: a container build) and layer `n` (wheels only: native), py3.11 x86_64."""
+    sdist_workspace(root, python='"3.11"', arch='"x86_64"')
+    (root / "layers/c/pyproject.toml").write_text(
+        (root / "layers/c/pyproject.toml").read_text() + "\n[tool.layerctl]\n" + container_settings
+    )
+    (root / "layers/n").mkdir()
+    (root / "layers/n/pyproject.toml").write_text(
+        '[project]\nname = "n"\nversion = "1"\ndependencies = ["six"]\n'
+    )
+    return root
+
+
+def test_a_missing_image_fails_only_the_targets_that_need_it(tmp_path: Path) -> None:
+    """No registry here: the pull fails. Native targets build anyway; no container stays behind."""
+    root = _mixed_workspace(tmp_path, 'image = "layerctl-testbed/no-such-image:{arch}"\n')
+    result = layerctl("-C", str(root), "build-all", "--keep-going", "--log-format", "plain")
+    assert result.returncode == 3, result.stdout + result.stderr
+    rows = {r["id"]: r for r in report(root)["targets"]}
+    assert rows["n:py3.11-x86_64"]["status"] == "built"
+    failed = rows["c:py3.11-x86_64"]
+    assert failed["status"] == "failed" and failed["exit_code"] == 3
+    assert "layerctl-testbed/no-such-image:x86_64 is not on this machine" in failed["error"]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert labelled_containers() == []
+
+
+def test_an_engine_that_refuses_a_container_leaves_none_behind(tmp_path: Path) -> None:
+    root = _mixed_workspace(tmp_path, "")
+    result = layerctl(
+        "-C", str(root), "build-all", "--keep-going", "--container-network", "layerctl-no-such-network"
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = {r["id"]: r for r in report(root)["targets"]}
+    assert rows["n:py3.11-x86_64"]["status"] == "built"
+    assert "cannot create a container" in rows["c:py3.11-x86_64"]["error"]
+    assert labelled_containers() == []
 
 
 def test_clean_containers_removes_leftovers() -> None:

@@ -214,13 +214,16 @@ def test_zip_is_the_same_wherever_it_is_built(tmp_path: Path) -> None:
     assert digests[0] == digests[1]
 
 
-def test_engine_down_is_one_line_exit_3(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.layerctl]\nbuilder = "container"\n')
-    write_layer(tmp_path, "a", ["six"])
+def test_engine_down_fails_the_container_targets_only(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.layerctl]\narch = ["x86_64"]\n')
+    write_layer(tmp_path, "a", ["six"], '[tool.layerctl]\nbuilder = "container"\n')
+    write_layer(tmp_path, "b", ["six"])
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
-    result = layerctl("-C", str(tmp_path), "build-all", env=env)
-    assert result.returncode == 3
-    assert result.stderr.startswith(
-        f"layerctl: error: Docker engine not reachable at unix://{tmp_path}/no-engine.sock"
-    )
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    result = layerctl("-C", str(tmp_path), "build-all", "--keep-going", "--log-format", "plain", env=env)
+    assert result.returncode == 3, result.stdout + result.stderr
+    rows = {r["id"]: r for r in report(tmp_path)["targets"]}
+    assert rows["b:py3.12-x86_64"]["status"] == "built"
+    failed = rows["a:py3.12-x86_64"]
+    assert failed["status"] == "failed" and failed["exit_code"] == 3
+    assert failed["error"].startswith(f"Docker engine not reachable at unix://{tmp_path}/no-engine.sock")
+    assert "Traceback" not in result.stdout + result.stderr

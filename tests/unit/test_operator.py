@@ -26,7 +26,7 @@ from orchestrator.report_html import render_html
 from orchestrator.reporters.github import escape_data, escape_property
 from orchestrator.reporters.jsonl import JsonReporter
 from orchestrator.reporters.plain import PlainReporter
-from orchestrator.reporters.summary import failure_lines, markdown_summary
+from orchestrator.reporters.summary import failure_blocks, failure_lines, markdown_summary
 
 
 def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: object) -> TargetResult:
@@ -236,3 +236,22 @@ def test_live_view_fits_a_big_matrix_in_a_small_terminal() -> None:
     assert "l59:py3.12-arm64" in text and "compiling x.c" in text  # the running one is shown
     assert "l0:py3.12-arm64" in text and "failed" in text  # and the failed one
     assert "more (done or queued)" in text and "1/60" in text
+
+
+def test_a_cause_of_this_machine_is_told_once() -> None:
+    engine = {"error": "Docker engine not reachable at unix:///x", "exit_code": 3, "hint": None}
+    rows = [
+        result(id="a:py3.12-x86_64", status="failed", **engine),
+        result(id="b:py3.12-x86_64", status="built"),
+        result(id="c:py3.12-arm64", status="failed", **engine),
+        result(id="d:py3.12-arm64", status="failed", error="uv pip install failed", exit_code=1),
+        result(id="e:py3.12-arm64", status="failed", error="uv pip install failed", exit_code=1),
+    ]
+    blocks = failure_blocks(rows)
+    assert [block[0] for block in blocks] == [
+        "a:py3.12-x86_64 FAILED: Docker engine not reachable at unix:///x",
+        "c:py3.12-arm64 FAILED: the same cause as a:py3.12-x86_64",
+        "d:py3.12-arm64 FAILED: uv pip install failed",
+        "e:py3.12-arm64 FAILED: uv pip install failed",  # a build's own failure: each its own block
+    ]
+    assert len(blocks[1]) == 1
