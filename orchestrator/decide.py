@@ -14,11 +14,12 @@ from collections.abc import Callable, Sequence
 
 import anyio
 
-from .errors import LayerctlError
+from .errors import LayerctlError, NoCompatibleWheel
 from .fanout import fan_out
 from .plan import Builder, Target
 from .resolve import requirements_for
 from .tools import no_wheel_package, uv_bin, uv_environment
+from .wheels import exact_wheels
 
 __all__ = ["decide_builders", "wheel_gap", "with_builder"]
 
@@ -48,7 +49,14 @@ async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | 
         env=uv_environment() if env is None else env,
     )
     if result.returncode != 0:
-        return no_wheel_package(tuple(result.stderr.decode("utf-8", "replace").splitlines()))
+        package = no_wheel_package(tuple(result.stderr.decode("utf-8", "replace").splitlines()))
+        if package is None:
+            return None  # not a missing wheel: the build reports the problem
+        try:  # uv's platform is below the runtime's (AL2): is there a wheel among its exact tags?
+            chosen = await exact_wheels(target, requirements, uv_environment() if env is None else env)
+        except NoCompatibleWheel as exc:
+            return exc.package
+        return package if chosen is None else None
     # The resolver reads an sdist's static metadata without building it, so a direct reference
     # to anything but a wheel (an sdist, a directory, a git URL) resolves fine yet needs a build.
     for line in result.stdout.decode("utf-8", "replace").splitlines():

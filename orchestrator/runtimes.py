@@ -75,6 +75,7 @@ class Runtime(BaseModel):
     glibc: str
     manylinux: str
     uv_manylinux: str = Field(alias="uv-manylinux")
+    uv_manylinux_above: str | None = Field(default=None, alias="uv-manylinux-above")
     build_image: str = Field(alias="build-image")
     runtime_image: str = Field(alias="runtime-image")
 
@@ -85,6 +86,26 @@ class Runtime(BaseModel):
     def uv_platform(self, arch: Arch) -> str:
         """The ``uv pip install --python-platform`` triple, e.g. ``aarch64-manylinux_2_34``."""
         return f"{arch.machine}-{self.uv_manylinux}"
+
+    def uv_platform_above(self, arch: Arch) -> str | None:
+        """For a runtime uv cannot name exactly: the uv platform just above it (see wheels.py)."""
+        return f"{arch.machine}-{self.uv_manylinux_above}" if self.uv_manylinux_above else None
+
+    def platform_tags(self, arch: Arch) -> tuple[str, ...]:
+        """Every wheel platform tag the runtime accepts on ``arch``, the most preferred first:
+        manylinux_2_X for its glibc down to the oldest (aarch64 wheels start at 2_17), each with
+        its legacy alias (manylinux2014 = 2_17, manylinux2010 = 2_12, manylinux1 = 2_5)."""
+        newest = int(self.manylinux.rsplit("_", 1)[1])
+        oldest = 17 if arch is Arch.ARM64 else 5
+        tags: list[str] = []
+        for minor in range(newest, oldest - 1, -1):
+            tags.append(f"manylinux_2_{minor}_{arch.machine}")
+            if minor in _LEGACY_MANYLINUX:
+                tags.append(f"{_LEGACY_MANYLINUX[minor]}_{arch.machine}")
+        return tuple(tags)
+
+
+_LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 
 
 @cache

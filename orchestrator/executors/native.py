@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from ..errors import BuildError, NoCompatibleWheel
+import anyio
+
+from ..errors import BuildError
 from ..plan import Target
-from ..process import BatchSink, run_streaming
+from ..process import BatchSink, ProcessResult, run_streaming
 from ..tools import no_wheel_package, tool_version, uv_bin, uv_environment, uv_error
+from ..wheels import exact_wheels, no_wheel
 from . import ExecutorSetup, InstallOutcome, InstallRequest
 
 __all__ = ["NativeExecutor", "open_executor"]
@@ -38,40 +42,48 @@ class NativeExecutor:
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
-        uv = uv_bin()
-        argv = [
-            uv,
-            "pip",
-            "install",
-            "--no-config",  # no uv.toml / [tool.uv] from anywhere: the requirement set is the input
-            "--color",
-            "never",
-            "--no-progress",
-            "--no-python-downloads",  # the target's version is --python-version; no interpreter is fetched
-            "--python-version",
-            target.python,
-            "--python-platform",
-            target.runtime.uv_platform(target.arch),
-            "--only-binary",
-            ":all:",
-            "--target",
-            str(request.dest),
-            "--requirement",
-            str(request.requirements),
-        ]
-        shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", "requirements.txt"]
-        await log("$ " + " ".join(shown))
-        result = await run_streaming(
-            argv, log, cwd=target.layer.root, env=uv_environment(request.index_url, request.ca_bundle)
-        )
+        env = uv_environment(request.index_url, request.ca_bundle)
+        platform = target.runtime.uv_platform(target.arch)
+        result = await _uv_install(request, log, env, platform, request.requirements)
+        package = no_wheel_package(result.tail) if result.returncode else None
+        if package:
+            # uv's platform is below the runtime's (AL2: 2_17 for 2_26): choose among its exact tags
+            requirements = await anyio.Path(request.requirements).read_text("utf-8")
+            chosen = await exact_wheels(target, requirements, env)
+            if chosen is None:
+                raise no_wheel(target, package, package)
+            await log(
+                f"uv has no {target.runtime.manylinux} platform: wheels chosen among the runtime's tags "
+                f"({', '.join(f'{c.name} {c.version}: {c.tag}' for c in chosen if not c.tag.startswith('any'))})"
+            )
+            exact = request.dest.parent / "exact-wheels.txt"  # beside python/, never in the zip
+            await anyio.Path(exact).write_text("".join(c.requirement() + "\n" for c in chosen))
+            above = target.runtime.uv_platform_above(target.arch)
+            assert above is not None
+            result = await _uv_install(request, log, env, above, exact, "--no-deps")
         if result.returncode != 0:
-            package = no_wheel_package(result.tail)
-            if package:
-                raise NoCompatibleWheel(
-                    f"{package} has no wheel for {target.runtime.manylinux} {target.arch.machine} "
-                    f"CPython {target.python}; it must be built in the target's image: "
-                    'use --builder container (or builder = "container" for this layer)',
-                    package,
-                )
             raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
-        return InstallOutcome(tool_versions={"uv": tool_version(uv)})
+        return InstallOutcome(tool_versions={"uv": tool_version(uv_bin())})
+
+
+async def _uv_install(
+    request: InstallRequest,
+    log: BatchSink,
+    env: dict[str, str],
+    platform: str,
+    requirements: Path,
+    *extra: str,
+) -> ProcessResult:
+    target = request.target
+    argv = [
+        uv_bin(), "pip", "install",
+        "--no-config",  # no uv.toml / [tool.uv] from anywhere: the requirement set is the input
+        "--color", "never", "--no-progress",
+        "--no-python-downloads",  # the target's version is --python-version; no interpreter is fetched
+        "--python-version", target.python, "--python-platform", platform,
+        "--only-binary", ":all:", *extra,
+        "--target", str(request.dest), "--requirement", str(requirements),
+    ]  # fmt: skip
+    shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", requirements.name]
+    await log("$ " + " ".join(shown))
+    return await run_streaming(argv, log, cwd=target.layer.root, env=env)

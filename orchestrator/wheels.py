@@ -1,0 +1,148 @@
+"""Choosing wheels exactly for a Lambda runtime whose platform uv cannot name.
+
+Lambda's python3.10/3.11 run on Amazon Linux 2 (glibc 2.26): they take wheels tagged
+manylinux_2_26 and older. uv's ``--python-platform`` knows manylinux 2_17 and 2_28, nothing in
+between, so a wheel that exists only as manylinux_2_24 (greenlet for SQLAlchemy) looks missing at
+2_17 and one tagged 2_28 looks fine at 2_28. So: uv first resolves at the platform the runtime
+takes whole (2_17); only when that finds no wheel does uv resolve at the platform just above
+(2_28, as a ``pylock.toml`` listing each package's candidate wheels), and the wheel of each
+package is chosen here among exactly the runtime's tags, by ``packaging``'s tag priority. A
+package with no wheel in that set needs the container; a wheel the lock does not list (by hash)
+is never installed."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import anyio
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from ._toml import TOMLDecodeError
+from ._toml import loads as toml_loads
+from .errors import NoCompatibleWheel, ResolveError
+from .plan import Target
+from .tools import no_wheel_package, uv_bin, uv_error
+
+__all__ = ["Chosen", "choose_wheels", "exact_wheels", "locked_hashes", "no_wheel", "supported_tags"]
+
+_REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
+_HASH = re.compile(r"--hash=sha256:([0-9a-fA-F]{64})")
+
+
+@dataclass(frozen=True)
+class Chosen:
+    name: str
+    version: str
+    url: str
+    sha256: str
+    tag: str  # the platform tag it was chosen for
+
+    def requirement(self) -> str:
+        return f"{self.name} @ {self.url} --hash=sha256:{self.sha256}"
+
+
+def no_wheel(target: Target, what: str, package: str) -> NoCompatibleWheel:
+    return NoCompatibleWheel(
+        f"{what} has no wheel for {target.runtime.manylinux} {target.arch.machine} CPython {target.python}; "
+        'it must be built in the target\'s image: use --builder container (or builder = "container" for this layer)',
+        package,
+    )
+
+
+async def exact_wheels(target: Target, requirements: str, env: Mapping[str, str]) -> list[Chosen] | None:
+    """For a runtime uv cannot name exactly: the wheels chosen among its tags (None for the
+    others: uv's own platform is exact there)."""
+    above = target.runtime.uv_platform_above(target.arch)
+    if above is None:
+        return None
+    argv = [
+        uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
+        "--no-python-downloads", "--python-version", target.python, "--python-platform", above,
+        "--only-binary", ":all:", "--format", "pylock.toml",
+    ]  # fmt: skip
+    result = await anyio.run_process(
+        argv,
+        input=requirements.encode(),
+        check=False,
+        stderr=subprocess.PIPE,
+        cwd=target.layer.root,
+        env=dict(env),
+    )
+    if result.returncode != 0:
+        lines = tuple(result.stderr.decode("utf-8", "replace").splitlines())
+        package = no_wheel_package(lines)
+        if package:
+            raise no_wheel(target, package, package)
+        raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(lines)}")
+    return choose_wheels(result.stdout.decode("utf-8", "replace"), target, locked_hashes(requirements))
+
+
+def supported_tags(target: Target) -> list[Tag]:
+    """The tags a wheel may carry to run on the target, the most preferred first."""
+    major, minor = (int(part) for part in target.python.split("."))
+    platforms = list(target.runtime.platform_tags(target.arch))
+    return [
+        *cpython_tags((major, minor), platforms=platforms),
+        *compatible_tags((major, minor), interpreter=f"cp{major}{minor}", platforms=platforms),
+    ]
+
+
+def locked_hashes(requirements: str) -> dict[str, set[str]]:
+    """The sha256 hashes a requirements text allows per package (from a lock; none for pip)."""
+    found: dict[str, set[str]] = {}
+    for line in requirements.replace("\\\n", " ").splitlines():  # continuation lines joined
+        stripped = line.strip()
+        match = _REQUIREMENT_NAME.match(stripped)
+        hashes = {h.lower() for h in _HASH.findall(stripped)}
+        if match and hashes:
+            found.setdefault(canonicalize_name(match.group(1)), set()).update(hashes)
+    return found
+
+
+def choose_wheels(pylock: str, target: Target, allowed: Mapping[str, set[str]]) -> list[Chosen]:
+    """The best wheel of every package of ``pylock`` (uv's resolution at the platform above the
+    runtime) among the runtime's exact tags. NoCompatibleWheel names the first package with
+    none; a chosen wheel whose hash its lock does not list is a ResolveError."""
+    try:
+        data = toml_loads(pylock)
+    except TOMLDecodeError as exc:
+        raise ResolveError(f"uv wrote an unreadable pylock.toml for {target.id}: {exc}") from None
+    rank = {tag: index for index, tag in enumerate(supported_tags(target))}
+    chosen: list[Chosen] = []
+    for package in data.get("packages", []):
+        name, version = str(package.get("name", "?")), str(package.get("version", "?"))
+        best = _best(package.get("wheels") or [], rank)
+        if best is None:
+            raise no_wheel(target, f"{name} {version}", name)
+        url, sha256, tag = best
+        locked = allowed.get(canonicalize_name(name))
+        if locked is not None and sha256 not in locked:
+            raise ResolveError(
+                f"{name} {version}: the wheel for {target.id} ({url.rsplit('/', 1)[-1]}) is not one the "
+                "lock lists; re-lock the layer"
+            )
+        chosen.append(Chosen(name, version, url, sha256, tag))
+    return chosen
+
+
+def _best(wheels: Iterable[Mapping[str, object]], rank: Mapping[Tag, int]) -> tuple[str, str, str] | None:
+    best: tuple[int, str, str, str] | None = None
+    for wheel in wheels:
+        url = str(wheel.get("url") or wheel.get("path") or "")
+        hashes = wheel.get("hashes")
+        sha256 = str(hashes.get("sha256", "")).lower() if isinstance(hashes, Mapping) else ""
+        try:
+            _name, _version, _build, tags = parse_wheel_filename(url.rsplit("/", 1)[-1])
+        except InvalidWheelFilename:
+            continue
+        ranked = [(rank[tag], tag) for tag in tags if tag in rank]
+        if not ranked or not sha256:
+            continue
+        score, tag = min(ranked)
+        if best is None or score < best[0]:
+            best = (score, url, sha256, tag.platform)
+    return None if best is None else best[1:]
