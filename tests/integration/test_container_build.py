@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.audit import read_elf
 from orchestrator.package import sha256_file
-from tests.support.fixtures import make_sdist
+from tests.support.fixtures import make_sdist, record_mismatches
 
 from .conftest import STAND_IN, labelled_containers, layerctl, report
 
@@ -113,6 +113,25 @@ def test_verify_fails_on_a_broken_layer(tmp_path: Path) -> None:
     result = layerctl("-C", str(root), "verify", "--image", STAND_IN)
     assert result.returncode == 1
     assert "import FAILED: broken_mod: ImportError: deliberately broken" in result.stdout
+
+
+def test_record_matches_the_zip_after_pip_target_install(tmp_path: Path) -> None:
+    """pip --target records console scripts as ../../bin/x (pypa/pip#7658) and the stand-in's
+    shebang names its /usr/bin/python3: once rewritten, RECORD must still describe the zip."""
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.layerctl]\npython = ["3.11"]\narch = ["x86_64"]\nbuilder = "container"\nimage = "{STAND_IN}"\n'
+    )
+    layer = tmp_path / "layers" / "s"
+    layer.mkdir(parents=True)
+    (layer / "pyproject.toml").write_text(
+        '[project]\nname = "s"\nversion = "1"\ndependencies = ["charset-normalizer==3.4.2"]\n'
+    )
+    result = layerctl("-C", str(tmp_path), "build-all")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    zip_path = layer / "build/lambda/layer/py3.11-x86_64/layer.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        assert zf.read("python/bin/normalizer").startswith(b"#!/var/lang/bin/python3.11\n")
+    assert record_mismatches(zip_path) == []
 
 
 def test_example_monorepo_builds_in_containers() -> None:
