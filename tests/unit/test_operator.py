@@ -14,11 +14,13 @@ from orchestrator.errors import AuditError, ConfigError, LayerctlError, NoCompat
 from orchestrator.events import (
     LogLines,
     Notice,
+    PhaseStarted,
     RunFinished,
     RunStarted,
     TargetFinished,
     TargetResult,
     TargetStarted,
+    Warning,
 )
 from orchestrator.failures import diagnose, find_requirement_line
 from orchestrator.report import SCHEMA, RunReport, load_report, write_report
@@ -236,3 +238,36 @@ def test_live_view_fits_a_big_matrix_in_a_small_terminal() -> None:
     assert "l59:py3.12-arm64" in text and "compiling x.c" in text  # the running one is shown
     assert "l0:py3.12-arm64" in text and "failed" in text  # and the failed one
     assert "more (done or queued)" in text and "1/60" in text
+
+
+@pytest.mark.parametrize("verbose", [-1, 0, 1])
+def test_live_view_honours_quiet_and_verbose(verbose: int) -> None:
+    """-q: the progress, failures and the summary, no log or notice; -v: and a line per phase."""
+    from orchestrator.reporters.live import LiveReporter
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    target = "web:py3.11-x86_64"
+    done = result(target)
+    events = [
+        Notice("deciding builders"),  # before the fan-out: a plain line
+        RunStarted((target,), 1),
+        Notice("image ready"),
+        TargetStarted(target, "native"),
+        PhaseStarted(target, "installing"),
+        Warning(target, "heads up"),
+        LogLines(target, ("a log line",)),
+        TargetFinished(done),
+        RunFinished((done,), 2.0),
+    ]
+    out = Tty()
+    anyio.run(_feed, LiveReporter(out, verbose=verbose), events)
+    text = out.getvalue()
+    assert "layerctl summary" in text and "built" in text
+    assert "heads up" in text  # a warning stays on screen at every level, as in plain output
+    assert ("a log line" in text) is (verbose >= 0)
+    assert ("deciding builders" in text) is (verbose >= 0)
+    assert ("image ready" in text) is (verbose >= 0)
+    assert (f"{target} | -- installing" in text) is (verbose >= 1)
