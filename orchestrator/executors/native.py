@@ -60,7 +60,7 @@ class NativeExecutor:
     name = "native"
 
     async def fingerprint(self, target: Target) -> str:
-        return tool_version(uv_bin())
+        return await tool_version(uv_bin())
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
@@ -97,4 +97,4 @@ class NativeExecutor:
                     package,
                 )
             raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
-        return InstallOutcome(tool_versions={"uv": tool_version(uv)})
+        return InstallOutcome(tool_versions={"uv": await tool_version(uv)})
