@@ -21,7 +21,7 @@ __all__ = [
     "TargetFinished",
     "TargetResult",
     "TargetStarted",
-    "Warning",
+    "TargetWarning",
 ]
 
 Status = Literal["built", "up-to-date", "failed", "cancelled", "not-run"]
@@ -98,7 +98,7 @@ class LogLines:
 
 
 @dataclass(frozen=True)
-class Warning:
+class TargetWarning:
     target: str
     message: str
 
@@ -114,5 +114,14 @@ class RunFinished:
     duration_s: float
 
 
-Event = RunStarted | Notice | TargetStarted | PhaseStarted | LogLines | Warning | TargetFinished | RunFinished
+Event = (
+    RunStarted
+    | Notice
+    | TargetStarted
+    | PhaseStarted
+    | LogLines
+    | TargetWarning
+    | TargetFinished
+    | RunFinished
+)
 Emit = Callable[[Event], Awaitable[None]]

@@ -35,7 +35,7 @@ from ..events import (
     RunStarted,
     TargetFinished,
     TargetStarted,
-    Warning,
+    TargetWarning,
 )
 from .summary import failure_lines, summary_table
 
@@ -118,7 +118,7 @@ class LiveReporter:
                 self.rows[event.target].state = event.phase
                 if self.verbose > 0:
                     above = Text(f"{event.target} | -- {event.phase}", style="dim")
-            elif isinstance(event, Warning):
+            elif isinstance(event, TargetWarning):
                 above = Text(f"{event.target} | warning: {event.message}", style="yellow")
             elif isinstance(event, TargetFinished):
                 result = event.result

@@ -20,7 +20,7 @@ from orchestrator.events import (
     TargetFinished,
     TargetResult,
     TargetStarted,
-    Warning,
+    TargetWarning,
 )
 from orchestrator.failures import diagnose, find_requirement_line
 from orchestrator.report import SCHEMA, RunReport, load_report, write_report
@@ -31,11 +31,11 @@ from orchestrator.reporters.plain import PlainReporter
 from orchestrator.reporters.summary import failure_lines, markdown_summary
 
 
-def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: object) -> TargetResult:
-    layer, rest = id.split(":")
+def result(target_id: str = "web:py3.11-x86_64", status: str = "built", **fields: object) -> TargetResult:
+    layer, rest = target_id.split(":")
     python, arch = rest.removeprefix("py").split("-")
     base: dict[str, object] = {
-        "id": id, "layer": layer, "python": python, "arch": arch, "tool": "uv", "builder": "native",
+        "id": target_id, "layer": layer, "python": python, "arch": arch, "tool": "uv", "builder": "native",
         "status": status, "started_at": 1000.0, "duration_s": 2.0,
         "phases_s": {"resolving": 0.5, "installing": 1.0, "zipping": 0.4},
     }  # fmt: skip
@@ -123,6 +123,7 @@ def test_plain_quiet_and_json_reporters() -> None:
         Notice("image ready"),
         TargetStarted("web:py3.11-x86_64", "native"),
         LogLines("web:py3.11-x86_64", ('a "quoted" line',)),
+        TargetWarning("web:py3.11-x86_64", "heads up"),
         TargetFinished(done),
         RunFinished((done,), 2.0),
     ]
@@ -130,6 +131,7 @@ def test_plain_quiet_and_json_reporters() -> None:
     anyio.run(_feed, PlainReporter(quiet, verbose=-1), events)
     assert "quoted" not in quiet.getvalue() and "image ready" not in quiet.getvalue()
     assert "web:py3.11-x86_64 | built in 2.0s" in quiet.getvalue()
+    assert "web:py3.11-x86_64 | warning: heads up" in quiet.getvalue()
     normal = io.StringIO()
     anyio.run(_feed, PlainReporter(normal), events)
     assert 'web:py3.11-x86_64 | a "quoted" line' in normal.getvalue()
@@ -137,7 +139,7 @@ def test_plain_quiet_and_json_reporters() -> None:
     anyio.run(_feed, JsonReporter(out), events)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["event"] for e in lines] == [
-        "run-started", "notice", "target-started", "log", "target-finished", "run-finished",
+        "run-started", "notice", "target-started", "log", "warning", "target-finished", "run-finished",
     ]  # fmt: skip
     assert lines[3] == {
         "event": "log",
@@ -145,7 +147,8 @@ def test_plain_quiet_and_json_reporters() -> None:
         "target": "web:py3.11-x86_64",
         "line": 'a "quoted" line',
     }
-    assert lines[4]["result"]["sha256"] is None and lines[4]["result"]["status"] == "built"
+    assert lines[4]["target"] == "web:py3.11-x86_64" and lines[4]["message"] == "heads up"
+    assert lines[5]["result"]["sha256"] is None and lines[5]["result"]["status"] == "built"
 
 
 def _report(targets: list[TargetResult]) -> RunReport:
@@ -257,7 +260,7 @@ def test_live_view_honours_quiet_and_verbose(verbose: int) -> None:
         Notice("image ready"),
         TargetStarted(target, "native"),
         PhaseStarted(target, "installing"),
-        Warning(target, "heads up"),
+        TargetWarning(target, "heads up"),
         LogLines(target, ("a log line",)),
         TargetFinished(done),
         RunFinished((done,), 2.0),
