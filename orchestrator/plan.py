@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from .config import LayerSettings, WorkspaceConfig, WorkspaceOptions, cascade
 from .discovery import Layer
@@ -19,8 +19,6 @@ from .errors import ConfigError
 from .runtimes import Arch, Runtime, get_runtime
 
 __all__ = ["Plan", "Target", "make_plan", "select"]
-
-Builder = Literal["native", "container"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -180,7 +180,6 @@ class DockerEngine:
         self.keep_containers = keep_containers
         self.pull_retries = pull_retries
         self.masker = masker or Masker()  # the secrets no container's configuration may hold
-        self.images: dict[tuple[str, Arch], ImageInfo] = {}
         self._images: _Once[ImageInfo] = _Once()
         self._probes: _Once[str] = _Once()
         self._docker: aiodocker.Docker | None = None
@@ -280,7 +279,6 @@ class DockerEngine:
             )
         digests = info.get("RepoDigests") or []
         image_info = ImageInfo(image, arch, info["Id"], digests[0] if digests else None)
-        self.images[(image, arch)] = image_info
         await say(f"image {image} ({arch}): {image_info.digest or image_info.id[:19]}")
         return image_info
 
