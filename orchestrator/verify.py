@@ -4,8 +4,10 @@ the smoke test people otherwise do by hand after deploying."""
 
 from __future__ import annotations
 
+import errno
 import json
 import keyword
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -73,12 +75,26 @@ def top_level_modules(names: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def _modules_in(zip_path: Path) -> list[str] | None:
+def _modules_in(zip_path: Path) -> list[str]:
+    """The top-level modules of a layer zip; a BuildError (one line) if it cannot be verified.
+    A symlink is not followed: layerctl never writes one, so it is not a zip layerctl made."""
+    rebuild = "rebuild it: layerctl build-all --force"
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            return top_level_modules(zf.namelist())
+        fd = os.open(zip_path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
-        return None
+        raise BuildError(f"no {ZIP_NAME}: build the target first") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BuildError(f"{zip_path} is a symlink, not a layerctl zip: {rebuild}") from None
+        raise BuildError(f"{zip_path}: cannot read it ({exc.strerror}): {rebuild}") from None
+    with open(fd, "rb") as fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise BuildError(f"{zip_path} is not a readable zip ({reason}): {rebuild}") from None
+    return top_level_modules(names)
 
 
 async def verify_targets(
@@ -89,9 +105,10 @@ async def verify_targets(
 
     async def one(target: Target) -> None:
         zip_path = target.out_dir / ZIP_NAME
-        modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
-        if modules is None:
-            results[target.id] = VerifyResult(target.id, False, 0, f"no {ZIP_NAME}: build the target first")
+        try:
+            modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
+        except BuildError as exc:
+            results[target.id] = VerifyResult(target.id, False, 0, exc.message)
             return
         lines: list[str] = []
 

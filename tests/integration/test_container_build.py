@@ -115,6 +115,24 @@ def test_verify_fails_on_a_broken_layer(tmp_path: Path) -> None:
     assert "import FAILED: broken_mod: ImportError: deliberately broken" in result.stdout
 
 
+def test_verify_of_a_corrupt_zip_is_its_failure_row(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.layerctl]\npython = ["3.11"]\narch = ["x86_64"]\nbuilder = "container"\n'
+    )
+    layer = tmp_path / "layers" / "c"
+    layer.mkdir(parents=True)
+    (layer / "pyproject.toml").write_text('[project]\nname = "c"\nversion = "1"\ndependencies = ["six"]\n')
+    zip_path = layer / "build/lambda/layer/py3.11-x86_64/layer.zip"
+    zip_path.parent.mkdir(parents=True)
+    zip_path.write_bytes(b"PK\x03\x04 truncated")
+    result = layerctl("-C", str(tmp_path), "verify", "--image", STAND_IN)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("c:py3.11-x86_64 "))
+    assert f"FAILED  {zip_path} is not a readable zip (" in row
+    assert row.endswith("rebuild it: layerctl build-all --force")
+
+
 def test_record_matches_the_zip_after_pip_target_install(tmp_path: Path) -> None:
     """pip --target records console scripts as ../../bin/x (pypa/pip#7658) and the stand-in's
     shebang names its /usr/bin/python3: once rewritten, RECORD must still describe the zip."""
