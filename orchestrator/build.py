@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from .context import BuildContext
-from .events import Emit, Phase, PhaseStarted, Status, TargetFinished, TargetResult, TargetStarted, Warning
+from .events import (
+    Emit,
+    Phase,
+    PhaseStarted,
+    Status,
+    TargetFinished,
+    TargetResult,
+    TargetStarted,
+    TargetWarning,
+)
 from .executors import Executor
 from .failures import TAIL_LINES, diagnose, find_requirement_line
 from .outputs import LOG_NAME
@@ -53,7 +62,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
     async def warn(message: str) -> None:
         warnings.append(message)
         log.record(f"warning: {message}")
-        await emit(Warning(target.id, message))
+        await emit(TargetWarning(target.id, message))
 
     attempt = Attempt(target, executor, ctx, log, phase, warn)
 

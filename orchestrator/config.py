@@ -268,9 +268,7 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, A
 
 
 # Variables with the prefix that are not settings (read elsewhere, never validated as such).
-_ENV_NOT_SETTINGS = frozenset(
-    {"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD", "LAYERCTL_TESTBED_CACHE"}
-)
+_ENV_NOT_SETTINGS = frozenset({"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD"})
 
 
 def cascade(*sources: Mapping[str, Any]) -> LayerSettings:

@@ -52,11 +52,6 @@ class Layer:
     dependencies: tuple[str, ...]  # PEP 508 strings from [project.dependencies]
     settings: dict[str, Any] = field(default_factory=dict)  # the layer's own [tool.layerctl] keys
 
-    @property
-    def lock_file(self) -> Path | None:
-        name = LOCK_FILES.get(self.tool)
-        return self.root / name if name else None
-
 
 def discover_layers(workspace: WorkspaceConfig) -> list[Layer]:
     """Every layer project the workspace's ``layers`` globs match, sorted by name."""

@@ -21,7 +21,7 @@ __all__ = [
     "TargetFinished",
     "TargetResult",
     "TargetStarted",
-    "Warning",
+    "TargetWarning",
 ]
 
 Status = Literal["built", "up-to-date", "failed", "cancelled", "not-run"]
@@ -99,7 +99,7 @@ class LogLines:
 
 
 @dataclass(frozen=True)
-class Warning:
+class TargetWarning:
     target: str
     message: str
 
@@ -115,5 +115,14 @@ class RunFinished:
     duration_s: float
 
 
-Event = RunStarted | Notice | TargetStarted | PhaseStarted | LogLines | Warning | TargetFinished | RunFinished
+Event = (
+    RunStarted
+    | Notice
+    | TargetStarted
+    | PhaseStarted
+    | LogLines
+    | TargetWarning
+    | TargetFinished
+    | RunFinished
+)
 Emit = Callable[[Event], Awaitable[None]]

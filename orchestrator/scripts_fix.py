@@ -1,29 +1,34 @@
 """Console scripts installed into a layer name the interpreter that installed them in their
 shebang: a path on the build machine, which does not exist on Lambda and makes the zip differ
 from one machine (or checkout path) to the next. They are pointed at the runtime's interpreter
-instead, and the RECORD files that hash them are updated to match."""
+instead, and the RECORD files that hash them are updated to match, with the csv module (a path
+may be quoted). RECORD paths that ``pip --target`` leaves pointing outside the install root are
+set to where the files are."""
 
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import os
+import posixpath
 from pathlib import Path
 
 __all__ = ["LAMBDA_PYTHON", "fix_scripts"]
 
 LAMBDA_PYTHON = "/var/lang/bin/python{python}"  # where every Lambda Python runtime has it
 _MAX_SHEBANG = 4096
+_PIP_TARGET_LIB = "lib/python"  # where pip --target installs packages before moving them
 
 
 def fix_scripts(root: Path, python: str) -> list[str]:
-    """Rewrite python shebangs under ``root/bin``; return the rewritten paths (relative)."""
+    """Rewrite python shebangs under ``root/bin`` and make every RECORD true to the tree;
+    return the rewritten paths (relative)."""
     bin_dir = root / "bin"
-    if not bin_dir.is_dir():
-        return []
     shebang = f"#!{LAMBDA_PYTHON.format(python=python)}\n".encode()
     rewritten: dict[str, bytes] = {}
-    for path in sorted(bin_dir.iterdir()):
+    for path in sorted(bin_dir.iterdir()) if bin_dir.is_dir() else ():
         if not path.is_file() or path.is_symlink():
             continue
         with path.open("rb") as fh:
@@ -36,24 +41,44 @@ def fix_scripts(root: Path, python: str) -> list[str]:
         path.write_bytes(content)
         path.chmod(mode)
         rewritten[os.path.normpath(path)] = content
-    if rewritten:
-        _update_records(root, rewritten)
+    _update_records(root, rewritten)
     return sorted(os.path.relpath(p, root) for p in rewritten)
 
 
 def _update_records(root: Path, rewritten: dict[str, bytes]) -> None:
     for record in sorted(root.glob("*.dist-info/RECORD")):
-        lines = record.read_text("utf-8").splitlines()
+        data = record.read_bytes()
+        if not rewritten and b"../" not in data:
+            continue
+        newline = "\r\n" if b"\r\n" in data else "\n"  # pip writes CRLF (the csv default), uv LF
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
         changed = False
-        for i, line in enumerate(lines):
-            rel, _, _ = line.partition(",")
-            content = rewritten.get(os.path.normpath(root / rel))
-            if content is None:
+        for row in rows:
+            if not row:
                 continue
-            digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
-            lines[i] = f"{rel},sha256={digest},{len(content)}"
-            changed = True
+            rel = _installed_path(row[0])
+            if rel != row[0]:
+                row[0], changed = rel, True
+            content = rewritten.get(os.path.normpath(root / rel))
+            if content is not None and len(row) == 3:
+                digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+                row[1:] = [f"sha256={digest}", str(len(content))]
+                changed = True
         if changed:
-            text = "\n".join(lines) + "\n"
-            record.unlink()
-            record.write_text(text, "utf-8")
+            out = io.StringIO(newline="")
+            csv.writer(out, lineterminator=newline).writerows(rows)
+            record.unlink()  # never write in place: installers hard-link files from their caches
+            record.write_bytes(out.getvalue().encode("utf-8"))
+
+
+def _installed_path(path: str) -> str:
+    """A RECORD path relative to the install root. ``pip --target`` installs into a temporary
+    home (packages in ``<home>/lib/python``, scripts in ``<home>/bin``), then moves both into the
+    target but leaves RECORD naming scripts from the old place, ``../../bin/x`` (pypa/pip#7658):
+    such a path is mapped to where the file now is, ``bin/x``."""
+    if not path.startswith("../"):
+        return path
+    home = posixpath.normpath(posixpath.join(_PIP_TARGET_LIB, path))
+    if home.startswith("../"):
+        return path  # outside even pip's temporary home: not ours to guess
+    return home.removeprefix(_PIP_TARGET_LIB + "/")

@@ -30,7 +30,10 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import anyio
+
 from .errors import EnvironmentProblem
+from .once import Once
 
 __all__ = [
     "UV_PASSTHROUGH",
@@ -57,13 +60,24 @@ def uv_bin() -> str:
     raise EnvironmentProblem("uv not found: install layerctl with its dependencies (pip install layerctl)")
 
 
-@cache
-def tool_version(binary: str) -> str:
+_TIMEOUT_S = 30.0
+_versions: Once[str] = Once()
+
+
+async def tool_version(binary: str) -> str:
+    """What ``binary --version`` prints, asked once per binary (callers arriving meanwhile wait
+    for that answer) in a subprocess the event loop awaits: builds go on while it answers, and a
+    tool that does not answer within 30 s is stopped and counted as "unknown"."""
+    return await _versions.get(binary, lambda: _ask_version(binary))
+
+
+async def _ask_version(binary: str) -> str:
     try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
+        with anyio.fail_after(_TIMEOUT_S):
+            result = await anyio.run_process([binary, "--version"])
+    except (OSError, subprocess.CalledProcessError, TimeoutError):
         return "unknown"
-    return out.stdout.strip()
+    return result.stdout.decode("utf-8", "replace").strip()
 
 
 # The UV_* variables that pass through to uv: where its cache is, how it reaches the index (TLS,

@@ -4,8 +4,10 @@ the smoke test people otherwise do by hand after deploying."""
 
 from __future__ import annotations
 
+import errno
 import json
 import keyword
+import os
 import re
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -26,7 +28,7 @@ from .secrets import Credentials, Masker
 if TYPE_CHECKING:
     from .executors.images import Images, Pull
 
-__all__ = ["VerifyResult", "top_level_modules", "verify_targets"]
+__all__ = ["VerifyResult", "top_level_modules", "verify_targets", "verify_with"]
 
 _NOT_MODULES = re.compile(r"\.(dist-info|data|libs|egg-info)$|^(bin|__pycache__)$")
 _EXTENSION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z0-9_-]+)?\.so$")
@@ -76,12 +78,26 @@ def top_level_modules(names: Iterable[str]) -> list[str]:
     return sorted(found)
 
 
-def _modules_in(zip_path: Path) -> list[str] | None:
+def _modules_in(zip_path: Path) -> list[str]:
+    """The top-level modules of a layer zip; a BuildError (one line) if it cannot be verified.
+    A symlink is not followed: layerctl never writes one, so it is not a zip layerctl made."""
+    rebuild = "rebuild it: layerctl build-all --force"
     try:
-        with zipfile.ZipFile(zip_path) as zf:
-            return top_level_modules(zf.namelist())
+        fd = os.open(zip_path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
-        return None
+        raise BuildError(f"no {ZIP_NAME}: build the target first") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BuildError(f"{zip_path} is a symlink, not a layerctl zip: {rebuild}") from None
+        raise BuildError(f"{zip_path}: cannot read it ({exc.strerror}): {rebuild}") from None
+    with open(fd, "rb") as fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                names = zf.namelist()
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise BuildError(f"{zip_path} is not a readable zip ({reason}): {rebuild}") from None
+    return top_level_modules(names)
 
 
 async def verify_targets(
@@ -97,16 +113,23 @@ async def verify_targets(
 
     # verify containers get no secret at all; the engine refuses any that holds one
     async with DockerEngine(masker=Masker.for_credentials(Credentials.from_env())) as engine:
-        images = Images(engine, pull=pull, progress=notice)
-        done = await fan_out(targets, lambda t: _verify(t, images, emit), limiter=jobs, name=lambda t: t.id)
+        return await verify_with(targets, Images(engine, pull=pull, progress=notice), emit, jobs=jobs)
+
+
+async def verify_with(
+    targets: Sequence[Target], images: Images, emit: Emit, *, jobs: int
+) -> list[VerifyResult]:
+    """``verify_targets`` on an engine's image checks (a fake one in the in-process tests)."""
+    done = await fan_out(targets, lambda t: _verify(t, images, emit), limiter=jobs, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]
 
 
 async def _verify(target: Target, images: Images, emit: Emit) -> VerifyResult:
     zip_path = target.out_dir / ZIP_NAME
-    modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
-    if modules is None:
-        return VerifyResult(target.id, False, 0, f"no {ZIP_NAME}: build the target first")
+    try:
+        modules = await anyio.to_thread.run_sync(_modules_in, zip_path)
+    except BuildError as exc:  # missing, or not a readable zip of layerctl's
+        return VerifyResult(target.id, False, 0, exc.message)
     try:
         await images.ensure(target.verify_image, target.arch)
         await images.runnable(target.verify_image, target.arch, target.python)

@@ -10,9 +10,11 @@
 #   layerctl-testbed/build-python3.13:{x86_64,arm64}   (Debian trixie,   Python 3.13)
 # Like the SAM build images they carry gcc, g++, make and the Python headers.
 # Images that already exist are reused. Needs root. Usage: tests/testbed.sh [--check]
+# TESTBED_CACHE=DIR: where debootstrap's downloads are kept (default /var/cache/layerctl-testbed).
+# The test bed's switches never carry the LAYERCTL_ prefix: layerctl takes those for settings.
 set -euo pipefail
 
-CACHE="${LAYERCTL_TESTBED_CACHE:-/var/cache/layerctl-testbed}"
+CACHE="${TESTBED_CACHE:-/var/cache/layerctl-testbed}"
 IMAGES=("3.11 bookworm" "3.13 trixie")
 ARCHES=("amd64 x86_64" "arm64 arm64")
 log() { echo "[testbed] $*"; }

@@ -38,7 +38,7 @@ class NativeExecutor:
         return None
 
     async def fingerprint(self, target: Target) -> str:
-        return tool_version(uv_bin())
+        return await tool_version(uv_bin())
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
@@ -63,7 +63,7 @@ class NativeExecutor:
             result = await _uv_install(request, log, env, above, exact, "--no-deps")
         if result.returncode != 0:
             raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
-        return InstallOutcome(tool_versions={"uv": tool_version(uv_bin())})
+        return InstallOutcome(tool_versions={"uv": await tool_version(uv_bin())})
 
 
 async def _uv_install(

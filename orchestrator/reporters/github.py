@@ -14,7 +14,7 @@ from typing import TextIO
 
 from rich.console import Console
 
-from ..events import Event, Notice, RunFinished, RunStarted, TargetFinished, TargetResult, Warning
+from ..events import Event, Notice, RunFinished, RunStarted, TargetFinished, TargetResult, TargetWarning
 from .summary import failure_blocks, finished_line, markdown_summary, summary_table
 
 __all__ = ["GitHubReporter", "escape_data", "escape_property"]
@@ -40,7 +40,7 @@ class GitHubReporter:
         elif isinstance(event, Notice):
             if self.verbose >= 0:
                 self.out.write(f"layerctl: {event.message}\n")
-        elif isinstance(event, Warning):
+        elif isinstance(event, TargetWarning):
             self.out.write(
                 f"::warning title=layerctl {escape_property(event.target)}::{escape_data(event.message)}\n"
             )

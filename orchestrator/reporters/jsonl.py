@@ -21,7 +21,7 @@ _NAMES = {
     "TargetStarted": "target-started",
     "PhaseStarted": "phase",
     "LogLines": "log",
-    "Warning": "warning",
+    "TargetWarning": "warning",
     "TargetFinished": "target-finished",
     "RunFinished": "run-finished",
 }

@@ -1,7 +1,9 @@
 """The live terminal view (rich): one row per target (state, builder, elapsed, last log line)
 and an overall progress bar with done/total and ETA. It redraws a few times a second from a
 snapshot, so a target printing thousands of lines costs one string assignment per line.
-At the end it leaves the final table, each failure's last lines and hint, and the summary."""
+At the end it leaves the final table, each failure's last lines and hint, and the summary.
+Warnings are printed above the view, to stay. -q shows only the progress bar while it runs;
+-v also prints a line above the view as each target enters a phase."""
 
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from ..events import (
     RunStarted,
     TargetFinished,
     TargetStarted,
-    Warning,
+    TargetWarning,
 )
 from .summary import failure_blocks, summary_table
 
@@ -62,6 +64,9 @@ class _Row:
 
 
 class LiveReporter:
+    """verbose -1 (-q): the progress bar, warnings, failures and the summary; 0: and the table of
+    targets with their last log lines, and notices; 1 (-v): and a line per phase of each target."""
+
     def __init__(self, out: TextIO, *, verbose: int = 0) -> None:
         self.console = Console(file=out, highlight=False)  # honours NO_COLOR and the terminal size
         self.verbose = verbose
@@ -94,24 +99,27 @@ class LiveReporter:
             if row is not None and event.lines:
                 row.last = event.lines[-1]
             return
+        above: Text | None = None  # printed outside the lock: the refresh thread takes it to render
         with self.lock:
             if isinstance(event, RunStarted):
                 self.rows = {t: _Row(t) for t in event.targets}
                 self.progress.reset(self.task, total=len(event.targets))  # elapsed and ETA from here
                 self.live.start()
                 self.started = True
-            elif isinstance(event, Notice):
+            elif isinstance(event, Notice) and self.verbose >= 0:
                 if self.started:
                     self.notices.append(event.message)
                 else:  # before the fan-out (deciding builders): a plain line
-                    self.console.print(f"layerctl: {event.message}", markup=False)
+                    above = Text(f"layerctl: {event.message}")
             elif isinstance(event, TargetStarted):
                 row = self.rows[event.target]
                 row.state, row.builder, row.started = "starting", event.builder, time.monotonic()
             elif isinstance(event, PhaseStarted):
                 self.rows[event.target].state = event.phase
-            elif isinstance(event, Warning):
-                self.rows[event.target].last = f"warning: {event.message}"
+                if self.verbose > 0:
+                    above = Text(f"{event.target} | -- {event.phase}", style="dim")
+            elif isinstance(event, TargetWarning):
+                above = Text(f"{event.target} | warning: {event.message}", style="yellow")
             elif isinstance(event, TargetFinished):
                 result = event.result
                 row = self.rows[result.id]
@@ -120,6 +128,8 @@ class LiveReporter:
                 if result.status == "failed":
                     row.last = result.error or ""
                 self.progress.advance(self.task)
+        if above is not None:
+            self.console.print(above)
         if isinstance(event, RunFinished):
             self.close()
             for block in failure_blocks(event.results):
@@ -138,6 +148,8 @@ class LiveReporter:
             self.live.stop()  # a last refresh, cursor shown again, the view left in place
 
     def _render(self) -> RenderableType:
+        if self.verbose < 0:
+            return self.progress.get_renderable()
         with self.lock:
             rows = list(self.rows.values())
             notices = list(self.notices)

@@ -16,7 +16,7 @@ from ..events import (
     RunStarted,
     TargetFinished,
     TargetStarted,
-    Warning,
+    TargetWarning,
 )
 from .summary import failure_blocks, finished_line, summary_table
 
@@ -53,7 +53,7 @@ class PlainReporter:
         elif isinstance(event, PhaseStarted):
             if self.verbose > 0:
                 self._write(event.target, f"-- {event.phase}")
-        elif isinstance(event, Warning):
+        elif isinstance(event, TargetWarning):
             self._write(event.target, f"warning: {event.message}")
         elif isinstance(event, TargetFinished):
             self._write(event.result.id, finished_line(event.result))

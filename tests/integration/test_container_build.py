@@ -16,7 +16,7 @@ import pytest
 
 from orchestrator.audit import read_elf
 from orchestrator.package import sha256_file
-from tests.support.fixtures import make_sdist
+from tests.support.fixtures import make_sdist, record_mismatches
 
 from .conftest import STAND_IN, labelled_containers, layerctl, report
 
@@ -113,6 +113,43 @@ def test_verify_fails_on_a_broken_layer(tmp_path: Path) -> None:
     result = layerctl("-C", str(root), "verify", "--image", STAND_IN)
     assert result.returncode == 1
     assert "import FAILED: broken_mod: ImportError: deliberately broken" in result.stdout
+
+
+def test_verify_of_a_corrupt_zip_is_its_failure_row(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.layerctl]\npython = ["3.11"]\narch = ["x86_64"]\nbuilder = "container"\n'
+    )
+    layer = tmp_path / "layers" / "c"
+    layer.mkdir(parents=True)
+    (layer / "pyproject.toml").write_text('[project]\nname = "c"\nversion = "1"\ndependencies = ["six"]\n')
+    zip_path = layer / "build/lambda/layer/py3.11-x86_64/layer.zip"
+    zip_path.parent.mkdir(parents=True)
+    zip_path.write_bytes(b"PK\x03\x04 truncated")
+    result = layerctl("-C", str(tmp_path), "verify", "--image", STAND_IN)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("c:py3.11-x86_64 "))
+    assert f"FAILED  {zip_path} is not a readable zip (" in row
+    assert row.endswith("rebuild it: layerctl build-all --force")
+
+
+def test_record_matches_the_zip_after_pip_target_install(tmp_path: Path) -> None:
+    """pip --target records console scripts as ../../bin/x (pypa/pip#7658) and the stand-in's
+    shebang names its /usr/bin/python3: once rewritten, RECORD must still describe the zip."""
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.layerctl]\npython = ["3.11"]\narch = ["x86_64"]\nbuilder = "container"\nimage = "{STAND_IN}"\n'
+    )
+    layer = tmp_path / "layers" / "s"
+    layer.mkdir(parents=True)
+    (layer / "pyproject.toml").write_text(
+        '[project]\nname = "s"\nversion = "1"\ndependencies = ["charset-normalizer==3.4.2"]\n'
+    )
+    result = layerctl("-C", str(tmp_path), "build-all")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    zip_path = layer / "build/lambda/layer/py3.11-x86_64/layer.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        assert zf.read("python/bin/normalizer").startswith(b"#!/var/lang/bin/python3.11\n")
+    assert record_mismatches(zip_path) == []
 
 
 def test_example_monorepo_builds_in_containers() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from orchestrator.audit import read_elf
 from orchestrator.package import sha256_file
-from tests.support.fixtures import make_mistagged_wheel, make_sdist
+from tests.support.fixtures import make_mistagged_wheel, make_sdist, record_mismatches
 
 from .conftest import layerctl, report
 
@@ -210,6 +210,7 @@ def test_zip_is_the_same_wherever_it_is_built(tmp_path: Path) -> None:
         assert script.startswith("#!/var/lang/bin/python3.12\n")
         line = next(x for x in record.splitlines() if x.startswith("bin/normalizer,"))
         assert line.endswith(f",{len(script.encode())}")
+        assert record_mismatches(zip_path) == []
         digests.append(sha256_file(zip_path))
     assert digests[0] == digests[1]
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import io
+import posixpath
 import shutil
 import subprocess
 import tarfile
@@ -73,3 +75,30 @@ def copy_example(dest: Path, uv: str) -> Path:
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("build", "uv.lock"))
     subprocess.run([uv, "lock", "--quiet", "--project", str(dest / "layers/web")], check=True)
     return dest
+
+
+def record_mismatches(zip_path: Path) -> list[str]:
+    """Every RECORD line of a layer zip whose path, hash or size does not match the zip's file
+    (a RECORD path is relative to the directory holding the .dist-info: ``python/``)."""
+    bad: list[str] = []
+    with zipfile.ZipFile(zip_path) as zf:
+        names = set(zf.namelist())
+        records = [n for n in names if n.startswith("python/") and n.endswith(".dist-info/RECORD")]
+        assert records, f"{zip_path}: no RECORD"
+        for record in records:
+            for row in csv.reader(io.StringIO(zf.read(record).decode())):
+                if not row or not row[1]:  # RECORD itself (and bytecode) carry no hash
+                    continue
+                path, digest, size = row
+                name = posixpath.normpath(posixpath.join("python", path))
+                if name not in names:
+                    bad.append(f"{record}: {path}: not in the zip (as {name})")
+                    continue
+                data = zf.read(name)
+                algo, _, want = digest.partition("=")
+                got = base64.urlsafe_b64encode(hashlib.new(algo, data).digest()).rstrip(b"=").decode()
+                if got != want or int(size) != len(data):
+                    bad.append(
+                        f"{record}: {path}: RECORD says {digest},{size}, the file is {got},{len(data)}"
+                    )
+    return bad

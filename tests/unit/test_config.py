@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,3 +152,25 @@ def test_invalid_toml_names_file_and_line(make_workspace: Callable[..., Path]) -
     root = make_workspace("", {"a": "[tool.layerctl\n"})
     with pytest.raises(ConfigError, match=r"a/pyproject.toml: not valid TOML: .*line"):
         plan_for(root)
+
+
+def _test_bed_switches() -> set[str]:
+    """The variables the test scripts read (``${NAME:-default}``), as their comments document them."""
+    root = Path(__file__).resolve().parents[2]
+    scripts = [root / "scripts/test", root / "scripts/_env.sh", root / "tests/testbed.sh", root / ".ci/run"]
+    return {name for s in scripts for name in re.findall(r"\$\{([A-Z][A-Z0-9_]*):-", s.read_text())}
+
+
+def test_the_test_beds_switches_are_not_taken_for_settings(make_workspace: Callable[..., Path]) -> None:
+    """The test bed's own switches stay in the environment of every layerctl the suite runs:
+    they must not carry the product's prefix, which layerctl validates as settings."""
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    switches = _test_bed_switches()
+    assert switches, "no ${NAME:-default} switch found in the test scripts"
+    root = make_workspace('builder = "native"')
+    result = CliRunner().invoke(app, ["-C", str(root), "list"], env=dict.fromkeys(switches, "0"))
+    assert result.exit_code == 0, result.output
+    assert not [name for name in switches if name.startswith("LAYERCTL_")]

@@ -14,11 +14,13 @@ from orchestrator.errors import AuditError, ConfigError, LayerctlError, NoCompat
 from orchestrator.events import (
     LogLines,
     Notice,
+    PhaseStarted,
     RunFinished,
     RunStarted,
     TargetFinished,
     TargetResult,
     TargetStarted,
+    TargetWarning,
 )
 from orchestrator.failures import diagnose, find_requirement_line
 from orchestrator.report import SCHEMA, RunReport, load_report, write_report
@@ -29,11 +31,11 @@ from orchestrator.reporters.plain import PlainReporter
 from orchestrator.reporters.summary import failure_blocks, failure_lines, markdown_summary
 
 
-def result(id: str = "web:py3.11-x86_64", status: str = "built", **fields: object) -> TargetResult:
-    layer, rest = id.split(":")
+def result(target_id: str = "web:py3.11-x86_64", status: str = "built", **fields: object) -> TargetResult:
+    layer, rest = target_id.split(":")
     python, arch = rest.removeprefix("py").split("-")
     base: dict[str, object] = {
-        "id": id, "layer": layer, "python": python, "arch": arch, "tool": "uv", "builder": "native",
+        "id": target_id, "layer": layer, "python": python, "arch": arch, "tool": "uv", "builder": "native",
         "status": status, "started_at": 1000.0, "duration_s": 2.0,
         "phases_s": {"resolving": 0.5, "installing": 1.0, "zipping": 0.4},
     }  # fmt: skip
@@ -121,6 +123,7 @@ def test_plain_quiet_and_json_reporters() -> None:
         Notice("image ready"),
         TargetStarted("web:py3.11-x86_64", "native"),
         LogLines("web:py3.11-x86_64", ('a "quoted" line',)),
+        TargetWarning("web:py3.11-x86_64", "heads up"),
         TargetFinished(done),
         RunFinished((done,), 2.0),
     ]
@@ -128,6 +131,7 @@ def test_plain_quiet_and_json_reporters() -> None:
     anyio.run(_feed, PlainReporter(quiet, verbose=-1), events)
     assert "quoted" not in quiet.getvalue() and "image ready" not in quiet.getvalue()
     assert "web:py3.11-x86_64 | built in 2.0s" in quiet.getvalue()
+    assert "web:py3.11-x86_64 | warning: heads up" in quiet.getvalue()
     normal = io.StringIO()
     anyio.run(_feed, PlainReporter(normal), events)
     assert 'web:py3.11-x86_64 | a "quoted" line' in normal.getvalue()
@@ -135,7 +139,7 @@ def test_plain_quiet_and_json_reporters() -> None:
     anyio.run(_feed, JsonReporter(out), events)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [e["event"] for e in lines] == [
-        "run-started", "notice", "target-started", "log", "target-finished", "run-finished",
+        "run-started", "notice", "target-started", "log", "warning", "target-finished", "run-finished",
     ]  # fmt: skip
     assert lines[3] == {
         "event": "log",
@@ -143,7 +147,8 @@ def test_plain_quiet_and_json_reporters() -> None:
         "target": "web:py3.11-x86_64",
         "line": 'a "quoted" line',
     }
-    assert lines[4]["result"]["sha256"] is None and lines[4]["result"]["status"] == "built"
+    assert lines[4]["target"] == "web:py3.11-x86_64" and lines[4]["message"] == "heads up"
+    assert lines[5]["result"]["sha256"] is None and lines[5]["result"]["status"] == "built"
 
 
 def _report(targets: list[TargetResult]) -> RunReport:
@@ -241,11 +246,11 @@ def test_live_view_fits_a_big_matrix_in_a_small_terminal() -> None:
 def test_a_cause_of_this_machine_is_told_once() -> None:
     engine = {"error": "Docker engine not reachable at unix:///x", "exit_code": 3, "hint": None}
     rows = [
-        result(id="a:py3.12-x86_64", status="failed", **engine),
-        result(id="b:py3.12-x86_64", status="built"),
-        result(id="c:py3.12-arm64", status="failed", **engine),
-        result(id="d:py3.12-arm64", status="failed", error="uv pip install failed", exit_code=1),
-        result(id="e:py3.12-arm64", status="failed", error="uv pip install failed", exit_code=1),
+        result(target_id="a:py3.12-x86_64", status="failed", **engine),
+        result(target_id="b:py3.12-x86_64", status="built"),
+        result(target_id="c:py3.12-arm64", status="failed", **engine),
+        result(target_id="d:py3.12-arm64", status="failed", error="uv pip install failed", exit_code=1),
+        result(target_id="e:py3.12-arm64", status="failed", error="uv pip install failed", exit_code=1),
     ]
     blocks = failure_blocks(rows)
     assert [block[0] for block in blocks] == [
@@ -255,3 +260,36 @@ def test_a_cause_of_this_machine_is_told_once() -> None:
         "e:py3.12-arm64 FAILED: uv pip install failed",  # a build's own failure: each its own block
     ]
     assert len(blocks[1]) == 1
+
+
+@pytest.mark.parametrize("verbose", [-1, 0, 1])
+def test_live_view_honours_quiet_and_verbose(verbose: int) -> None:
+    """-q: the progress, failures and the summary, no log or notice; -v: and a line per phase."""
+    from orchestrator.reporters.live import LiveReporter
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    target = "web:py3.11-x86_64"
+    done = result(target)
+    events = [
+        Notice("deciding builders"),  # before the fan-out: a plain line
+        RunStarted((target,), 1),
+        Notice("image ready"),
+        TargetStarted(target, "native"),
+        PhaseStarted(target, "installing"),
+        TargetWarning(target, "heads up"),
+        LogLines(target, ("a log line",)),
+        TargetFinished(done),
+        RunFinished((done,), 2.0),
+    ]
+    out = Tty()
+    anyio.run(_feed, LiveReporter(out, verbose=verbose), events)
+    text = out.getvalue()
+    assert "layerctl summary" in text and "built" in text
+    assert "heads up" in text  # a warning stays on screen at every level, as in plain output
+    assert ("a log line" in text) is (verbose >= 0)
+    assert ("deciding builders" in text) is (verbose >= 0)
+    assert ("image ready" in text) is (verbose >= 0)
+    assert (f"{target} | -- installing" in text) is (verbose >= 1)
