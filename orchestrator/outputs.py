@@ -248,12 +248,16 @@ def _check_cache_dir(plan: Plan) -> None:
         return
     cache = cache_dir(plan)
     where = _where(plan)
-    for root in {plan.workspace.root.resolve(), *(t.layer.root.resolve() for t in plan.targets)}:
-        if cache == root or cache in root.parents or root in cache.parents:
-            raise ConfigError(
-                f"{where}: 'cache-dir' = {plan.options.cache_dir!r} overlaps {root}; layerctl's caches "
-                "need a directory of their own (e.g. .cache/layerctl, or one outside the workspace)"
-            )
+    workspace = plan.workspace.root.resolve()
+    layers = {t.layer.root.resolve() for t in plan.targets}
+    # never the workspace or a directory holding it, never a layer project, inside or around it
+    overlaps = [root for root in (workspace, *layers) if cache == root or cache in root.parents]
+    overlaps += [root for root in layers if root in cache.parents]
+    if overlaps:
+        raise ConfigError(
+            f"{where}: 'cache-dir' = {plan.options.cache_dir!r} overlaps {overlaps[0]}; layerctl's caches "
+            "need a directory of their own (e.g. .cache/layerctl, or one outside the workspace)"
+        )
     claim(cache, key="cache-dir", where=where, legacy=_legacy_cache)
 
 

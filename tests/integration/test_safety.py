@@ -109,6 +109,21 @@ def test_cache_dir_must_not_hold_project_files(tmp_path: Path) -> None:
     root, layer, canary = workspace(tmp_path, root_settings='cache-dir = "layers/p"\n')
     one_line_error(layerctl("-C", str(root), "build-all"), 2, "cache-dir")
     assert_untouched(layer, canary)
+    settings = (root / "pyproject.toml").read_text()
+    for inside_or_around_a_layer in ("layers/p/cache", "layers", "."):
+        (root / "pyproject.toml").write_text(
+            settings.replace('cache-dir = "layers/p"', f'cache-dir = "{inside_or_around_a_layer}"')
+        )
+        one_line_error(layerctl("-C", str(root), "build-all"), 2, "cache-dir")
+    assert_untouched(layer, canary)
+
+
+def test_a_cache_dir_of_its_own_inside_the_workspace_is_fine(tmp_path: Path) -> None:
+    root, layer, canary = workspace(tmp_path, root_settings='cache-dir = ".cache/layerctl"\n')
+    result = layerctl("-C", str(root), "build-all")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert (root / ".cache/layerctl/.layerctl-dir").is_file()
+    assert_untouched(layer, canary)
 
 
 def test_symlink_in_the_output_path_is_refused(tmp_path: Path) -> None:
