@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, get_args
@@ -17,7 +19,14 @@ import typer
 from . import __version__
 from .config import LayerSettings, WorkspaceOptions, env_overrides, load_workspace, validate
 from .discovery import discover_layers
-from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, LayerctlError
+from .errors import (
+    EXIT_BUG,
+    EXIT_BUILD_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    ConfigError,
+    LayerctlError,
+)
 from .events import Notice
 from .plan import Plan, make_plan
 from .reporters import LogFormat, make_reporter
@@ -27,6 +36,9 @@ from .run import report_path, run_plan
 from .scheduler import default_jobs
 from .secrets import Credentials
 from .verify import VerifyResult, verify_targets
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 __all__ = ["app", "main"]
 
@@ -42,21 +54,79 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# Raised by typer/click to end a command or show its usage: theirs to handle, not errors of ours.
+_CLI_CONTROL = (typer.Exit, typer.Abort, typer.BadParameter)
+_DEBUG_KEY = "layerctl.debug"
+
+
 def _user_errors(func: F) -> F:
-    """Turn a LayerctlError into one line on stderr and its exit code: no traceback."""
+    """The error boundary of a command: a LayerctlError is one line on stderr and its exit code;
+    anything else is one line saying it is a bug (exit 70), with the traceback under --debug."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        meta = getattr(kwargs.get("ctx"), "meta", None)  # the root's --debug (contexts share meta)
+        debug = bool(meta and meta.get(_DEBUG_KEY))
         try:
             return func(*args, **kwargs)
-        except LayerctlError as exc:
-            typer.echo(f"layerctl: error: {exc.message}", err=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            typer.echo("layerctl: interrupted", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (*_CLI_CONTROL, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:
+            raise typer.Exit(_fail(exc, debug=debug)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(exc: BaseException, *, debug: bool) -> int:
+    """Print what went wrong in one line on stderr; return the exit code."""
+    real = _real_error(exc)
+    if isinstance(real, KeyboardInterrupt):
+        _error_line("layerctl: interrupted")
+        return EXIT_INTERRUPTED
+    if isinstance(real, LayerctlError):
+        if debug:
+            _print_traceback(exc)
+        _error_line(f"layerctl: error: {real.message}")
+        return real.exit_code
+    if debug or os.environ.get("LAYERCTL_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        _print_traceback(exc)
+    detail = f"{type(real).__name__}: {real}" if str(real) else type(real).__name__
+    _error_line(
+        f"layerctl: error: this is a bug in layerctl, please report it: {detail} "
+        "(--debug or LAYERCTL_DEBUG=1 shows the traceback)"
+    )
+    return EXIT_BUG
+
+
+def _real_error(exc: BaseException) -> BaseException:
+    """The error an exception group (anyio's task groups raise them) stands for: Ctrl-C first,
+    then one of our errors, then the first other one; cancellations only when nothing else."""
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves = list(_leaves(exc))
+    for kind in (KeyboardInterrupt, LayerctlError, Exception):
+        found = next((leaf for leaf in leaves if isinstance(leaf, kind)), None)
+        if found is not None:
+            return found
+    return leaves[0] if leaves else exc
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            yield from _leaves(exc)
+        else:
+            yield exc
+
+
+def _error_line(text: str) -> None:
+    # one line, whatever a message quotes (a key or a path with a newline in it)
+    typer.echo(text.replace("\r", "\\r").replace("\n", "\\n"), err=True)
+
+
+def _print_traceback(exc: BaseException) -> None:
+    if sys.stderr is not None:
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
 
 
 def _version(value: bool) -> None:
@@ -74,8 +144,13 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the traceback of an unexpected error (also LAYERCTL_DEBUG=1)."),
+    ] = False,
 ) -> None:
     ctx.obj = directory.absolute()
+    ctx.meta[_DEBUG_KEY] = debug
 
 
 def _csv(value: str | None) -> list[str] | None:

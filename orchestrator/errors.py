@@ -5,6 +5,7 @@ boundary so the CLI never shows a traceback for a user mistake."""
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_BUG",
     "EXIT_BUILD_FAILED",
     "EXIT_ENVIRONMENT",
     "EXIT_INTERRUPTED",
@@ -17,6 +18,7 @@ __all__ = [
     "LayerctlError",
     "NoCompatibleWheel",
     "PackageError",
+    "ReportError",
     "ResolveError",
 ]
 
@@ -24,6 +26,7 @@ EXIT_OK = 0
 EXIT_BUILD_FAILED = 1  # at least one target failed
 EXIT_USAGE = 2  # bad configuration, flags or project files
 EXIT_ENVIRONMENT = 3  # a tool or service layerctl needs is missing or unreachable
+EXIT_BUG = 70  # an unexpected error: a bug in layerctl (EX_SOFTWARE)
 EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
 
 
@@ -48,6 +51,13 @@ class ConfigError(LayerctlError):
 
 class EnvironmentProblem(LayerctlError):
     """Something layerctl needs on this machine is missing (a tool, an engine, an interpreter)."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class ReportError(LayerctlError):
+    """The run report could not be written (a read-only report-dir, a full disk). The builds are
+    done by then: a run whose targets failed or was interrupted keeps its own exit code."""
 
     exit_code = EXIT_ENVIRONMENT
 
