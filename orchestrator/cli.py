@@ -8,10 +8,10 @@ import os
 import shutil
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, TextIO, TypeVar, cast, get_args
 
 import anyio
 import typer
@@ -22,6 +22,7 @@ from .discovery import discover_layers
 from .errors import (
     EXIT_BUG,
     EXIT_BUILD_FAILED,
+    EXIT_ENVIRONMENT,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     ConfigError,
@@ -522,5 +523,82 @@ def clean(
         typer.echo(f"removed {report}")
 
 
+class _Stdout:
+    """sys.stdout for the command line: output that cannot be written (a closed stdout, a reader
+    that went away, a full disk) stops the output, never the command, and never raises into the
+    code that was printing. ``error`` keeps the first failure other than a reader going away."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.error: OSError | None = None
+        self.dead = False
+
+    def write(self, text: str) -> int:
+        if not self.dead:
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError) as exc:
+                self._failed(exc)
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.dead:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError) as exc:
+                self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        self.dead = True
+        if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
+            self.error = exc
+        # what is still buffered goes nowhere, so the interpreter's last flush cannot fail again
+        _devnull_onto(1)
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding...: the real stream's
+        return getattr(self.stream, name)
+
+
+def _devnull_onto(fd: int) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def _standard_streams() -> _Stdout:
+    """Make 0, 1 and 2 open descriptors (a closed one would be taken by the next file layerctl
+    opens, and a child process would write into it) and wrap stdout."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            _devnull_onto(fd)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): its output goes nowhere
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the process
+    stdout = _Stdout(sys.stdout)
+    sys.stdout = cast(TextIO, stdout)
+    return stdout
+
+
 def main() -> None:
-    app()
+    """The ``layerctl`` entry point: the commands' boundary also covers what happens outside
+    them (option parsing, help) and an output that could not be written."""
+    stdout = _standard_streams()
+    code: int | str | None
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException as exc:  # raised outside a command (the commands have their own boundary)
+        code = _fail(exc, debug="--debug" in sys.argv[1:])
+    if stdout.error is not None:
+        _error_line(f"layerctl: error: cannot write to stdout ({stdout.error.strerror or stdout.error})")
+        if code in (0, None):
+            code = EXIT_ENVIRONMENT
+    sys.exit(code)
