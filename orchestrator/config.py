@@ -4,17 +4,21 @@
 
 Every source is validated on its own, so an error names the file (or variable, or flag) and the
 key it came from; unknown keys get a "did you mean". Lists replace, they never append.
+
+TOML has real booleans and numbers, so config files must use them (``jobs = true`` is an error,
+not 1); environment variables are strings and are parsed by the type of their setting.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from pathspec import GitIgnoreSpec
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ._toml import TOMLDecodeError
@@ -24,6 +28,7 @@ from .runtimes import Arch, supported_pythons
 
 __all__ = [
     "ENV_PREFIX",
+    "NAME_PATTERN",
     "BuilderChoice",
     "LayerSettings",
     "ToolChoice",
@@ -37,6 +42,10 @@ __all__ = [
 
 ENV_PREFIX = "LAYERCTL_"
 WORKSPACE_FILE = "layerctl.toml"
+
+# A layer name is the first part of every target id (`name:pyX.Y-arch`), a path part and a
+# container label: nothing that could split an id or escape a path.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 ToolChoice = Literal["auto", "pip", "poetry", "uv"]
 BuilderChoice = Literal["auto", "native", "container"]
@@ -58,10 +67,10 @@ class LayerSettings(_Model):
     tool: ToolChoice = "auto"
     builder: BuilderChoice = "auto"
     exclude: tuple[str, ...] = ()
-    exclude_runtime_provided: bool = False
+    exclude_runtime_provided: bool = Field(default=False, strict=True)
     output: str = "build/lambda/layer"
-    bytecode: bool = False
-    compression_level: int = Field(default=6, ge=0, le=9)
+    bytecode: bool = Field(default=False, strict=True)
+    compression_level: int = Field(default=6, ge=0, le=9, strict=True)
     # container builds
     image: str | None = None  # build image template: {python}, {arch}; default: the runtime table's
     verify_image: str | None = None  # image for `layerctl verify`; default: the Lambda runtime image
@@ -126,6 +135,16 @@ class LayerSettings(_Model):
             raise ValueError("name at least one architecture (x86_64, arm64)")
         return tuple(dict.fromkeys(value))
 
+    @field_validator("exclude")
+    @classmethod
+    def _gitignore_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:  # compiled as package.py compiles them, so a bad one fails here
+            try:
+                GitIgnoreSpec.from_lines([pattern])
+            except ValueError as exc:
+                raise ValueError(f"{pattern!r} is not a valid gitignore-style pattern ({exc})") from None
+        return value
+
     @field_validator("output")
     @classmethod
     def _relative_output(cls, value: str) -> str:
@@ -140,29 +159,58 @@ class WorkspaceOptions(_Model):
     layers: tuple[str, ...] = ("layers/*/pyproject.toml",)
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
-    jobs: int | None = Field(default=None, ge=1)
+    jobs: int | None = Field(default=None, ge=1, strict=True)
     report_dir: str = "build/layerctl"
     pull: Literal["missing", "always", "never"] = "missing"
-    keep_containers: bool = False
+    keep_containers: bool = Field(default=False, strict=True)
     # the build containers' network (Docker's NetworkMode): "host" reaches an index or proxy on
     # the host's loopback, which the default bridge network cannot
     container_network: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
     cache_dir: str | None = None  # download caches shared by builds; default ~/.cache/layerctl
-    timeout: float | None = Field(default=None, gt=0)  # seconds per attempt at a target
-    retries: int = Field(default=0, ge=0, le=10)  # extra attempts after a transient failure
+    # seconds per attempt at a target
+    timeout: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False)
+    retries: int = Field(default=0, ge=0, le=10, strict=True)  # extra attempts after a transient failure
+
+    @field_validator("layers")
+    @classmethod
+    def _relative_globs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            if not pattern:
+                raise ValueError("an empty pattern matches nothing; e.g. layers/*/pyproject.toml")
+            if "\x00" in pattern:
+                raise ValueError(f"{pattern!r} holds a NUL character")
+            if PurePosixPath(pattern).is_absolute():
+                raise ValueError(
+                    f"{pattern!r} is absolute; layers are found relative to the workspace root, "
+                    "e.g. layers/*/pyproject.toml"
+                )
+        return value
 
 
 class LayerOnly(_Model):
-    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str | None = Field(default=None, pattern=NAME_PATTERN)
 
 
 def _keys(*models: type[BaseModel]) -> list[str]:
     return [_kebab(name) for model in models for name in model.model_fields]
 
 
+def _scalar_types(*models: type[BaseModel]) -> dict[str, type]:
+    """Settings whose value is a bool, int or float: their environment strings are parsed."""
+    kinds: dict[str, type] = {}
+    for model in models:
+        for name, info in model.model_fields.items():
+            declared = get_args(info.annotation) or (info.annotation,)
+            kind = next((k for k in (bool, int, float) if k in declared), None)
+            if kind is not None:
+                kinds[_kebab(name)] = kind
+    return kinds
+
+
 LAYER_KEYS = _keys(LayerSettings, LayerOnly)
 WORKSPACE_KEYS = _keys(LayerSettings, WorkspaceOptions)
 LIST_KEYS = {"python", "arch", "exclude", "layers", "only", "skip"}
+SCALAR_TYPES = _scalar_types(LayerSettings, WorkspaceOptions)
 
 
 class WorkspaceConfig(BaseModel):
@@ -192,7 +240,10 @@ def read_toml(path: Path) -> dict[str, Any]:
 
 
 def tool_table(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
-    table = data.get("tool", {}).get("layerctl", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table")
+    table = tool.get("layerctl", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.layerctl] must be a table")
     return table
@@ -206,11 +257,18 @@ def check_keys(table: Mapping[str, Any], allowed: list[str], where: str, *, hint
         suggestion = (
             f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(sorted(allowed))}"
         )
-        raise ConfigError(f"{where}: unknown key '{key}'{suggestion}{hint}")
+        raise ConfigError(f"{where}: unknown key {key!r}{suggestion}{hint}")
 
 
-def validate(model: type[_Model], table: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Validate the keys of ``table`` that belong to ``model``; return only those set, by field name."""
+def validate(
+    model: type[_Model],
+    table: Mapping[str, Any],
+    where: str,
+    *,
+    label: Callable[[str], str] = repr,
+) -> dict[str, Any]:
+    """Validate the keys of ``table`` that belong to ``model``; return only those set, by field name.
+    ``label`` names a key in errors (the key itself; an environment variable for the environment)."""
     fields = {_kebab(name) for name in model.model_fields}
     subset = {_kebab(k): v for k, v in table.items() if _kebab(k) in fields}
     try:
@@ -219,7 +277,7 @@ def validate(model: type[_Model], table: Mapping[str, Any], where: str) -> dict[
         err = exc.errors()[0]
         loc = str(err["loc"][0]) if err["loc"] else "?"
         msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{where}: '{loc}': {msg}") from None
+        raise ConfigError(f"{where}: {label(loc)}: {msg}") from None
     return {name: getattr(parsed, name) for name in parsed.model_fields_set}
 
 
@@ -254,7 +312,7 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, A
     """``LAYERCTL_*`` variables as (layer settings, workspace options); unknown names are errors."""
     environ = os.environ if environ is None else environ
     raw: dict[str, Any] = {}
-    known = {ENV_PREFIX + k.upper().replace("-", "_"): k for k in WORKSPACE_KEYS}
+    known = {env_name(k): k for k in WORKSPACE_KEYS}
     for var, value in environ.items():
         if not var.startswith(ENV_PREFIX) or var in _ENV_NOT_SETTINGS:
             continue
@@ -263,12 +321,43 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, A
             tip = f"; did you mean {guess[0]}?" if guess else ""
             raise ConfigError(f"environment: unknown variable {var}{tip}")
         key = known[var]
-        raw[key] = [v.strip() for v in value.split(",") if v.strip()] if key in LIST_KEYS else value
-    return validate(LayerSettings, raw, "environment"), validate(WorkspaceOptions, raw, "environment")
+        if key in LIST_KEYS:
+            raw[key] = [v.strip() for v in value.split(",") if v.strip()]
+        elif key in SCALAR_TYPES:
+            raw[key] = _parse_scalar(SCALAR_TYPES[key], var, value)
+        else:
+            raw[key] = value
+    return (
+        validate(LayerSettings, raw, "environment", label=env_name),
+        validate(WorkspaceOptions, raw, "environment", label=env_name),
+    )
+
+
+def env_name(key: str) -> str:
+    """The ``LAYERCTL_*`` variable of a setting: ``compression-level`` -> ``LAYERCTL_COMPRESSION_LEVEL``."""
+    return ENV_PREFIX + key.upper().replace("-", "_")
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _parse_scalar(kind: type, var: str, text: str) -> bool | int | float:
+    """An environment string as the bool, int or float its setting takes."""
+    word = text.strip()
+    if kind is bool:
+        if word.lower() in _TRUE | _FALSE:
+            return word.lower() in _TRUE
+        raise ConfigError(f"environment: {var}={text!r}: write true or false (or 1 / 0)")
+    try:
+        return int(word) if kind is int else float(word)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"environment: {var}={text!r}: not {what}") from None
 
 
 # Variables with the prefix that are not settings (read elsewhere, never validated as such).
-_ENV_NOT_SETTINGS = frozenset({"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD"})
+_ENV_NOT_SETTINGS = frozenset({"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD", "LAYERCTL_DEBUG"})
 
 
 def cascade(*sources: Mapping[str, Any]) -> LayerSettings:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import enum
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from fnmatch import fnmatchcase
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -12,6 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .config import (
     LAYER_KEYS,
+    NAME_PATTERN,
     WORKSPACE_KEYS,
     LayerOnly,
     LayerSettings,
@@ -80,20 +86,73 @@ def _resolved(path: Path | None) -> Path | None:
 
 
 def _expand(root: Path, pattern: str) -> list[Path]:
-    if not any(ch in pattern for ch in "*?["):
+    if not _magic(pattern):
         path = root / pattern
-        if path.is_dir() or not path.name.endswith(".toml"):
+        if _kind(path, pattern) == "dir" or not path.name.endswith(".toml"):
             path = path / "pyproject.toml"
-        if not path.is_file():
+        if _kind(path, pattern) != "file":
             raise ConfigError(f"{path}: no such file (listed in 'layers'); create it or fix the pattern")
         return [path]
     matches = []
-    for path in sorted(root.glob(pattern)):
-        if path.is_dir():
+    for path in sorted(_glob(root, PurePosixPath(pattern).parts, pattern)):
+        if _kind(path, pattern) == "dir":
             path = path / "pyproject.toml"
-        if path.is_file() and path.name == "pyproject.toml":
+        if path.name == "pyproject.toml" and _kind(path, pattern) == "file":
             matches.append(path)
     return matches
+
+
+def _magic(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def _glob(base: Path, parts: Sequence[str], pattern: str) -> Iterator[Path]:
+    """``Path.glob`` semantics (``**`` never follows symlinks), except that a directory it cannot
+    look into is an error naming it: pathlib skips it silently, and a layer would go missing."""
+    if not parts:
+        yield base
+        return
+    head, rest = parts[0], parts[1:]
+    if head == "**":
+        yield from _glob(base, rest, pattern)
+        for entry in _entries(base, pattern):
+            if entry.is_dir(follow_symlinks=False):
+                yield from _glob(base / entry.name, parts, pattern)
+    elif _magic(head):
+        for entry in _entries(base, pattern):
+            if fnmatchcase(entry.name, head):
+                yield from _glob(base / entry.name, rest, pattern)
+    else:
+        yield from _glob(base / head, rest, pattern)
+
+
+def _entries(directory: Path, pattern: str) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return list(entries)
+    except PermissionError as exc:
+        raise _unreadable(directory, pattern, exc) from None
+    except OSError:  # not a directory, gone, a symlink loop: nothing under it to match
+        return []
+
+
+def _kind(path: Path, pattern: str) -> str | None:
+    """What is at ``path``: "dir", "file", "other" or None (nothing). A directory on the way that
+    cannot be looked into is an error, not "nothing there"."""
+    try:
+        mode = path.stat().st_mode
+    except PermissionError as exc:
+        raise _unreadable(path.parent, pattern, exc) from None
+    except (OSError, ValueError):
+        return None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+def _unreadable(directory: Path, pattern: str, exc: OSError) -> ConfigError:
+    return ConfigError(
+        f"{directory}: cannot look into this directory ({exc.strerror}), so layers there would be "
+        f"missed ('layers' pattern {pattern!r}); fix its permissions or narrow the pattern"
+    )
 
 
 def load_layer(pyproject: Path) -> Layer:
@@ -105,7 +164,7 @@ def load_layer(pyproject: Path) -> Layer:
             raise ConfigError(f"{where}: '{key}' is a workspace setting; set it in the workspace root")
     check_keys(table, LAYER_KEYS, where)
     settings = validate(LayerSettings, table, where)
-    name = validate(LayerOnly, table, where).get("name") or pyproject.parent.name
+    name = validate(LayerOnly, table, where).get("name") or _directory_name(pyproject)
 
     project = data.get("project")
     if not isinstance(project, dict):
@@ -119,6 +178,17 @@ def load_layer(pyproject: Path) -> Layer:
         dependencies=_dependencies(pyproject, project),
         settings=settings,
     )
+
+
+def _directory_name(pyproject: Path) -> str:
+    name = pyproject.parent.name
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ConfigError(
+            f"{pyproject}: the directory name {name!r} cannot be a layer name (target ids are "
+            "name:pyX.Y-arch, and a name is letters, digits, '.', '_' and '-', starting with a "
+            'letter or digit); set [tool.layerctl] name = "..." in this file'
+        )
+    return name
 
 
 def _detect_tool(pyproject: Path, choice: str) -> Tool:

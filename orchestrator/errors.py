@@ -5,6 +5,7 @@ boundary so the CLI never shows a traceback for a user mistake."""
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_BUG",
     "EXIT_BUILD_FAILED",
     "EXIT_BUSY",
     "EXIT_ENVIRONMENT",
@@ -18,6 +19,7 @@ __all__ = [
     "LayerctlError",
     "NoCompatibleWheel",
     "PackageError",
+    "ReportError",
     "ResolveError",
     "TargetTimeout",
     "WorkspaceBusy",
@@ -27,6 +29,7 @@ EXIT_OK = 0
 EXIT_BUILD_FAILED = 1  # at least one target failed
 EXIT_USAGE = 2  # bad configuration, flags or project files
 EXIT_ENVIRONMENT = 3  # a tool or service layerctl needs is missing or unreachable
+EXIT_BUG = 70  # an unexpected error: a bug in layerctl (EX_SOFTWARE)
 EXIT_BUSY = 75  # another run holds the workspace and --no-wait was given (EX_TEMPFAIL: try later)
 EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
 
@@ -65,6 +68,13 @@ class WorkspaceBusy(LayerctlError):
 
 class EnvironmentProblem(LayerctlError):
     """Something layerctl needs on this machine is missing (a tool, an engine, an interpreter)."""
+
+    exit_code = EXIT_ENVIRONMENT
+
+
+class ReportError(LayerctlError):
+    """The run report could not be written (a read-only report-dir, a full disk). The builds are
+    done by then: a run whose targets failed or was interrupted keeps its own exit code."""
 
     exit_code = EXIT_ENVIRONMENT
 

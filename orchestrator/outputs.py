@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, EnvironmentProblem
 from .fileio import create_fresh
 from .package import source_date_epoch
 from .plan import Plan
@@ -129,9 +129,9 @@ def claim(
         if not marker.is_file() or marker.is_symlink():
             with create_fresh(marker) as fh:
                 fh.write(_MARKER_TEXT)
-    except OSError as exc:
-        raise ConfigError(
-            f"{directory}: cannot create it ({exc.strerror or exc}); set another '{key}'"
+    except OSError as exc:  # read-only, full, not ours to write: this machine's problem, not a setting's
+        raise EnvironmentProblem(
+            f"{directory}: cannot create it ({exc.strerror or exc}); make it writable or set another '{key}'"
         ) from None
     return directory
 

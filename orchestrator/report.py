@@ -3,6 +3,7 @@ and ``report.html`` rendered from it beside it."""
 
 from __future__ import annotations
 
+import errno
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from . import __version__
-from .errors import ConfigError
+from .errors import ConfigError, ReportError
 from .events import TargetResult
 from .fileio import write_atomic
 
@@ -57,12 +58,35 @@ def write_report(
         counts=counts,
         targets=list(results),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = report.model_dump(mode="json")
     data = {"schema": data.pop("schema_"), **data}
-    write_atomic(path, json.dumps(data, indent=2) + "\n")
-    write_html(report, path.with_suffix(".html"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(
+            f"{path.parent}: cannot create the report directory ({exc.strerror or exc}); "
+            "point report-dir at a directory layerctl can write"
+        ) from None
+    html = path.with_suffix(".html")
+    try:
+        write_atomic(path, json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    try:
+        write_html(report, html)
+    except OSError as exc:
+        raise _cannot_write(html, exc) from None
     return report
+
+
+def _cannot_write(path: Path, exc: OSError) -> ReportError:
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    fix = (
+        "free some space or point report-dir elsewhere"
+        if full
+        else "make report-dir writable or point it elsewhere"
+    )
+    return ReportError(f"{path}: cannot write the run report ({exc.strerror or exc}); {fix}")
 
 
 def write_html(report: RunReport, path: Path) -> None:

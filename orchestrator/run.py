@@ -17,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .context import BuildContext
 from .decide import decide_builders
-from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK
+from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, ReportError
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
@@ -67,7 +67,7 @@ async def _consume(reporter: Reporter, stream: MemoryObjectReceiveStream[Event])
                 if reading:
                     try:
                         reporter.flush()  # idle: push lines out now; under load they go in batches
-                    except BrokenPipeError:
+                    except OSError:  # a closed or full output: stop showing
                         reading = False
                         _silence_stdout()
                 try:
@@ -79,15 +79,19 @@ async def _consume(reporter: Reporter, stream: MemoryObjectReceiveStream[Event])
             if reading:
                 try:
                     await reporter.handle(event)
-                except BrokenPipeError:  # `| head` went away: keep building, stop showing
+                except OSError:  # `| head` went away, a full disk: keep building, stop showing
                     reading = False
                     _silence_stdout()
 
 
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so nothing (not even the final flush) writes to a closed pipe."""
+    try:
+        fileno = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests) or already closed
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, fileno)
     os.close(devnull)
 
 
@@ -181,17 +185,25 @@ async def run_plan(
                     keep_going=keep_going,
                 )
     code = exit_code_for(outcome)
+    report_error: ReportError | None = None
     with anyio.CancelScope(shield=True):
-        await anyio.to_thread.run_sync(
-            lambda: write_report(
-                report_path(plan),
-                results=outcome.results,
-                started_at=started_at,
-                duration_s=outcome.duration_s,
-                workspace=plan.workspace.root,
-                jobs=jobs,
-                exit_code=code,
-                interrupted=outcome.interrupted,
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: write_report(
+                    report_path(plan),
+                    results=outcome.results,
+                    started_at=started_at,
+                    duration_s=outcome.duration_s,
+                    workspace=plan.workspace.root,
+                    jobs=jobs,
+                    exit_code=code,
+                    interrupted=outcome.interrupted,
+                )
             )
-        )
+        except ReportError as exc:  # the builds are done and shown: say so after them
+            report_error = exc
+    if report_error is not None:
+        if code != EXIT_OK:  # a failed or interrupted run keeps its own code
+            report_error.exit_code = code
+        raise report_error
     return outcome, code

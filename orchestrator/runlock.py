@@ -9,7 +9,7 @@ import fcntl
 import os
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .errors import WorkspaceBusy
@@ -46,8 +46,9 @@ def workspace_lock(
                 fcntl.flock(fd, fcntl.LOCK_EX)
             if not _same_file(fd, path):  # removed (by `clean`) while we waited: lock the new one
                 continue
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            with suppress(OSError):  # who holds it, for the message of a run that waits (best effort)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
             yield
             return
         finally:

@@ -56,8 +56,12 @@ class GitHubReporter:
         summary_table(event.results, Console(file=self.out, width=120, highlight=False, no_color=True))
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
-            with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(markdown_summary(event.results, event.duration_s))
+            try:
+                with open(summary, "a", encoding="utf-8") as fh:
+                    fh.write(markdown_summary(event.results, event.duration_s))
+            except OSError as exc:  # the job summary is a nicety: the run's outcome stands
+                reason = f"cannot append the run summary to {summary} ({exc.strerror or exc})"
+                self.out.write(f"::warning title=layerctl::{escape_data(reason)}\n")
         self.out.flush()
 
     def _group(self, result: TargetResult) -> None:

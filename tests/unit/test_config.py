@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -117,7 +118,7 @@ def test_env_errors(make_workspace: Callable[..., Path]) -> None:
     root = make_workspace()
     with pytest.raises(ConfigError, match="unknown variable LAYERCTL_ARCHS; did you mean LAYERCTL_ARCH"):
         plan_for(root, {"LAYERCTL_ARCHS": "arm64"})
-    with pytest.raises(ConfigError, match="environment: 'python': unsupported Python 3.9"):
+    with pytest.raises(ConfigError, match="environment: LAYERCTL_PYTHON: unsupported Python 3.9"):
         plan_for(root, {"LAYERCTL_PYTHON": "3.9"})
 
 
@@ -174,3 +175,159 @@ def test_the_test_beds_switches_are_not_taken_for_settings(make_workspace: Calla
     result = CliRunner().invoke(app, ["-C", str(root), "list"], env=dict.fromkeys(switches, "0"))
     assert result.exit_code == 0, result.output
     assert not [name for name in switches if name.startswith("LAYERCTL_")]
+
+
+@pytest.mark.parametrize(
+    ("workspace", "message"),
+    [
+        ("jobs = true", "'jobs': Input should be a valid integer"),
+        ("compression-level = false", "'compression-level': Input should be a valid integer"),
+        ("retries = 1.0", "'retries': Input should be a valid integer"),
+        ('jobs = "4"', "'jobs': Input should be a valid integer"),
+        ("bytecode = 1", "'bytecode': Input should be a valid boolean"),
+        ('keep-containers = "yes"', "'keep-containers': Input should be a valid boolean"),
+        ("exclude-runtime-provided = 0", "'exclude-runtime-provided': Input should be a valid boolean"),
+        ("timeout = true", "'timeout': Input should be a valid number"),
+        ("timeout = inf", "'timeout': Input should be a finite number"),
+    ],
+)
+def test_config_files_take_booleans_and_numbers_as_written(
+    make_workspace: Callable[..., Path], workspace: str, message: str
+) -> None:
+    """TOML has real booleans and integers: `jobs = true` is a mistake, not 1."""
+    root = make_workspace(workspace)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        plan_for(root)
+
+
+@pytest.mark.parametrize(
+    ("env", "attribute", "expected"),
+    [
+        ({"LAYERCTL_JOBS": "4"}, "jobs", 4),
+        ({"LAYERCTL_RETRIES": " 2 "}, "retries", 2),
+        ({"LAYERCTL_TIMEOUT": "90"}, "timeout", 90.0),
+        ({"LAYERCTL_TIMEOUT": "1.5"}, "timeout", 1.5),
+        ({"LAYERCTL_KEEP_CONTAINERS": "true"}, "keep_containers", True),
+        ({"LAYERCTL_KEEP_CONTAINERS": "1"}, "keep_containers", True),
+        ({"LAYERCTL_KEEP_CONTAINERS": "No"}, "keep_containers", False),
+    ],
+)
+def test_env_values_are_strings_and_still_parse(
+    make_workspace: Callable[..., Path], env: dict[str, str], attribute: str, expected: object
+) -> None:
+    assert getattr(plan_for(make_workspace(), env).options, attribute) == expected
+
+
+def test_env_booleans_and_numbers_in_layer_settings(make_workspace: Callable[..., Path]) -> None:
+    env = {"LAYERCTL_BYTECODE": "yes", "LAYERCTL_COMPRESSION_LEVEL": "9"}
+    settings = plan_for(make_workspace(), env).targets[0].settings
+    assert settings.bytecode is True and settings.compression_level == 9
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LAYERCTL_JOBS": "x"}, "environment: LAYERCTL_JOBS='x': not an integer"),
+        ({"LAYERCTL_JOBS": "0"}, "environment: LAYERCTL_JOBS: Input should be greater than or equal to 1"),
+        ({"LAYERCTL_TIMEOUT": "soon"}, "environment: LAYERCTL_TIMEOUT='soon': not a number"),
+        ({"LAYERCTL_BYTECODE": "maybe"}, "environment: LAYERCTL_BYTECODE='maybe': write true or false"),
+        ({"LAYERCTL_PYTHON": "3.9"}, "environment: LAYERCTL_PYTHON: unsupported Python 3.9"),
+        ({"LAYERCTL_BUILDER": "docker"}, "environment: LAYERCTL_BUILDER: Input should be"),
+    ],
+)
+def test_env_errors_name_the_variable(
+    make_workspace: Callable[..., Path], env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        plan_for(make_workspace(), env)
+    assert info.value.exit_code == EXIT_USAGE
+
+
+def test_debug_variable_is_not_a_setting() -> None:
+    assert env_overrides({"LAYERCTL_DEBUG": "1"}) == ({}, {})
+
+
+@pytest.mark.parametrize("pattern", ["\\", "foo\\", "a/**b/\\"])
+def test_invalid_exclude_pattern_is_refused_when_loaded(
+    make_workspace: Callable[..., Path], pattern: str
+) -> None:
+    root = make_workspace(f"exclude = [{json.dumps(pattern)}]")
+    with pytest.raises(ConfigError, match=r"pyproject.toml \[tool.layerctl\]: 'exclude': ") as info:
+        plan_for(root)
+    assert repr(pattern) in str(info.value)
+    layer_root = make_workspace("", {"a": f"[tool.layerctl]\nexclude = [{json.dumps(pattern)}]\n"})
+    with pytest.raises(ConfigError, match=r"layers/a/pyproject.toml \[tool.layerctl\]: 'exclude'"):
+        plan_for(layer_root)
+    with pytest.raises(ConfigError, match="environment: LAYERCTL_EXCLUDE: "):
+        plan_for(make_workspace(), {"LAYERCTL_EXCLUDE": pattern})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("/tmp/x/*/pyproject.toml", "'layers': '/tmp/x/*/pyproject.toml' is absolute"),
+        ("/abs/layer", "'layers': '/abs/layer' is absolute"),
+        ("", "'layers': an empty pattern"),
+    ],
+)
+def test_layers_patterns_are_relative_to_the_workspace(
+    make_workspace: Callable[..., Path], pattern: str, message: str
+) -> None:
+    root = make_workspace(f"layers = [{json.dumps(pattern)}]")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        plan_for(root)
+
+
+def test_directory_name_that_cannot_be_a_target_id(make_workspace: Callable[..., Path]) -> None:
+    root = make_workspace("", {"a:b": ""})
+    with pytest.raises(ConfigError) as info:
+        plan_for(root)
+    text = str(info.value)
+    assert "layers/a:b/pyproject.toml: the directory name 'a:b' cannot be a layer name" in text
+    assert "name:pyX.Y-arch" in text and "[tool.layerctl] name" in text
+    named = make_workspace("", {"a:b": '[tool.layerctl]\nname = "ab"\n'})
+    assert {t.layer.name for t in plan_for(named).targets} == {"ab"}
+
+
+@pytest.mark.parametrize("name", [".hidden", "-x", "a b", "é"])
+def test_directory_names_follow_the_name_rule(make_workspace: Callable[..., Path], name: str) -> None:
+    root = make_workspace('layers = ["layers/*"]', {name: ""})
+    with pytest.raises(ConfigError, match="cannot be a layer name"):
+        plan_for(root)
+
+
+@pytest.mark.parametrize("table", ["tool = 5", 'tool = {layerctl = "x"}', "tool = {layerctl = [1]}"])
+def test_tool_table_of_the_wrong_type(make_workspace: Callable[..., Path], table: str) -> None:
+    root = make_workspace()
+    (root / "pyproject.toml").write_text(table + "\n")
+    with pytest.raises(ConfigError, match=r"pyproject.toml: \[tool"):
+        plan_for(root)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "layers/*/pyproject.toml",
+        "layers/*",
+        "**/pyproject.toml",
+        "layers/**",
+        "layers/[ab]*/pyproject.toml",
+        "layers/?/pyproject.toml",
+        "./layers//*/pyproject.toml",
+        "nested/*/*/pyproject.toml",
+    ],
+)
+def test_layers_globs_match_what_pathlib_matches(make_workspace: Callable[..., Path], pattern: str) -> None:
+    root = make_workspace("", {"a": "", "b2": "", ".hidden": '[tool.layerctl]\nname = "hidden"\n'})
+    (root / "nested/x/deep").mkdir(parents=True)
+    (root / "nested/x/deep/pyproject.toml").write_text('[project]\nname = "deep"\ndependencies = []\n')
+    (root / "layers/link").symlink_to(root / "nested", target_is_directory=True)
+    expected = set()
+    for path in root.glob(pattern):
+        path = path / "pyproject.toml" if path.is_dir() else path
+        if path.name == "pyproject.toml" and path.is_file() and path != root / "pyproject.toml":
+            expected.add(path)
+    workspace = load_workspace(root).model_copy(
+        update={"options": load_workspace(root).options.model_copy(update={"layers": (pattern,)})}
+    )
+    assert {layer.pyproject for layer in discover_layers(workspace)} == expected

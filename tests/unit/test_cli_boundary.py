@@ -1,0 +1,100 @@
+"""The CLI's error boundary: whatever happens, one line on stderr and a documented exit code;
+a traceback only when asked for (--debug, LAYERCTL_DEBUG=1)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator import cli
+from orchestrator.errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError
+from tests.support.cli import invoke
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup, ExceptionGroup
+
+
+def failing(exc: BaseException) -> Callable[..., object]:
+    def load_workspace(root: Path) -> object:
+        raise exc
+
+    return load_workspace
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "line"),
+    [
+        (ConfigError("pyproject.toml: bad"), EXIT_USAGE, "layerctl: error: pyproject.toml: bad"),
+        (KeyboardInterrupt(), EXIT_INTERRUPTED, "layerctl: interrupted"),
+        (
+            RuntimeError("boom"),
+            EXIT_BUG,
+            "layerctl: error: this is a bug in layerctl, please report it: RuntimeError: boom "
+            "(--debug or LAYERCTL_DEBUG=1 shows the traceback)",
+        ),
+        (ExceptionGroup("g", [ConfigError("inside a group")]), EXIT_USAGE, "error: inside a group"),
+        (
+            ExceptionGroup("outer", [ExceptionGroup("inner", [ValueError("deep")])]),
+            EXIT_BUG,
+            "bug in layerctl, please report it: ValueError: deep",
+        ),
+        (BaseExceptionGroup("g", [ValueError("x"), KeyboardInterrupt()]), EXIT_INTERRUPTED, "interrupted"),
+        (
+            ExceptionGroup("g", [RuntimeError("other"), ConfigError("the real one")]),
+            EXIT_USAGE,
+            "error: the real one",
+        ),
+        (RuntimeError("two\nlines"), EXIT_BUG, "RuntimeError: two\\nlines"),
+    ],
+)
+def test_every_error_is_one_line_with_its_exit_code(
+    make_workspace: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    exc: BaseException,
+    code: int,
+    line: str,
+) -> None:
+    root = make_workspace()
+    monkeypatch.setattr(cli, "load_workspace", failing(exc))
+    result = invoke(["-C", str(root), "list", "--no-decide"])
+    assert result.exit_code == code
+    assert line in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "env"), [(["--debug"], {}), ([], {"LAYERCTL_DEBUG": "1"})])
+def test_debug_shows_the_traceback_of_a_bug(
+    make_workspace: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+) -> None:
+    root = make_workspace()
+    monkeypatch.setattr(cli, "load_workspace", failing(RuntimeError("boom")))
+    result = invoke([*args, "-C", str(root), "list", "--no-decide"], env=env)
+    assert result.exit_code == EXIT_BUG
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "RuntimeError: boom" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("layerctl: error: this is a bug in layerctl")
+
+
+def test_debug_variable_does_not_stop_a_normal_run(make_workspace: Callable[..., Path]) -> None:
+    result = invoke(["-C", str(make_workspace()), "list", "--no-decide"], env={"LAYERCTL_DEBUG": "1"})
+    assert result.exit_code == 0, result.stderr
+    assert "a:py3.12-x86_64" in result.stdout
+
+
+def test_environment_error_names_the_variable(make_workspace: Callable[..., Path]) -> None:
+    result = invoke(["-C", str(make_workspace()), "list", "--no-decide"], env={"LAYERCTL_JOBS": "x"})
+    assert result.exit_code == EXIT_USAGE
+    assert result.stderr.strip() == "layerctl: error: environment: LAYERCTL_JOBS='x': not an integer"
+
+
+def test_exit_codes_are_documented() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "guide.md").read_text()
+    for code in (0, 1, 2, EXIT_ENVIRONMENT, EXIT_BUG, EXIT_INTERRUPTED):
+        assert f"\n| {code} | " in guide
