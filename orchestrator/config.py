@@ -1,4 +1,4 @@
-"""Workspace and layer configuration: pydantic models, TOML loading and the one precedence cascade.
+"""Reading the settings (declared in ``settings.py``) from their sources, and the one cascade:
 
     defaults  <  workspace [tool.layerctl]  <  layer [tool.layerctl]  <  LAYERCTL_* env  <  CLI flags
 
@@ -6,7 +6,8 @@ Every source is validated on its own, so an error names the file (or variable, o
 key it came from; unknown keys get a "did you mean". Lists replace, they never append.
 
 TOML has real booleans and numbers, so config files must use them (``jobs = true`` is an error,
-not 1); environment variables are strings and are parsed by the type of their setting.
+not 1); environment variables and flags are strings, parsed by the type of their setting
+(``parse_strings``), so ``LAYERCTL_JOBS=x`` and ``--jobs x`` fail alike.
 """
 
 from __future__ import annotations
@@ -14,203 +15,60 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path, PurePosixPath
-from typing import Any, Literal, get_args
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any, get_args, get_origin
 
-from pathspec import GitIgnoreSpec
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ._toml import TOMLDecodeError
 from ._toml import loads as toml_loads
 from .errors import ConfigError
-from .runtimes import Arch, supported_pythons
+from .run_settings import RunFlags, WorkspaceOptions
+from .settings import ENV_PREFIX, LayerOnly, LayerSettings, kebab
 
 __all__ = [
-    "ENV_PREFIX",
-    "NAME_PATTERN",
-    "BuilderChoice",
-    "LayerSettings",
-    "ToolChoice",
+    "LAYER_KEYS",
+    "WORKSPACE_KEYS",
+    "Sources",
     "WorkspaceConfig",
-    "WorkspaceOptions",
     "cascade",
+    "check_keys",
+    "env_name",
     "env_overrides",
     "load_workspace",
+    "parse_strings",
     "read_toml",
+    "tool_table",
+    "validate",
 ]
 
-ENV_PREFIX = "LAYERCTL_"
 WORKSPACE_FILE = "layerctl.toml"
-
-# A layer name is the first part of every target id (`name:pyX.Y-arch`), a path part and a
-# container label: nothing that could split an id or escape a path.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-
-ToolChoice = Literal["auto", "pip", "poetry", "uv"]
-BuilderChoice = Literal["auto", "native", "container"]
-
-
-def _kebab(name: str) -> str:
-    return name.replace("_", "-")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=_kebab, populate_by_name=True)
-
-
-class LayerSettings(_Model):
-    """Settings that may differ per layer; the workspace sets their defaults."""
-
-    python: tuple[str, ...] = ("3.12",)
-    arch: tuple[Arch, ...] = (Arch.X86_64, Arch.ARM64)
-    tool: ToolChoice = "auto"
-    builder: BuilderChoice = "auto"
-    exclude: tuple[str, ...] = ()
-    exclude_runtime_provided: bool = Field(default=False, strict=True)
-    output: str = "build/lambda/layer"
-    bytecode: bool = Field(default=False, strict=True)
-    compression_level: int = Field(default=6, ge=0, le=9, strict=True)
-    # container builds
-    image: str | None = None  # build image template: {python}, {arch}; default: the runtime table's
-    verify_image: str | None = None  # image for `layerctl verify`; default: the Lambda runtime image
-    index_url: str | None = None  # credentials never go here: LAYERCTL_INDEX_USERNAME / _PASSWORD
-    ca_bundle: str | None = None  # extra CA bundle (PEM) for the index, given to pip/uv and containers
-
-    @field_validator("image", "verify_image")
-    @classmethod
-    def _image_template(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                value.format(python="3.12", arch="arm64")
-            except (KeyError, IndexError, ValueError):
-                raise ValueError("may use only the placeholders {python} and {arch}") from None
-        return value
-
-    @field_validator("index_url")
-    @classmethod
-    def _index_without_credentials(cls, value: str | None) -> str | None:
-        if value is not None:
-            parsed = urlsplit(value)
-            if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise ValueError("must be an http(s) URL of a simple index")
-            if parsed.username or parsed.password:
-                raise ValueError(
-                    "must not hold credentials; pass them as LAYERCTL_INDEX_USERNAME and "
-                    "LAYERCTL_INDEX_PASSWORD in the environment"
-                )
-        return value
-
-    @field_validator("python", mode="before")
-    @classmethod
-    def _versions_are_strings(cls, value: Any) -> Any:
-        items = value if isinstance(value, (list, tuple)) else [value]
-        for item in items:
-            if not isinstance(item, str):
-                raise ValueError(f'write Python versions as strings, e.g. "3.12" (got {item!r})')
-        return tuple(items)
-
-    @field_validator("python")
-    @classmethod
-    def _supported_python(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        supported = supported_pythons()
-        for version in value:
-            if version not in supported:
-                raise ValueError(f"unsupported Python {version}; Lambda runs {', '.join(supported)}")
-        if not value:
-            raise ValueError("name at least one Python version")
-        return tuple(dict.fromkeys(value))
-
-    @field_validator("arch", mode="before")
-    @classmethod
-    def _arch_list(cls, value: Any) -> Any:
-        items = value if isinstance(value, (list, tuple)) else [value]
-        aliases = {"amd64": "x86_64", "aarch64": "arm64"}
-        return tuple(aliases.get(i, i) if isinstance(i, str) else i for i in items)
-
-    @field_validator("arch")
-    @classmethod
-    def _some_arch(cls, value: tuple[Arch, ...]) -> tuple[Arch, ...]:
-        if not value:
-            raise ValueError("name at least one architecture (x86_64, arm64)")
-        return tuple(dict.fromkeys(value))
-
-    @field_validator("exclude")
-    @classmethod
-    def _gitignore_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:  # compiled as package.py compiles them, so a bad one fails here
-            try:
-                GitIgnoreSpec.from_lines([pattern])
-            except ValueError as exc:
-                raise ValueError(f"{pattern!r} is not a valid gitignore-style pattern ({exc})") from None
-        return value
-
-    @field_validator("output")
-    @classmethod
-    def _relative_output(cls, value: str) -> str:
-        if not value or Path(value).is_absolute() or ".." in Path(value).parts:
-            raise ValueError("must be a relative path inside the layer project, e.g. build/lambda/layer")
-        return value
-
-
-class WorkspaceOptions(_Model):
-    """Settings that only make sense for the whole run."""
-
-    layers: tuple[str, ...] = ("layers/*/pyproject.toml",)
-    only: tuple[str, ...] = ()
-    skip: tuple[str, ...] = ()
-    jobs: int | None = Field(default=None, ge=1, strict=True)
-    report_dir: str = "build/layerctl"
-    pull: Literal["missing", "always", "never"] = "missing"
-    keep_containers: bool = Field(default=False, strict=True)
-    # the build containers' network (Docker's NetworkMode): "host" reaches an index or proxy on
-    # the host's loopback, which the default bridge network cannot
-    container_network: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-    cache_dir: str | None = None  # download caches shared by builds; default ~/.cache/layerctl
-    # seconds per attempt at a target
-    timeout: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False)
-    retries: int = Field(default=0, ge=0, le=10, strict=True)  # extra attempts after a transient failure
-
-    @field_validator("layers")
-    @classmethod
-    def _relative_globs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            if not pattern:
-                raise ValueError("an empty pattern matches nothing; e.g. layers/*/pyproject.toml")
-            if "\x00" in pattern:
-                raise ValueError(f"{pattern!r} holds a NUL character")
-            if PurePosixPath(pattern).is_absolute():
-                raise ValueError(
-                    f"{pattern!r} is absolute; layers are found relative to the workspace root, "
-                    "e.g. layers/*/pyproject.toml"
-                )
-        return value
-
-
-class LayerOnly(_Model):
-    name: str | None = Field(default=None, pattern=NAME_PATTERN)
+SettingsModel = type[LayerSettings] | type[WorkspaceOptions] | type[LayerOnly] | type[RunFlags]
 
 
 def _keys(*models: type[BaseModel]) -> list[str]:
-    return [_kebab(name) for model in models for name in model.model_fields]
+    return [kebab(name) for model in models for name in model.model_fields]
 
 
-def _scalar_types(*models: type[BaseModel]) -> dict[str, type]:
-    """Settings whose value is a bool, int or float: their environment strings are parsed."""
+def _kinds(*models: type[BaseModel]) -> dict[str, type]:
+    """How a setting's string (environment, flag) is parsed: bool, int, float, or list (tuple)."""
     kinds: dict[str, type] = {}
     for model in models:
         for name, info in model.model_fields.items():
             declared = get_args(info.annotation) or (info.annotation,)
+            if get_origin(info.annotation) is tuple:
+                kinds[kebab(name)] = tuple
+                continue
             kind = next((k for k in (bool, int, float) if k in declared), None)
             if kind is not None:
-                kinds[_kebab(name)] = kind
+                kinds[kebab(name)] = kind
     return kinds
 
 
 LAYER_KEYS = _keys(LayerSettings, LayerOnly)
 WORKSPACE_KEYS = _keys(LayerSettings, WorkspaceOptions)
-LIST_KEYS = {"python", "arch", "exclude", "layers", "only", "skip"}
-SCALAR_TYPES = _scalar_types(LayerSettings, WorkspaceOptions)
+ENV_KEYS = _keys(LayerSettings, WorkspaceOptions, RunFlags)
+KINDS = _kinds(LayerSettings, WorkspaceOptions, RunFlags)
 
 
 class WorkspaceConfig(BaseModel):
@@ -261,7 +119,7 @@ def check_keys(table: Mapping[str, Any], allowed: list[str], where: str, *, hint
 
 
 def validate(
-    model: type[_Model],
+    model: SettingsModel,
     table: Mapping[str, Any],
     where: str,
     *,
@@ -269,8 +127,8 @@ def validate(
 ) -> dict[str, Any]:
     """Validate the keys of ``table`` that belong to ``model``; return only those set, by field name.
     ``label`` names a key in errors (the key itself; an environment variable for the environment)."""
-    fields = {_kebab(name) for name in model.model_fields}
-    subset = {_kebab(k): v for k, v in table.items() if _kebab(k) in fields}
+    fields = {kebab(name) for name in model.model_fields}
+    subset = {kebab(k): v for k, v in table.items() if kebab(k) in fields}
     try:
         parsed = model.model_validate(subset)
     except ValidationError as exc:
@@ -308,11 +166,16 @@ def load_workspace(root: Path) -> WorkspaceConfig:
     )
 
 
-def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``LAYERCTL_*`` variables as (layer settings, workspace options); unknown names are errors."""
+Sources = tuple[
+    dict[str, Any], dict[str, Any], dict[str, Any]
+]  # layer settings, workspace options, run flags
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> Sources:
+    """``LAYERCTL_*`` variables by the model they set; an unknown name is an error (did you mean)."""
     environ = os.environ if environ is None else environ
-    raw: dict[str, Any] = {}
-    known = {env_name(k): k for k in WORKSPACE_KEYS}
+    known = {env_name(k): k for k in ENV_KEYS}
+    raw: dict[str, str] = {}
     for var, value in environ.items():
         if not var.startswith(ENV_PREFIX) or var in _ENV_NOT_SETTINGS:
             continue
@@ -320,17 +183,40 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> tuple[dict[str, A
             guess = difflib.get_close_matches(var, list(known), n=1)
             tip = f"; did you mean {guess[0]}?" if guess else ""
             raise ConfigError(f"environment: unknown variable {var}{tip}")
-        key = known[var]
-        if key in LIST_KEYS:
-            raw[key] = [v.strip() for v in value.split(",") if v.strip()]
-        elif key in SCALAR_TYPES:
-            raw[key] = _parse_scalar(SCALAR_TYPES[key], var, value)
-        else:
-            raw[key] = value
+        raw[known[var]] = value
+    return split_sources(parse_strings(raw, "environment", env_name), "environment", env_name)
+
+
+def split_sources(values: Mapping[str, Any], where: str, label: Callable[[str], str]) -> Sources:
+    """Validated values of the three models a command line or the environment may set."""
     return (
-        validate(LayerSettings, raw, "environment", label=env_name),
-        validate(WorkspaceOptions, raw, "environment", label=env_name),
+        validate(LayerSettings, values, where, label=label),
+        validate(WorkspaceOptions, values, where, label=label),
+        validate(RunFlags, values, where, label=label),
     )
+
+
+def parse_strings(
+    raw: Mapping[str, str | list[str]], where: str, label: Callable[[str], str]
+) -> dict[str, Any]:
+    """Strings (of the environment or flags) as the values their settings take: lists split at
+    commas, booleans and numbers parsed; anything else is left for the model to validate."""
+    parsed: dict[str, Any] = {}
+    for key, value in raw.items():
+        kind = KINDS.get(key)
+        if isinstance(value, list):  # a repeated flag
+            parsed[key] = [item for v in value for item in _split(v)]
+        elif kind is tuple:
+            parsed[key] = _split(value)
+        elif kind is not None:
+            parsed[key] = _parse_scalar(kind, f"{where}: {label(key)}", value)
+        else:
+            parsed[key] = value
+    return parsed
+
+
+def _split(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
 
 
 def env_name(key: str) -> str:
@@ -342,18 +228,18 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _parse_scalar(kind: type, var: str, text: str) -> bool | int | float:
-    """An environment string as the bool, int or float its setting takes."""
+def _parse_scalar(kind: type, where: str, text: str) -> bool | int | float:
+    """A string as the bool, int or float its setting takes."""
     word = text.strip()
     if kind is bool:
         if word.lower() in _TRUE | _FALSE:
             return word.lower() in _TRUE
-        raise ConfigError(f"environment: {var}={text!r}: write true or false (or 1 / 0)")
+        raise ConfigError(f"{where}: {text!r} is not a boolean; write true or false (or 1 / 0)")
     try:
         return int(word) if kind is int else float(word)
     except ValueError:
         what = "an integer" if kind is int else "a number"
-        raise ConfigError(f"environment: {var}={text!r}: not {what}") from None
+        raise ConfigError(f"{where}: {text!r} is not {what}") from None
 
 
 # Variables with the prefix that are not settings (read elsewhere, never validated as such).

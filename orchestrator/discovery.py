@@ -15,19 +15,9 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from .config import (
-    LAYER_KEYS,
-    NAME_PATTERN,
-    WORKSPACE_KEYS,
-    LayerOnly,
-    LayerSettings,
-    WorkspaceConfig,
-    check_keys,
-    read_toml,
-    tool_table,
-    validate,
-)
+from .config import LAYER_KEYS, WORKSPACE_KEYS, WorkspaceConfig, check_keys, read_toml, tool_table, validate
 from .errors import ConfigError
+from .settings import NAME_PATTERN, LayerOnly, LayerSettings
 
 __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]
 

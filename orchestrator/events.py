@@ -8,7 +8,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from . import __version__
+
 __all__ = [
+    "SCHEMA",
     "Emit",
     "Event",
     "LogLines",
@@ -16,6 +19,7 @@ __all__ = [
     "Phase",
     "PhaseStarted",
     "RunFinished",
+    "RunReport",
     "RunStarted",
     "Status",
     "TargetFinished",
@@ -63,6 +67,24 @@ class TargetResult(BaseModel):
     error_line: int | None = None
     log_tail: list[str] = []  # the last lines of the log of a failed target
     log: str | None = None
+
+
+SCHEMA = "layerctl-report/2"
+
+
+class RunReport(BaseModel):
+    """report.json: the run and one row per target (schema in docs/reference.md)."""
+
+    schema_: str = SCHEMA
+    layerctl: str = __version__
+    started_at: str
+    duration_s: float
+    workspace: str
+    jobs: int
+    exit_code: int
+    interrupted: bool
+    counts: dict[str, int]
+    targets: list[TargetResult]
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,12 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from .config import LayerSettings, WorkspaceConfig, WorkspaceOptions, cascade
+from .config import WorkspaceConfig, cascade
 from .discovery import Layer
 from .errors import ConfigError
+from .run_settings import WorkspaceOptions
 from .runtimes import Arch, Runtime, get_runtime
+from .settings import LayerSettings
 
 __all__ = ["Builder", "Plan", "Target", "make_plan", "select"]
 

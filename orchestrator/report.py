@@ -8,30 +8,15 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from . import __version__
 from .errors import ConfigError, ReportError
-from .events import TargetResult
+from .events import SCHEMA, RunReport, TargetResult
 from .fileio import write_atomic
 
 __all__ = ["SCHEMA", "RunReport", "load_report", "write_html", "write_report"]
 
-SCHEMA = "layerctl-report/2"
 _READABLE = ("layerctl-report/1", SCHEMA)  # /2 only added fields: /1 still renders
-
-
-class RunReport(BaseModel):
-    schema_: str = SCHEMA
-    layerctl: str = __version__
-    started_at: str
-    duration_s: float
-    workspace: str
-    jobs: int
-    exit_code: int
-    interrupted: bool
-    counts: dict[str, int]
-    targets: list[TargetResult]
 
 
 def write_report(

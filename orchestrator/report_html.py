@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from html import escape
 
-from .events import TargetResult
+from .events import RunReport, TargetResult
 from .package import UNZIPPED_LIMIT
-from .report import RunReport
 from .reporters.summary import mb, status_word
 
 __all__ = ["PHASE_COLOURS", "render_html"]

@@ -91,7 +91,7 @@ def test_debug_variable_does_not_stop_a_normal_run(make_workspace: Callable[...,
 def test_environment_error_names_the_variable(make_workspace: Callable[..., Path]) -> None:
     result = invoke(["-C", str(make_workspace()), "list", "--no-decide"], env={"LAYERCTL_JOBS": "x"})
     assert result.exit_code == EXIT_USAGE
-    assert result.stderr.strip() == "layerctl: error: environment: LAYERCTL_JOBS='x': not an integer"
+    assert result.stderr.strip() == "layerctl: error: environment: LAYERCTL_JOBS: 'x' is not an integer"
 
 
 def test_exit_codes_are_documented() -> None:

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import LayerSettings, cascade, env_overrides, load_workspace, validate
+from orchestrator.config import cascade, env_overrides, load_workspace, validate
 from orchestrator.discovery import discover_layers
 from orchestrator.errors import EXIT_USAGE, ConfigError
 from orchestrator.plan import make_plan
 from orchestrator.runtimes import Arch
+from orchestrator.settings import LayerSettings
 
 
 def plan_for(root: Path, env: dict[str, str] | None = None, cli: dict[str, object] | None = None):
     workspace = load_workspace(root)
-    env_settings, env_options = env_overrides(env or {})
+    env_settings, env_options, _run = env_overrides(env or {})
     return make_plan(
         workspace,
         discover_layers(workspace),
@@ -227,10 +228,10 @@ def test_env_booleans_and_numbers_in_layer_settings(make_workspace: Callable[...
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"LAYERCTL_JOBS": "x"}, "environment: LAYERCTL_JOBS='x': not an integer"),
+        ({"LAYERCTL_JOBS": "x"}, "environment: LAYERCTL_JOBS: 'x' is not an integer"),
         ({"LAYERCTL_JOBS": "0"}, "environment: LAYERCTL_JOBS: Input should be greater than or equal to 1"),
-        ({"LAYERCTL_TIMEOUT": "soon"}, "environment: LAYERCTL_TIMEOUT='soon': not a number"),
-        ({"LAYERCTL_BYTECODE": "maybe"}, "environment: LAYERCTL_BYTECODE='maybe': write true or false"),
+        ({"LAYERCTL_TIMEOUT": "soon"}, "environment: LAYERCTL_TIMEOUT: 'soon' is not a number"),
+        ({"LAYERCTL_BYTECODE": "maybe"}, "environment: LAYERCTL_BYTECODE: 'maybe' is not a boolean"),
         ({"LAYERCTL_PYTHON": "3.9"}, "environment: LAYERCTL_PYTHON: unsupported Python 3.9"),
         ({"LAYERCTL_BUILDER": "docker"}, "environment: LAYERCTL_BUILDER: Input should be"),
     ],
@@ -244,7 +245,7 @@ def test_env_errors_name_the_variable(
 
 
 def test_debug_variable_is_not_a_setting() -> None:
-    assert env_overrides({"LAYERCTL_DEBUG": "1"}) == ({}, {})
+    assert env_overrides({"LAYERCTL_DEBUG": "1"}) == ({}, {}, {})
 
 
 @pytest.mark.parametrize("pattern", ["\\", "foo\\", "a/**b/\\"])
@@ -331,3 +332,54 @@ def test_layers_globs_match_what_pathlib_matches(make_workspace: Callable[..., P
         update={"options": load_workspace(root).options.model_copy(update={"layers": (pattern,)})}
     )
     assert {layer.pyproject for layer in discover_layers(workspace)} == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["build-all", "--builder", "foo"], {}, "command line: --builder: Input should be 'auto', 'native' or 'container'"),
+        (["list", "--format", "yaml"], {}, "command line: --format: Input should be 'text' or 'json'"),
+        (["build-all", "--log-format", "foo"], {}, "command line: --log-format: Input should be 'auto', 'live', 'plain', 'github' or 'json'"),
+        (["build-all"], {"LAYERCTL_JOBS": "x"}, "environment: LAYERCTL_JOBS: 'x' is not an integer"),
+        (["build-all", "--jobs", "x"], {}, "command line: --jobs: 'x' is not an integer"),
+        (["build-all", "--jobs", "0"], {}, "command line: --jobs: Input should be greater than or equal to 1"),
+    ],
+)  # fmt: skip
+def test_every_bad_value_gets_the_same_one_line_error(
+    make_workspace: Callable[..., Path], argv: list[str], env: dict[str, str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    root = make_workspace()
+    result = CliRunner().invoke(app, ["-C", str(root), *argv], env=env)
+    assert result.exit_code == 2
+    assert result.output == f"layerctl: error: {message}\n"
+
+
+def test_an_explicit_flag_overrides_the_workspace(make_workspace: Callable[..., Path]) -> None:
+    from orchestrator.cli import Invocation
+
+    root = make_workspace("jobs = 4\nkeep-going = true\nbytecode = true\n")
+    plan = Invocation(root, "build-all", {"jobs": "1", "keep_going": False}).plan()
+    assert plan.options.jobs == 1 and plan.options.keep_going is False
+    plan = Invocation(root, "build-all", {}).plan()
+    assert plan.options.jobs == 4 and plan.options.keep_going is True
+
+
+def test_the_reference_tables_are_the_declarations() -> None:
+    """docs/reference.md shows every setting exactly as settings.py declares it."""
+    from orchestrator.options import reference_tables
+
+    page = (Path(__file__).resolve().parents[2] / "docs/reference.md").read_text()
+    begin, end = (
+        "<!-- settings: made by orchestrator.options.reference_tables -->\n",
+        "<!-- end of settings -->\n",
+    )
+    assert begin in page and end in page, "docs/reference.md lost its settings markers"
+    shown = page.split(begin, 1)[1].split(end, 1)[0]
+    assert shown == reference_tables(), (
+        "docs/reference.md differs from the declarations: run "
+        "python -c 'from orchestrator.options import reference_tables as r; print(r(), end=\"\")'"
+    )

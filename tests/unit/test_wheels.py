@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from orchestrator.config import LayerSettings
 from orchestrator.discovery import Layer, Tool
 from orchestrator.errors import NoCompatibleWheel, ResolveError
 from orchestrator.plan import Target
 from orchestrator.runtimes import Arch, get_runtime
+from orchestrator.settings import LayerSettings
 from orchestrator.wheels import choose_wheels, locked_hashes
 
 

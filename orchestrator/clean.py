@@ -1,0 +1,48 @@
+"""``layerctl clean``: what layerctl wrote in each layer's output directory and the run report,
+only in directories carrying its marker; or the containers of runs that are gone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .discovery import Layer
+from .outputs import MARKER, check_inside, clean_output_dir, clean_report_dir
+from .runlock import LOCK_NAME
+
+__all__ = ["clean_outputs", "clean_report", "remove_leftover_containers"]
+
+
+def clean_outputs(outputs: Iterable[tuple[Layer, str]], say: Callable[[str], None]) -> None:
+    """Each layer's output directory (its ``output`` setting) that layerctl made, and only those."""
+    seen: set[Path] = set()
+    for layer, output in outputs:
+        out_root = check_inside(
+            layer.root, output, key="output", where=f"layer {layer.name} ({layer.pyproject})"
+        )
+        if out_root in seen or not out_root.exists():
+            seen.add(out_root)
+            continue
+        seen.add(out_root)
+        if clean_output_dir(out_root) is None:
+            say(f"skipped {out_root}: layerctl did not make it (no {MARKER} in it)")
+        else:
+            say(f"removed the outputs in {out_root}")
+
+
+def clean_report(report_dir: Path, say: Callable[[str], None]) -> None:
+    for name in clean_report_dir(report_dir) or ():
+        if name != LOCK_NAME:
+            say(f"removed {report_dir / name}")
+
+
+async def remove_leftover_containers(say: Callable[[str], None]) -> None:
+    from .executors.engine import DockerEngine
+
+    async with DockerEngine() as engine:
+        removed, kept = await engine.remove_leftovers()
+    for name in removed:
+        say(f"removed container {name}")
+    for name in kept:
+        say(f"kept container {name}: its layerctl run is still going")
+    say(f"{len(removed)} layerctl containers removed")

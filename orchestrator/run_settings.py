@@ -1,0 +1,173 @@
+"""The settings of a whole run: the workspace's (``WorkspaceOptions``) and a command's own
+(``RunFlags``), declared like every setting (see ``settings.py``)."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+from pydantic import field_validator
+
+from .settings import BUILD, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
+
+__all__ = ["RunFlags", "WorkspaceOptions"]
+
+
+class WorkspaceOptions(Model):
+    """Settings that only make sense for the whole run."""
+
+    layers: tuple[str, ...] = setting(
+        ("layers/*/pyproject.toml",),
+        "Where layer projects are, relative to the workspace root (an absolute pattern is an error); a glob may name directories; a path without glob characters must exist.",
+    )
+    only: tuple[str, ...] = setting(
+        (),
+        "Build only target ids matching one of these globs (repeat the flag).",
+        flag="--only",
+        commands=SELECT,
+        metavar="GLOB",
+        repeated=True,
+    )
+    skip: tuple[str, ...] = setting(
+        (),
+        "Never build target ids matching one of these globs (wins over `only`).",
+        flag="--skip",
+        commands=SELECT,
+        metavar="GLOB",
+        repeated=True,
+    )
+    jobs: int | None = setting(
+        None,
+        "Targets built at once (default: the number of CPUs).",
+        flag="--jobs",
+        short="-j",
+        commands=BUILD | {"verify"},
+        metavar="N",
+        ge=1,
+        strict=True,
+    )
+    keep_going: bool = setting(
+        False,
+        "Build every target even after one failed (else the first failure stops the run).",
+        flag="--keep-going",
+        short="-k",
+        commands=BUILD,
+        strict=True,
+    )
+    report_dir: str = setting(
+        "build/layerctl",
+        "Where `report.json`, `report.html` and the run lock are written, strictly inside the workspace root.",
+    )
+    pull: PullChoice = setting(
+        "missing",
+        "When to pull images (each distinct image once per run).",
+        flag="--pull",
+        commands=BUILD | {"verify"},
+    )
+    keep_containers: bool = setting(
+        False,
+        "Leave build containers behind for debugging (they hold no secret).",
+        flag="--keep-containers",
+        commands=BUILD,
+        strict=True,
+    )
+    container_network: str | None = setting(
+        None,
+        "Network of build containers (Docker's network mode): `host` reaches an index or proxy on the host's loopback, `none`, or a network's name.",
+        flag="--container-network",
+        commands=BUILD,
+        metavar="NETWORK",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+    )
+    cache_dir: str | None = setting(
+        None,
+        "pip caches of container builds (default `~/.cache/layerctl`); never the workspace or a layer project.",
+    )
+    timeout: float | None = setting(
+        None,
+        "Seconds one attempt at a target may take before it fails.",
+        flag="--timeout",
+        commands=BUILD,
+        metavar="SECONDS",
+        gt=0,
+        strict=True,
+        allow_inf_nan=False,
+    )
+    retries: int = setting(
+        0,
+        "Extra attempts after a transient failure only (network, engine), 1 s, 2 s, 4 s ... apart; also for image pulls.",
+        flag="--retries",
+        commands=BUILD,
+        metavar="N",
+        ge=0,
+        le=10,
+        strict=True,
+    )
+
+    @field_validator("layers")
+    @classmethod
+    def _relative_globs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            if not pattern:
+                raise ValueError("an empty pattern matches nothing; e.g. layers/*/pyproject.toml")
+            if "\x00" in pattern:
+                raise ValueError(f"{pattern!r} holds a NUL character")
+            if PurePosixPath(pattern).is_absolute():
+                raise ValueError(
+                    f"{pattern!r} is absolute; layers are found relative to the workspace root, "
+                    "e.g. layers/*/pyproject.toml"
+                )
+        return value
+
+
+class RunFlags(Model):
+    """How a command runs and shows its work: the command line and `LAYERCTL_*` only."""
+
+    force: bool = setting(
+        False, "Rebuild targets whose inputs have not changed.", flag="--force", commands=BUILD, strict=True
+    )
+    wait: bool = setting(
+        True,
+        "Wait for another layerctl run on the workspace to finish (`--no-wait`: exit 75 at once).",
+        flag="--wait",
+        commands=BUILD | {"clean"},
+        strict=True,
+    )
+    log_format: LogFormat = setting(
+        "auto",
+        "`auto`: github on GitHub Actions, live on a terminal, else plain.",
+        flag="--log-format",
+        commands=BUILD,
+    )
+    quiet: bool = setting(
+        False,
+        "Show only each target's outcome, failures and the summary.",
+        flag="--quiet",
+        short="-q",
+        commands=BUILD,
+        strict=True,
+    )
+    verbose: int = setting(
+        0,
+        "Show each phase of each target (the flag counts: -v).",
+        flag="--verbose",
+        short="-v",
+        commands=BUILD,
+        counted=True,
+        ge=0,
+        strict=True,
+    )
+    format: ListFormat = setting("text", "Output of `list`.", flag="--format", commands=frozenset({"list"}))
+    decide: bool = setting(
+        True,
+        "Decide `auto` builders in `list` (a resolution per target; needs the index).",
+        flag="--decide",
+        commands=frozenset({"list"}),
+        strict=True,
+    )
+    containers: bool = setting(
+        False,
+        "`clean`: only remove layerctl containers left by runs that are gone.",
+        flag="--containers",
+        commands=frozenset({"clean"}),
+        strict=True,
+    )

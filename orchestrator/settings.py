@@ -1,0 +1,247 @@
+"""Every setting of layerctl, declared once: its type, default, constraints and help, and where
+it may be set (the model it belongs to), with its command-line flag. ``config.py`` reads them
+from files and the environment; ``options.py`` makes the flags and the reference table.
+
+    LayerSettings     workspace, layer, LAYERCTL_* env, command line
+    LayerOnly         the layer's own [tool.layerctl]
+    WorkspaceOptions  workspace, LAYERCTL_* env, command line   (run_settings.py)
+    RunFlags          LAYERCTL_* env, command line               (run_settings.py)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pathspec import GitIgnoreSpec
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+from .runtimes import Arch, supported_pythons
+
+__all__ = [
+    "BUILD",
+    "ENV_PREFIX",
+    "NAME_PATTERN",
+    "SELECT",
+    "BuilderChoice",
+    "LayerOnly",
+    "LayerSettings",
+    "ListFormat",
+    "LogFormat",
+    "Model",
+    "PullChoice",
+    "ToolChoice",
+    "kebab",
+    "setting",
+]
+
+ENV_PREFIX = "LAYERCTL_"
+
+# A layer name is the first part of every target id (`name:pyX.Y-arch`), a path part and a
+# container label: nothing that could split an id or escape a path.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+ToolChoice = Literal["auto", "pip", "poetry", "uv"]
+BuilderChoice = Literal["auto", "native", "container"]
+PullChoice = Literal["missing", "always", "never"]
+LogFormat = Literal["auto", "live", "plain", "github", "json"]
+ListFormat = Literal["text", "json"]
+
+# Commands by the flags they share.
+BUILD = frozenset({"build-all", "build"})
+SELECT = BUILD | {"list", "verify"}
+
+
+def kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def setting(
+    default: Any,
+    help: str,  # noqa: A002 - the word everyone uses for it
+    *,
+    flag: str | None = None,
+    short: str | None = None,
+    commands: frozenset[str] = frozenset(),
+    metavar: str | None = None,
+    listed: bool = False,
+    repeated: bool = False,
+    counted: bool = False,
+    **constraints: Any,
+) -> Any:
+    """One setting, declared once: its default and help, and on which commands it is a flag
+    (``options.py`` makes the flags, the ``LAYERCTL_*`` variable and the reference table from
+    this). ``listed``: comma-separated on the command line and in the environment;
+    ``repeated``: the flag may be given again; ``counted``: the flag counts (``-vv``)."""
+    cli: dict[str, JsonValue] = {
+        "flag": flag, "short": short, "commands": list[JsonValue](sorted(commands)), "metavar": metavar,
+        "listed": listed, "repeated": repeated, "counted": counted,
+    }  # fmt: skip
+    return Field(default, description=help, json_schema_extra={"cli": cli}, **constraints)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=kebab, populate_by_name=True)
+
+
+class LayerSettings(Model):
+    """Settings that may differ per layer; the workspace sets their defaults."""
+
+    python: tuple[str, ...] = setting(
+        ("3.12",),
+        'Python versions: "3.10" ... "3.14" (write them as strings; comma-separated on the command line).',
+        flag="--python",
+        commands=SELECT,
+        metavar="3.11,3.12",
+        listed=True,
+    )
+    arch: tuple[Arch, ...] = setting(
+        (Arch.X86_64, Arch.ARM64),
+        "Architectures: x86_64, arm64 (amd64 and aarch64 accepted).",
+        flag="--arch",
+        commands=SELECT,
+        metavar="x86_64,arm64",
+        listed=True,
+    )
+    tool: ToolChoice = setting("auto", "Who manages the dependencies; `auto` detects it from the lock file.")
+    builder: BuilderChoice = setting(
+        "auto",
+        "Where targets build: `auto` decides per target (native when every dependency has a wheel).",
+        flag="--builder",
+        commands=BUILD | {"list"},
+    )
+    exclude: tuple[str, ...] = setting(
+        (),
+        'Paths (gitignore-style patterns, relative to `python/`) left out of the zip, e.g. `["*.pyi", "numpy/tests/"]`; a pattern git would refuse is an error when the settings are read.',
+    )
+    exclude_runtime_provided: bool = setting(
+        False,
+        "Leave out what every Lambda Python runtime ships: boto3, botocore, s3transfer, jmespath (their packages, `.dist-info` and `.libs`).",
+        strict=True,
+    )
+    output: str = setting(
+        "build/lambda/layer",
+        "Where the layer's targets are written: strictly inside the layer project, no `..`, no symlink on the way, and a new, empty or layerctl-made (marked) directory.",
+    )
+    bytecode: bool = setting(
+        False,
+        "Precompile `.pyc` files (`unchecked-hash`) when an interpreter of the target's version is available.",
+        strict=True,
+    )
+    compression_level: int = setting(
+        6,
+        "zlib level of the zip; 0 stores. 6 is within 0.1% of `zip -9`'s size at a fraction of its time.",
+        ge=0,
+        le=9,
+        strict=True,
+    )
+    image: str | None = setting(
+        None,
+        "Container build image; `{python}` and `{arch}` are replaced (`x86_64`/`arm64`); may pin a digest (`...@sha256:...`). Default: the SAM build image of the runtime table.",
+    )
+    verify_image: str | None = setting(
+        None,
+        "Image template `layerctl verify` imports the layer in; default: the Lambda runtime image.",
+        flag="--image",
+        commands=frozenset({"verify"}),
+        metavar="TEMPLATE",
+    )
+    index_url: str | None = setting(
+        None,
+        "PEP 503 simple index for native and container builds. No credentials here: `LAYERCTL_INDEX_USERNAME` / `LAYERCTL_INDEX_PASSWORD`.",
+        flag="--index-url",
+        commands=BUILD,
+        metavar="URL",
+    )
+    ca_bundle: str | None = setting(
+        None,
+        "Extra CA bundle (PEM) for the index; relative to the workspace root (`--ca-bundle`: to the current directory).",
+        flag="--ca-bundle",
+        commands=BUILD,
+        metavar="PEM",
+    )
+
+    @field_validator("image", "verify_image")
+    @classmethod
+    def _image_template(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(python="3.12", arch="arm64")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("may use only the placeholders {python} and {arch}") from None
+        return value
+
+    @field_validator("index_url")
+    @classmethod
+    def _index_without_credentials(cls, value: str | None) -> str | None:
+        if value is not None:
+            parsed = urlsplit(value)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError("must be an http(s) URL of a simple index")
+            if parsed.username or parsed.password:
+                raise ValueError(
+                    "must not hold credentials; pass them as LAYERCTL_INDEX_USERNAME and "
+                    "LAYERCTL_INDEX_PASSWORD in the environment"
+                )
+        return value
+
+    @field_validator("python", mode="before")
+    @classmethod
+    def _versions_are_strings(cls, value: Any) -> Any:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if not isinstance(item, str):
+                raise ValueError(f'write Python versions as strings, e.g. "3.12" (got {item!r})')
+        return tuple(items)
+
+    @field_validator("python")
+    @classmethod
+    def _supported_python(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        supported = supported_pythons()
+        for version in value:
+            if version not in supported:
+                raise ValueError(f"unsupported Python {version}; Lambda runs {', '.join(supported)}")
+        if not value:
+            raise ValueError("name at least one Python version")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("arch", mode="before")
+    @classmethod
+    def _arch_list(cls, value: Any) -> Any:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple((Arch.from_name(i) or i) if isinstance(i, str) else i for i in items)
+
+    @field_validator("arch")
+    @classmethod
+    def _some_arch(cls, value: tuple[Arch, ...]) -> tuple[Arch, ...]:
+        if not value:
+            raise ValueError("name at least one architecture (x86_64, arm64)")
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("exclude")
+    @classmethod
+    def _gitignore_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:  # compiled as package.py compiles them, so a bad one fails here
+            try:
+                GitIgnoreSpec.from_lines([pattern])
+            except ValueError as exc:
+                raise ValueError(f"{pattern!r} is not a valid gitignore-style pattern ({exc})") from None
+        return value
+
+    @field_validator("output")
+    @classmethod
+    def _relative_output(cls, value: str) -> str:
+        if not value or Path(value).is_absolute() or ".." in Path(value).parts:
+            raise ValueError("must be a relative path inside the layer project, e.g. build/lambda/layer")
+        return value
+
+
+class LayerOnly(Model):
+    """Settings only a layer's own `[tool.layerctl]` may set."""
+
+    name: str | None = setting(
+        None,
+        "The layer's name in target ids (default: the directory name): letters, digits, `.`, `_`, `-`, starting with a letter or digit; a directory name that breaks this rule is an error until the layer sets `name`.",
+        pattern=NAME_PATTERN,
+    )
