@@ -125,15 +125,27 @@ def claim(
             )
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        marker = directory / MARKER
-        if not marker.is_file() or marker.is_symlink():
-            with create_fresh(marker) as fh:
-                fh.write(_MARKER_TEXT)
+        _mark(directory / MARKER)
     except OSError as exc:  # read-only, full, not ours to write: this machine's problem, not a setting's
         raise EnvironmentProblem(
             f"{directory}: cannot create it ({exc.strerror or exc}); make it writable or set another '{key}'"
         ) from None
     return directory
+
+
+def _mark(marker: Path) -> None:
+    """Write the marker unless a regular one is there; another run making it at the same moment
+    is no conflict (whoever wins, the marker is layerctl's)."""
+    if marker.is_symlink():
+        marker.unlink()  # never followed; replaced by a file of ours below
+    elif marker.is_file():
+        return
+    try:
+        with create_fresh(marker) as fh:
+            fh.write(_MARKER_TEXT)
+    except FileExistsError:
+        if marker.is_symlink() or not marker.is_file():
+            raise
 
 
 def legacy_output(entries: list[Path]) -> bool:
