@@ -9,17 +9,14 @@ wherever they are started from (uv runs as every uv run does: see tools.py).
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from collections.abc import Callable, Sequence
-
-import anyio
 
 from .errors import LayerctlError, NoCompatibleWheel
 from .fanout import fan_out
 from .plan import Builder, Target
 from .resolve import requirements_for
-from .tools import no_wheel_package, uv_bin, uv_environment
-from .wheels import exact_wheels
+from .tools import no_wheel_package, uv_environment
+from .wheels import exact_wheels, uv_compile
 
 __all__ = ["decide_builders", "wheel_gap", "with_builder"]
 
@@ -32,34 +29,20 @@ def with_builder(target: Target, builder: str, reason: str | None) -> Target:
 
 async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | None = None) -> str | None:
     """The first package without a compatible wheel for ``target``, or None."""
-    argv = [
-        uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
-        # markers come from --python-version: an interpreter of that version is never fetched
-        "--no-python-downloads",
-        "--python-version", target.python,
-        "--python-platform", target.runtime.uv_platform(target.arch),
-        "--only-binary", ":all:",
-    ]  # fmt: skip
-    result = await anyio.run_process(
-        argv,
-        input=requirements.encode(),
-        check=False,
-        stderr=subprocess.PIPE,
-        cwd=target.layer.root,
-        env=uv_environment() if env is None else env,
-    )
+    env = uv_environment() if env is None else env
+    result = await uv_compile(target, requirements, env, target.runtime.uv_platform(target.arch))
     if result.returncode != 0:
-        package = no_wheel_package(tuple(result.stderr.decode("utf-8", "replace").splitlines()))
+        package = no_wheel_package(result.errors)
         if package is None:
             return None  # not a missing wheel: the build reports the problem
         try:  # uv's platform is below the runtime's (AL2): is there a wheel among its exact tags?
-            chosen = await exact_wheels(target, requirements, uv_environment() if env is None else env)
+            chosen = await exact_wheels(target, requirements, env)
         except NoCompatibleWheel as exc:
             return exc.package
         return package if chosen is None else None
     # The resolver reads an sdist's static metadata without building it, so a direct reference
     # to anything but a wheel (an sdist, a directory, a git URL) resolves fine yet needs a build.
-    for line in result.stdout.decode("utf-8", "replace").splitlines():
+    for line in result.output.splitlines():
         name, sep, url = line.partition(" @ ")
         if sep and not url.split(";")[0].split("#")[0].strip().endswith(".whl"):
             return name.strip()

@@ -27,7 +27,16 @@ from .errors import NoCompatibleWheel, ResolveError
 from .plan import Target
 from .tools import no_wheel_package, uv_bin, uv_error
 
-__all__ = ["Chosen", "choose_wheels", "exact_wheels", "locked_hashes", "no_wheel", "supported_tags"]
+__all__ = [
+    "Chosen",
+    "Compiled",
+    "choose_wheels",
+    "exact_wheels",
+    "locked_hashes",
+    "no_wheel",
+    "supported_tags",
+    "uv_compile",
+]
 
 _REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
 _HASH = re.compile(r"--hash=sha256:([0-9a-fA-F]{64})")
@@ -59,10 +68,31 @@ async def exact_wheels(target: Target, requirements: str, env: Mapping[str, str]
     above = target.runtime.uv_platform_above(target.arch)
     if above is None:
         return None
+    result = await uv_compile(target, requirements, env, above, "--format", "pylock.toml")
+    if result.returncode != 0:
+        package = no_wheel_package(result.errors)
+        if package:
+            raise no_wheel(target, package, package)
+        raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(result.errors)}")
+    return choose_wheels(result.output, target, locked_hashes(requirements))
+
+
+@dataclass(frozen=True)
+class Compiled:
+    returncode: int
+    output: str
+    errors: tuple[str, ...]
+
+
+async def uv_compile(
+    target: Target, requirements: str, env: Mapping[str, str], platform: str, *extra: str
+) -> Compiled:
+    """A wheel-only resolution of ``requirements`` for the target's Python on ``platform``."""
     argv = [
         uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
-        "--no-python-downloads", "--python-version", target.python, "--python-platform", above,
-        "--only-binary", ":all:", "--format", "pylock.toml",
+        # markers come from --python-version: an interpreter of that version is never fetched
+        "--no-python-downloads", "--python-version", target.python, "--python-platform", platform,
+        "--only-binary", ":all:", *extra,
     ]  # fmt: skip
     result = await anyio.run_process(
         argv,
@@ -72,13 +102,11 @@ async def exact_wheels(target: Target, requirements: str, env: Mapping[str, str]
         cwd=target.layer.root,
         env=dict(env),
     )
-    if result.returncode != 0:
-        lines = tuple(result.stderr.decode("utf-8", "replace").splitlines())
-        package = no_wheel_package(lines)
-        if package:
-            raise no_wheel(target, package, package)
-        raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(lines)}")
-    return choose_wheels(result.stdout.decode("utf-8", "replace"), target, locked_hashes(requirements))
+    return Compiled(
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        tuple(result.stderr.decode("utf-8", "replace").splitlines()),
+    )
 
 
 def supported_tags(target: Target) -> list[Tag]:
