@@ -210,7 +210,11 @@ def verify(invocation: Invocation, layers: list[str] | None) -> None:
     reporter = PlainReporter(sys.stdout)
     results = anyio.run(
         lambda: verify_targets(
-            plan.targets, reporter.handle, pull=plan.options.pull, jobs=plan.options.jobs or default_jobs()
+            plan.targets,
+            reporter.handle,
+            pull=plan.options.pull,
+            jobs=plan.options.jobs or default_jobs(),
+            workspace=plan.workspace.root,
         )
     )
     for result in results:

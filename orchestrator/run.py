@@ -166,6 +166,7 @@ async def run_plan(
         else:
             setup = ExecutorSetup(
                 progress=notice,
+                workspace=plan.workspace.root,
                 masker=context.masker,
                 cache_dir=cache_dir(plan),
                 pull=plan.options.pull,

@@ -101,7 +101,7 @@ def _modules_in(zip_path: Path) -> list[str]:
 
 
 async def verify_targets(
-    targets: Sequence[Target], emit: Emit, *, pull: Pull = "missing", jobs: int
+    targets: Sequence[Target], emit: Emit, *, pull: Pull = "missing", jobs: int, workspace: Path | None = None
 ) -> list[VerifyResult]:
     """Import every layer's modules, ``jobs`` containers at once. Each image is checked once; a
     problem with one (missing, another arch, no QEMU) fails the targets that need it."""
@@ -112,7 +112,8 @@ async def verify_targets(
         await emit(Notice(message))
 
     # verify containers get no secret at all; the engine refuses any that holds one
-    async with DockerEngine(masker=Masker.for_credentials(Credentials.from_env())) as engine:
+    masker = Masker.for_credentials(Credentials.from_env())
+    async with DockerEngine(masker=masker, workspace=workspace) as engine:
         return await verify_with(targets, Images(engine, pull=pull, progress=notice), emit, jobs=jobs)
 
 

@@ -40,6 +40,7 @@ class ExecutorSetup:
     """What a run hands each executor it opens (each takes what it needs)."""
 
     progress: LineSink  # run-level lines (image checks, pulls, clean-up warnings)
+    workspace: Path | None = None  # the workspace root the run builds
     masker: Masker = field(default_factory=Masker)
     cache_dir: Path | None = None  # download caches shared by the run's builds
     pull: str = "missing"

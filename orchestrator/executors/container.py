@@ -73,7 +73,7 @@ class ContainerExecutor:
     async def _connect(self) -> Images:
         setup = self.setup
         engine = await self._stack.enter_async_context(
-            DockerEngine(keep_containers=setup.keep_containers, masker=setup.masker)
+            DockerEngine(keep_containers=setup.keep_containers, masker=setup.masker, workspace=setup.workspace)
         )
         self._images = Images(
             engine, pull=cast(Pull, setup.pull), pull_retries=setup.retries, progress=setup.progress

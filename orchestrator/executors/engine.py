@@ -21,6 +21,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
+from pathlib import Path
 from typing import Any
 
 import aiodocker
@@ -66,8 +67,10 @@ class DockerEngine:
         run_id: str | None = None,
         keep_containers: bool = False,
         masker: Masker | None = None,
+        workspace: Path | None = None,
     ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.workspace = workspace  # labelled on every container: `docker ps --filter label=layerctl.workspace=...`
         self.keep_containers = keep_containers
         self.masker = masker or Masker()  # the secrets no container's configuration may hold
         self.warnings: list[str] = []  # best-effort clean-up that failed (containers left behind)
@@ -122,6 +125,7 @@ class DockerEngine:
             # who owns it, so `clean --containers` never removes the containers of a live run
             f"{LABEL}.host": socket.gethostname(),
             f"{LABEL}.pid": str(os.getpid()),
+            **({f"{LABEL}.workspace": str(self.workspace)} if self.workspace else {}),
         }
         if self.masker.found_in(body) or self.masker.found_in(name):
             # the engine would keep it on disk and show it to anyone: never, whatever the caller did

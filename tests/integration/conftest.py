@@ -74,9 +74,12 @@ def docker_engine() -> None:
         pytest.skip(problem)
 
 
-def labelled_containers() -> list[str]:
+def labelled_containers(workspace: Path | None = None) -> list[str]:
+    """layerctl's containers on the engine; of one workspace's runs when it is given (other
+    runs may share the engine: a developer's, a parallel test run's)."""
+    label = f"label=layerctl.workspace={workspace}" if workspace else "label=layerctl"
     out = subprocess.run(
-        ["docker", "ps", "-a", "--filter", "label=layerctl", "--format", "{{.Names}}"],
+        ["docker", "ps", "-a", "--filter", label, "--format", "{{.Names}}"],
         capture_output=True,
         text=True,
         check=True,

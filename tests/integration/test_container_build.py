@@ -87,7 +87,7 @@ def test_sdist_only_extension_builds_for_every_arch(
         assert tag in log and all(other not in log for other in ("cp311", "cp313") if other != tag)
     body = [line for line in result.stdout.splitlines() if " | " in line]
     assert all(line.split(" | ")[0].strip() in {*rows, "layerctl"} for line in body)
-    assert labelled_containers() == []
+    assert labelled_containers(root) == []
 
 
 def test_verify_imports_the_layer_on_its_platform(
@@ -101,7 +101,7 @@ def test_verify_imports_the_layer_on_its_platform(
         assert f"c:py{py}-arm64 | import ok: fastsum" in result.stdout
     assert "on aarch64" in result.stdout and "on x86_64" in result.stdout
     assert result.stdout.count("imported 1 modules") == 4
-    assert labelled_containers() == []
+    assert labelled_containers(root) == []
 
 
 def test_verify_fails_on_a_broken_layer(tmp_path: Path) -> None:
@@ -216,11 +216,11 @@ def test_sigint_removes_containers_and_keeps_the_good_zip(tmp_path: Path) -> Non
             break
         assert time.monotonic() < deadline, "".join(seen)
     time.sleep(2)
-    assert labelled_containers(), "the build container should be running now"
+    assert labelled_containers(root), "the build container should be running now"
     process.send_signal(signal.SIGINT)
     rest, _ = process.communicate(timeout=120)
     assert process.returncode == 130, "".join(seen) + rest
-    assert labelled_containers() == []
+    assert labelled_containers(root) == []
     assert sha256_file(out / "layer.zip") == good
     assert sorted(p.name for p in out.iterdir()) == [
         ".layerctl-stamp.json",
@@ -278,7 +278,7 @@ def test_a_missing_image_fails_only_the_targets_that_need_it(tmp_path: Path) -> 
     assert failed["status"] == "failed" and failed["exit_code"] == 3
     assert "layerctl-testbed/no-such-image:x86_64 is not on this machine" in failed["error"]
     assert "Traceback" not in result.stdout + result.stderr
-    assert labelled_containers() == []
+    assert labelled_containers(root) == []
 
 
 def test_an_engine_that_refuses_a_container_leaves_none_behind(tmp_path: Path) -> None:
@@ -292,7 +292,7 @@ def test_an_engine_that_refuses_a_container_leaves_none_behind(tmp_path: Path) -
     # the engine refuses it at creation or at start, depending on its version: none stays either way
     error = rows["c:py3.11-x86_64"]["error"]
     assert "layerctl-no-such-network" in error and ("cannot create" in error or "did not start" in error)
-    assert labelled_containers() == []
+    assert labelled_containers(root) == []
 
 
 def test_clean_containers_removes_leftovers() -> None:
