@@ -20,6 +20,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from .config import LAYER_KEYS, WORKSPACE_KEYS, WorkspaceConfig, check_keys, read_toml, tool_table, validate
 from .errors import ConfigError
 from .globs import expand
+from .indexes import Index, read_indexes
 from .poetry_deps import poetry_dependencies, poetry_requires_python
 from .settings import NAME_PATTERN, LayerOnly, LayerSettings
 
@@ -52,6 +53,7 @@ class Layer:
     dependencies: tuple[str, ...]  # PEP 508 strings ([project] or [tool.poetry] dependencies)
     settings: dict[str, Any] = field(default_factory=dict)  # the layer's own [tool.layerctl] keys
     problem: str | None = None  # why the project cannot be used (its targets fail with this line)
+    indexes: tuple[Index, ...] = ()  # the package indexes its tool is configured with
 
 
 def discover_layers(workspace: WorkspaceConfig) -> list[Layer]:
@@ -120,14 +122,16 @@ def load_layer(pyproject: Path) -> Layer:
     name = validate(LayerOnly, table, where).get("name") or _directory_name(pyproject)
 
     requires_python, dependencies = _project(pyproject, data)
+    tool = _detect_tool(pyproject, settings.get("tool", "auto"))
     return Layer(
         name=name,
         root=pyproject.parent,
         pyproject=pyproject,
-        tool=_detect_tool(pyproject, settings.get("tool", "auto")),
+        tool=tool,
         requires_python=requires_python,
         dependencies=dependencies,
         settings=settings,
+        indexes=read_indexes(data, pyproject, tool.value),
     )
 
 

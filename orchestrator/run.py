@@ -116,7 +116,8 @@ async def decide(plan: Plan, credentials: Credentials) -> list[Target]:
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
 
     def env_for(target: Target) -> dict[str, str]:
-        return uv_environment(context.index_url(target), context.ca_bundle(target))
+        urls = context.indexes(target)
+        return uv_environment(urls.default, context.ca_bundle(target), extra_index_urls=urls.extra)
 
     return await decide_builders(plan.targets, env_for)
 

@@ -147,6 +147,8 @@ async def _pip_files(request: InstallRequest) -> dict[str, bytes]:
     if request.index_url:
         # pip reads its config raw (no %-interpolation); quoted credentials hold no newline
         conf.append(f"index-url = {request.index_url}")
+    if request.extra_index_urls:  # one value, the URLs on indented lines (pip splits at spaces)
+        conf.append("extra-index-url =" + "".join(f"\n    {url}" for url in request.extra_index_urls))
     if request.ca_bundle:
         pem = await anyio.Path(request.ca_bundle).read_bytes()
         if b"\0" in pem:
