@@ -35,6 +35,7 @@ def result_for(target: Target, **fields: Any) -> TargetResult:
     base: dict[str, Any] = {"builder": target.builder, "builder_reason": target.builder_reason}
     return TargetResult(
         id=target.id,
+        slug=target.slug,
         layer=target.layer.name,
         python=target.python,
         arch=target.arch.value,

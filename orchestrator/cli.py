@@ -17,9 +17,10 @@ import typer
 from . import __version__
 from .boundary import DEBUG_KEY, boundary, error_line, run_main
 from .clean import clean_outputs, clean_report, remove_leftover_containers
-from .config import Sources, env_overrides, load_workspace
+from .config import Sources, env_overrides, load_workspace, unknown_variables
 from .discovery import discover_layers
 from .errors import EXIT_USAGE, ConfigError
+from .locate import find_workspace
 from .options import parameters, parse_flags
 from .outputs import claim_report_dir, report_dir
 from .plan import Plan, make_plan
@@ -55,7 +56,12 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     directory: Annotated[
-        Path, typer.Option("-C", "--directory", help="The workspace root (default: the current directory).")
+        Path,
+        typer.Option(
+            "-C",
+            "--directory",
+            help="Start here (default: the current directory); the workspace root is found upward.",
+        ),
     ] = Path("."),
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
@@ -73,14 +79,16 @@ class Invocation:
     """A command's workspace root, its positional arguments and its settings from the
     environment and the command line (the command line wins)."""
 
-    def __init__(self, root: Path, command: str, flags: dict[str, Any]) -> None:
+    def __init__(self, start: Path, command: str, flags: dict[str, Any]) -> None:
+        for warning in unknown_variables():
+            error_line(f"layerctl: warning: {warning}")
         env, cli = env_overrides(), parse_flags(command, flags)
-        self.root = root
+        self.start = start
         self.sources: Sources = ({**env[0], **cli[0]}, {**env[1], **cli[1]}, {**env[2], **cli[2]})
         self.run = RunFlags.model_validate(self.sources[2])
 
     def plan(self, layers: list[str] | None = None) -> Plan:
-        workspace = load_workspace(self.root)
+        workspace = load_workspace(find_workspace(self.start))
         return make_plan(
             workspace,
             discover_layers(workspace),
@@ -185,21 +193,20 @@ def build(invocation: Invocation, layers: list[str] | None) -> None:
 def list_targets(invocation: Invocation, layers: list[str] | None) -> None:
     """Print the targets a build would run (a dry run), with the builder each would use."""
     plan = invocation.plan(layers)
+    _targets_or_exit(plan)
     targets = list(plan.targets)
     if invocation.run.decide:
         credentials = Credentials.from_env()
         targets = anyio.run(lambda: decide_targets(plan, credentials))
     if invocation.run.format == "json":
         typer.echo(json.dumps([t.describe() for t in targets], indent=2))
-        return
-    for target in targets:
-        reason = f"  ({target.builder_reason})" if target.builder_reason else ""
-        typer.echo(
-            f"{target.id:<28} {target.layer.tool.value:<7} {target.runtime.lambda_runtime:<11} "
-            f"{target.runtime.manylinux:<15} {target.builder}{reason}"
-        )
-    for layer, python_version in plan.incompatible:
-        typer.echo(f"# {layer}: Python {python_version} left out (outside the layer's requires-python)")
+    else:
+        for target in targets:
+            typer.echo(target.row())
+        for layer, why in plan.left_out:
+            typer.echo(f"# {layer}: {why}")
+    if any(t.problem for t in targets):
+        raise typer.Exit(EXIT_USAGE)  # a layer whose project cannot be read: as build-all would
 
 
 @command("verify", layers=None)
@@ -208,9 +215,10 @@ def verify(invocation: Invocation, layers: list[str] | None) -> None:
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     reporter = PlainReporter(sys.stdout)
+    readable = [t for t in plan.targets if not t.problem]
     results = anyio.run(
         lambda: verify_targets(
-            plan.targets,
+            readable,
             reporter.handle,
             pull=plan.options.pull,
             jobs=plan.options.jobs or default_jobs(),
@@ -219,7 +227,10 @@ def verify(invocation: Invocation, layers: list[str] | None) -> None:
     )
     for result in results:
         typer.echo(f"{result.id:<28} {'ok' if result.ok else 'FAILED':<7} {result.detail}")
-    raise typer.Exit(max((r.exit_code for r in results if not r.ok), default=0))
+    broken = [t for t in plan.targets if t.problem]  # its layer cannot be read: exit code 2
+    for target in broken:
+        typer.echo(f"{target.id:<28} {'FAILED':<7} {target.problem}")
+    raise typer.Exit(max([r.exit_code for r in results if not r.ok] + [EXIT_USAGE] * len(broken), default=0))
 
 
 @command("clean", layers=None)
@@ -230,7 +241,13 @@ def clean(invocation: Invocation, layers: list[str] | None) -> None:
         return
     plan = invocation.plan(layers)
     with _run_lock(plan, invocation.run.wait):
-        outputs = {(t.layer.root, t.settings.output): (t.layer, t.settings.output) for t in plan.targets}
+        for name, problem in {t.layer.name: t.problem for t in plan.targets if t.problem}.items():
+            typer.echo(f"skipped layer {name}: {problem}")
+        outputs = {
+            (t.layer.root, t.settings.output): (t.layer, t.settings.output)
+            for t in plan.targets
+            if not t.problem  # its output setting is unknown: nothing of it is touched
+        }
         clean_outputs(outputs.values(), typer.echo)
         if not layers:
             clean_report(report_dir(plan), typer.echo)
@@ -255,7 +272,7 @@ def report(
     from .reporters.summary import failure_blocks, summary_table
 
     if path is None:  # only the workspace's settings: a broken layer does not stop this
-        workspace = load_workspace(ctx.obj)
+        workspace = load_workspace(find_workspace(ctx.obj))
         path = (
             workspace.root
             / workspace.options.model_copy(update=env_overrides()[1]).report_dir

@@ -28,6 +28,7 @@ from .settings import ENV_PREFIX, LayerOnly, LayerSettings, kebab
 
 __all__ = [
     "LAYER_KEYS",
+    "WORKSPACE_FILE",
     "WORKSPACE_KEYS",
     "Sources",
     "WorkspaceConfig",
@@ -39,6 +40,7 @@ __all__ = [
     "parse_strings",
     "read_toml",
     "tool_table",
+    "unknown_variables",
     "validate",
 ]
 
@@ -97,6 +99,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _table(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def tool_table(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
@@ -147,6 +153,11 @@ def load_workspace(root: Path) -> WorkspaceConfig:
     pyproject = root / "pyproject.toml"
     if dedicated.is_file():
         source, table, where = dedicated, read_toml(dedicated), str(dedicated)
+        if pyproject.is_file() and "layerctl" in _table(read_toml(pyproject).get("tool")):
+            raise ConfigError(
+                f"{dedicated} and {pyproject} [tool.layerctl] both hold workspace settings; "
+                "keep them in one of the two"
+            )
     elif pyproject.is_file():
         source = pyproject
         table = tool_table(read_toml(pyproject), pyproject)
@@ -172,19 +183,25 @@ Sources = tuple[
 
 
 def env_overrides(environ: Mapping[str, str] | None = None) -> Sources:
-    """``LAYERCTL_*`` variables by the model they set; an unknown name is an error (did you mean)."""
+    """``LAYERCTL_*`` variables by the model they set; unknown names are left out (see
+    :func:`unknown_variables`: a CI environment may set ``LAYERCTL_VERSION`` for its own use)."""
     environ = os.environ if environ is None else environ
     known = {env_name(k): k for k in ENV_KEYS}
-    raw: dict[str, str] = {}
-    for var, value in environ.items():
-        if not var.startswith(ENV_PREFIX) or var in _ENV_NOT_SETTINGS:
-            continue
-        if var not in known:
-            guess = difflib.get_close_matches(var, list(known), n=1)
-            tip = f"; did you mean {guess[0]}?" if guess else ""
-            raise ConfigError(f"environment: unknown variable {var}{tip}")
-        raw[known[var]] = value
+    raw = {known[var]: value for var, value in environ.items() if var in known}
     return split_sources(parse_strings(raw, "environment", env_name), "environment", env_name)
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A warning for each ``LAYERCTL_*`` variable that is no setting (with a "did you mean")."""
+    environ = os.environ if environ is None else environ
+    known = [env_name(k) for k in ENV_KEYS]
+    warnings = []
+    for var in sorted(environ):
+        if var.startswith(ENV_PREFIX) and var not in known and var not in _ENV_NOT_SETTINGS:
+            guess = difflib.get_close_matches(var, known, n=1)
+            tip = f"; did you mean {guess[0]}?" if guess else ""
+            warnings.append(f"environment: {var} is not a layerctl setting, ignored{tip}")
+    return warnings
 
 
 def split_sources(values: Mapping[str, Any], where: str, label: Callable[[str], str]) -> Sources:

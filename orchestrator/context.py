@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .plan import Target
-from .secrets import Credentials, Masker, index_url_with_credentials
+from .secrets import Credentials, IndexUrls, Masker, index_urls
 
 __all__ = ["BuildContext", "ca_bundle_path"]
 
@@ -22,8 +22,15 @@ class BuildContext:
     timeout_s: float | None = None  # per target attempt
     retries: int = 0  # extra attempts after a transient failure
 
+    def indexes(self, target: Target) -> IndexUrls:
+        """The target's indexes with their credentials: layerctl's setting and its tool's."""
+        return index_urls(target.settings.index_url, target.layer.indexes, self.credentials)
+
     def index_url(self, target: Target) -> str | None:
-        return index_url_with_credentials(target.settings.index_url, self.credentials)
+        return self.indexes(target).default
+
+    def extra_index_urls(self, target: Target) -> tuple[str, ...]:
+        return self.indexes(target).extra
 
     def ca_bundle(self, target: Target) -> Path | None:
         return ca_bundle_path(self.workspace, target.settings.ca_bundle)

@@ -55,6 +55,8 @@ async def decide_builders(
     """Targets with ``auto`` replaced by ``native`` or ``container`` and the reason."""
 
     async def one(target: Target) -> Target:
+        if target.problem:
+            return target  # it fails with its layer's problem; nothing to decide
         if target.builder != "auto":
             return with_builder(target, target.builder, f"builder = {target.builder}")
         try:

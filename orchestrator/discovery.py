@@ -1,15 +1,17 @@
-"""Finding the layer projects of a workspace and detecting the tool that manages each."""
+"""Finding the layer projects of a workspace and detecting the tool that manages each.
+
+A layer whose project cannot be read (bad TOML, an unknown key, a bad value, no dependencies
+table) is still a layer: it carries its one-line ``problem``, its targets fail with it and the
+other layers build. Only what concerns the whole workspace (a ``layers`` pattern that matches
+nothing, two layers of one name) stops every command.
+"""
 
 from __future__ import annotations
 
 import enum
-import os
 import re
-import stat
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -17,6 +19,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from .config import LAYER_KEYS, WORKSPACE_KEYS, WorkspaceConfig, check_keys, read_toml, tool_table, validate
 from .errors import ConfigError
+from .globs import expand
+from .indexes import Index, read_indexes
+from .poetry_deps import poetry_dependencies, poetry_requires_python
 from .settings import NAME_PATTERN, LayerOnly, LayerSettings
 
 __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]
@@ -45,21 +50,24 @@ class Layer:
     pyproject: Path
     tool: Tool
     requires_python: SpecifierSet
-    dependencies: tuple[str, ...]  # PEP 508 strings from [project.dependencies]
+    dependencies: tuple[str, ...]  # PEP 508 strings ([project] or [tool.poetry] dependencies)
     settings: dict[str, Any] = field(default_factory=dict)  # the layer's own [tool.layerctl] keys
+    problem: str | None = None  # why the project cannot be used (its targets fail with this line)
+    indexes: tuple[Index, ...] = ()  # the package indexes its tool is configured with
 
 
 def discover_layers(workspace: WorkspaceConfig) -> list[Layer]:
-    """Every layer project the workspace's ``layers`` globs match, sorted by name."""
+    """Every layer project the workspace's ``layers`` globs match, sorted by name; a layer that
+    cannot be read is one with a ``problem``."""
     root = workspace.root
     where = str(workspace.source) if workspace.source else str(root)
     found: dict[Path, None] = {}
     for pattern in workspace.options.layers:
-        matches = _expand(root, pattern)
+        matches = expand(root, pattern)
         if not matches:
             raise ConfigError(f"{where}: 'layers' pattern {pattern!r} matches no pyproject.toml under {root}")
         found.update(dict.fromkeys(matches))
-    layers = [load_layer(path) for path in found if path.resolve() != _resolved(workspace.source)]
+    layers = [_load_or_broken(path) for path in found if path.resolve() != _resolved(workspace.source)]
     by_name: dict[str, Layer] = {}
     for layer in layers:
         if layer.name in by_name:
@@ -75,74 +83,31 @@ def _resolved(path: Path | None) -> Path | None:
     return path.resolve() if path else None
 
 
-def _expand(root: Path, pattern: str) -> list[Path]:
-    if not _magic(pattern):
-        path = root / pattern
-        if _kind(path, pattern) == "dir" or not path.name.endswith(".toml"):
-            path = path / "pyproject.toml"
-        if _kind(path, pattern) != "file":
-            raise ConfigError(f"{path}: no such file (listed in 'layers'); create it or fix the pattern")
-        return [path]
-    matches = []
-    for path in sorted(_glob(root, PurePosixPath(pattern).parts, pattern)):
-        if _kind(path, pattern) == "dir":
-            path = path / "pyproject.toml"
-        if path.name == "pyproject.toml" and _kind(path, pattern) == "file":
-            matches.append(path)
-    return matches
-
-
-def _magic(text: str) -> bool:
-    return any(ch in text for ch in "*?[")
-
-
-def _glob(base: Path, parts: Sequence[str], pattern: str) -> Iterator[Path]:
-    """``Path.glob`` semantics (``**`` never follows symlinks), except that a directory it cannot
-    look into is an error naming it: pathlib skips it silently, and a layer would go missing."""
-    if not parts:
-        yield base
-        return
-    head, rest = parts[0], parts[1:]
-    if head == "**":
-        yield from _glob(base, rest, pattern)
-        for entry in _entries(base, pattern):
-            if entry.is_dir(follow_symlinks=False):
-                yield from _glob(base / entry.name, parts, pattern)
-    elif _magic(head):
-        for entry in _entries(base, pattern):
-            if fnmatchcase(entry.name, head):
-                yield from _glob(base / entry.name, rest, pattern)
-    else:
-        yield from _glob(base / head, rest, pattern)
-
-
-def _entries(directory: Path, pattern: str) -> list[os.DirEntry[str]]:
+def _load_or_broken(pyproject: Path) -> Layer:
     try:
-        with os.scandir(directory) as entries:
-            return list(entries)
-    except PermissionError as exc:
-        raise _unreadable(directory, pattern, exc) from None
-    except OSError:  # not a directory, gone, a symlink loop: nothing under it to match
-        return []
+        return load_layer(pyproject)
+    except ConfigError as exc:
+        return Layer(
+            name=_best_name(pyproject),
+            root=pyproject.parent,
+            pyproject=pyproject,
+            tool=Tool.PIP,
+            requires_python=SpecifierSet(),
+            dependencies=(),
+            problem=exc.message,
+        )
 
 
-def _kind(path: Path, pattern: str) -> str | None:
-    """What is at ``path``: "dir", "file", "other" or None (nothing). A directory on the way that
-    cannot be looked into is an error, not "nothing there"."""
+def _best_name(pyproject: Path) -> str:
+    """A broken layer's name in target ids: its own ``name`` if that much can be read, else its
+    directory's name (made fit for an id)."""
     try:
-        mode = path.stat().st_mode
-    except PermissionError as exc:
-        raise _unreadable(path.parent, pattern, exc) from None
-    except (OSError, ValueError):
-        return None
-    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
-
-
-def _unreadable(directory: Path, pattern: str, exc: OSError) -> ConfigError:
-    return ConfigError(
-        f"{directory}: cannot look into this directory ({exc.strerror}), so layers there would be "
-        f"missed ('layers' pattern {pattern!r}); fix its permissions or narrow the pattern"
-    )
+        name = tool_table(read_toml(pyproject), pyproject).get("name")
+    except ConfigError:
+        name = None
+    if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name):
+        return name
+    return re.sub(r"[^A-Za-z0-9._-]", "-", pyproject.parent.name).lstrip("._-") or "layer"
 
 
 def load_layer(pyproject: Path) -> Layer:
@@ -156,18 +121,39 @@ def load_layer(pyproject: Path) -> Layer:
     settings = validate(LayerSettings, table, where)
     name = validate(LayerOnly, table, where).get("name") or _directory_name(pyproject)
 
-    project = data.get("project")
-    if not isinstance(project, dict):
-        raise ConfigError(f"{pyproject}: no [project] table; a layer project declares its dependencies there")
+    requires_python, dependencies = _project(pyproject, data)
+    tool = _detect_tool(pyproject, settings.get("tool", "auto"))
     return Layer(
         name=name,
         root=pyproject.parent,
         pyproject=pyproject,
-        tool=_detect_tool(pyproject, settings.get("tool", "auto")),
-        requires_python=_requires_python(pyproject, project),
-        dependencies=_dependencies(pyproject, project),
+        tool=tool,
+        requires_python=requires_python,
+        dependencies=dependencies,
         settings=settings,
+        indexes=read_indexes(data, pyproject, tool.value),
     )
+
+
+def _project(pyproject: Path, data: dict[str, Any]) -> tuple[SpecifierSet, tuple[str, ...]]:
+    """requires-python and the dependencies: from [project] (PEP 621), or from [tool.poetry]
+    for a Poetry-style project; [project] wins where both say something, as in Poetry 2."""
+    project = data.get("project")
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    if not isinstance(poetry, dict) or not isinstance(poetry.get("dependencies"), dict):
+        poetry = None
+    if not isinstance(project, dict) and poetry is None:
+        raise ConfigError(
+            f"{pyproject}: no [project] table and no [tool.poetry.dependencies]; a layer project "
+            "declares its dependencies in one of them"
+        )
+    project = project if isinstance(project, dict) else {}
+    if "requires-python" not in project and poetry is not None:
+        project = {**project, "requires-python": poetry_requires_python(poetry, pyproject)}
+    if "dependencies" not in project and poetry is not None:
+        return _requires_python(pyproject, project), poetry_dependencies(poetry, pyproject)
+    return _requires_python(pyproject, project), _dependencies(pyproject, project)
 
 
 def _directory_name(pyproject: Path) -> str:

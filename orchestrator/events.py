@@ -38,6 +38,7 @@ class TargetResult(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
+    slug: str | None = None  # the id without ':' (web-py3.12-arm64), for CI job and artifact names
     layer: str
     python: str
     arch: str

@@ -283,7 +283,7 @@ def prepare_outputs(plan: Plan) -> None:
     SOURCE_DATE_EPOCH. Any problem is a ConfigError: nothing is built, nothing is touched."""
     source_date_epoch()
     claimed: set[Path] = set()
-    for target in plan.targets:
+    for target in (t for t in plan.targets if not t.problem):  # a broken layer writes nothing
         layer = target.layer
         where = f"layer {layer.name} ({layer.pyproject})"
         out_root = layer.root / target.settings.output

@@ -124,6 +124,7 @@ class Attempt:
             requirements=req_path,
             dest=dest,
             index_url=ctx.index_url(target),
+            extra_index_urls=ctx.extra_index_urls(target),
             ca_bundle=ctx.ca_bundle(target),
         )
         installed = await self.executor.install(request, log)

@@ -21,7 +21,7 @@ from .run_settings import WorkspaceOptions
 from .runtimes import Arch, Runtime, get_runtime
 from .settings import LayerSettings
 
-__all__ = ["Builder", "Plan", "Target", "make_plan", "select"]
+__all__ = ["Builder", "Plan", "Target", "make_plan", "select", "slug_of"]
 
 
 class Builder(str, enum.Enum):
@@ -49,16 +49,27 @@ class Target:
         return self.runtime.python
 
     @property
-    def slug(self) -> str:
+    def variant(self) -> str:
+        """The Python and architecture part of the id: ``py3.12-arm64`` (the output directory)."""
         return f"py{self.python}-{self.arch}"
 
     @property
     def id(self) -> str:
-        return f"{self.layer.name}:{self.slug}"
+        return f"{self.layer.name}:{self.variant}"
+
+    @property
+    def slug(self) -> str:
+        """The id without ``:`` (``web-py3.12-arm64``): usable as a CI job or artifact name."""
+        return slug_of(self.id)
+
+    @property
+    def problem(self) -> str | None:
+        """Why the target cannot build before it starts: its layer's project cannot be read."""
+        return self.layer.problem
 
     @property
     def out_dir(self) -> Path:
-        return self.layer.root / self.settings.output / self.slug
+        return self.layer.root / self.settings.output / self.variant
 
     @property
     def builder(self) -> str:
@@ -78,9 +89,23 @@ class Target:
         template = self.settings.verify_image or self.runtime.runtime_image
         return template.format(python=self.python, arch=self.arch.value)
 
+    def row(self) -> str:
+        """The target's line in ``layerctl list``."""
+        if self.problem:
+            return f"{self.id:<28} error   {self.problem}"
+        reason = f"  ({self.builder_reason})" if self.builder_reason else ""
+        return (
+            f"{self.id:<28} {self.layer.tool.value:<7} {self.runtime.lambda_runtime:<11} "
+            f"{self.runtime.manylinux:<15} {self.builder}{reason}"
+        )
+
     def describe(self) -> dict[str, Any]:
+        if self.problem:
+            return {"id": self.id, "slug": self.slug, "layer": self.layer.name, "python": self.python,
+                    "arch": self.arch.value, "error": self.problem}  # fmt: skip
         return {
             "id": self.id,
+            "slug": self.slug,
             "layer": self.layer.name,
             "python": self.python,
             "arch": self.arch.value,
@@ -99,16 +124,25 @@ class Plan:
     workspace: WorkspaceConfig
     options: WorkspaceOptions
     targets: tuple[Target, ...]
-    # (layer name, python) pairs dropped because the layer's requires-python excludes them
-    incompatible: tuple[tuple[str, str], ...] = field(default=())
+    # (layer name, what was left out of its matrix and why), for `layerctl list`
+    left_out: tuple[tuple[str, str], ...] = field(default=())
+
+
+def slug_of(target_id: str) -> str:
+    return target_id.replace(":", "-")
+
+
+def _matches(target_id: str, glob: str) -> bool:
+    return fnmatchcase(target_id, glob) or fnmatchcase(slug_of(target_id), glob)
 
 
 def select(ids: Iterable[str], only: Sequence[str], skip: Sequence[str]) -> list[str]:
-    """The ids that match any ``only`` glob (all if none) and no ``skip`` glob: skip wins."""
+    """The ids that match any ``only`` glob (all if none) and no ``skip`` glob: skip wins. A glob
+    may be written for the id (``web:py3.12-*``) or its slug (``web-py3.12-*``)."""
     return [
         i
         for i in ids
-        if (not only or any(fnmatchcase(i, g) for g in only)) and not any(fnmatchcase(i, g) for g in skip)
+        if (not only or any(_matches(i, g) for g in only)) and not any(_matches(i, g) for g in skip)
     ]
 
 
@@ -130,14 +164,22 @@ def make_plan(
             tip = f"; did you mean '{guess[0]}'?" if guess else f"; layers: {', '.join(known)}"
             raise ConfigError(f"no layer named '{name}'{tip}")
     targets: list[Target] = []
-    incompatible: list[tuple[str, str]] = []
+    left_out: list[tuple[str, str]] = []
+    requested = {**(env_settings or {}), **(cli_settings or {})}
     for layer in layers:
         if layer_names and layer.name not in layer_names:
             continue
-        settings = cascade(workspace.layer_defaults, layer.settings, env_settings or {}, cli_settings or {})
+        overrides, dropped = _within_own_lists(layer.settings, requested)
+        left_out += [(layer.name, why) for why in dropped]
+        if overrides is None:
+            continue  # nothing requested is something the layer supports
+        settings = cascade(workspace.layer_defaults, layer.settings, overrides)
         for python in settings.python:
             if layer.requires_python and not layer.requires_python.contains(python + ".0", prereleases=True):
-                incompatible.append((layer.name, python))
+                left_out.append(
+                    (layer.name, f"Python {python} left out (outside the layer's requires-python "
+                                 f"{layer.requires_python})")
+                )  # fmt: skip
                 continue
             for arch in settings.arch:
                 targets.append(Target(layer=layer, runtime=get_runtime(python), arch=arch, settings=settings))
@@ -146,5 +188,27 @@ def make_plan(
         workspace=workspace,
         options=options,
         targets=tuple(t for t in targets if t.id in chosen),
-        incompatible=tuple(incompatible),
+        left_out=tuple(left_out),
     )
+
+
+def _within_own_lists(
+    own: Mapping[str, Any], requested: Mapping[str, Any]
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The environment's and command line's settings for one layer: a ``python`` or ``arch`` list
+    the layer sets itself is what it supports, so a requested list selects within it (it never
+    adds to it). None when nothing requested is supported; and what was left out, and why."""
+    overrides, dropped = dict(requested), []
+    for key, label in (("python", "Python {}"), ("arch", "{}")):
+        supported, asked = own.get(key), requested.get(key)
+        if supported is None or asked is None:
+            continue
+        listed = ", ".join(str(v) for v in supported)
+        for value in asked:
+            if value not in supported:
+                dropped.append(f"{label.format(value)} left out (the layer's own {key} list is {listed})")
+        kept = tuple(v for v in asked if v in supported)
+        if not kept:
+            return None, dropped
+        overrides[key] = kept
+    return overrides, dropped

@@ -17,7 +17,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .context import BuildContext
 from .decide import decide_builders
-from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, ReportError
+from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ReportError
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
@@ -100,6 +100,8 @@ def exit_code_for(outcome: RunOutcome) -> int:
         return EXIT_INTERRUPTED
     if any(r.status == "failed" and r.exit_code == EXIT_ENVIRONMENT for r in outcome.results):
         return EXIT_ENVIRONMENT  # the machine lacks something (engine, image, QEMU): say so
+    if any(r.status == "failed" and r.exit_code == EXIT_USAGE for r in outcome.results):
+        return EXIT_USAGE  # a layer's project cannot be read: fix it
     if any(r.status not in ("built", "up-to-date") for r in outcome.results):
         return EXIT_BUILD_FAILED
     return EXIT_OK
@@ -114,7 +116,8 @@ async def decide(plan: Plan, credentials: Credentials) -> list[Target]:
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
 
     def env_for(target: Target) -> dict[str, str]:
-        return uv_environment(context.index_url(target), context.ca_bundle(target))
+        urls = context.indexes(target)
+        return uv_environment(urls.default, context.ca_bundle(target), extra_index_urls=urls.extra)
 
     return await decide_builders(plan.targets, env_for)
 
@@ -154,7 +157,7 @@ async def run_plan(
         async def notice(message: str) -> None:
             await emit(Notice(context.masker(message)))
 
-        undecided = sum(t.builder == "auto" for t in plan.targets)
+        undecided = sum(t.builder == "auto" and not t.problem for t in plan.targets)
         if undecided:
             await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
         targets = list(plan.targets)
@@ -175,7 +178,8 @@ async def run_plan(
                 network=plan.options.container_network,
             )
             # each builder's module is imported and opened only when a target needs it
-            async with open_executors((Builder(t.builder) for t in targets), setup) as executors:
+            builders = (Builder(t.builder) for t in targets if not t.problem)
+            async with open_executors(builders, setup) as executors:
                 outcome = await run_targets(
                     targets,
                     executor_for=lambda target: executors[Builder(target.builder)],

@@ -13,12 +13,13 @@ import anyio
 
 from .build import build_target, result_for
 from .context import BuildContext
+from .errors import EXIT_USAGE
 from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
 from .fanout import Fanned, Interrupt, fan_out
 from .plan import Target
 
-__all__ = ["RunOutcome", "default_jobs", "finish", "not_run", "run_targets"]
+__all__ = ["RunOutcome", "broken_layer", "default_jobs", "finish", "not_run", "run_targets"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,11 @@ async def run_targets(
 ) -> RunOutcome:
     started = time.monotonic()
     await emit(RunStarted(tuple(t.id for t in targets), jobs))
-    order = _slowest_first(targets, executor_for)
+    # a layer whose project cannot be read fails its targets at once, and stops no other layer
+    broken = {t.id: broken_layer(t) for t in targets if t.problem}
+    for result in broken.values():
+        await emit(TargetFinished(result))
+    order = _slowest_first([t for t in targets if not t.problem], executor_for)
 
     async def build(target: Target) -> TargetResult:
         return await build_target(target, executor_for(target), emit, context)
@@ -60,7 +65,7 @@ async def run_targets(
     fanned: Fanned[TargetResult] = Fanned()
     with interrupt.cancels():
         await fan_out(order, build, limiter=jobs, stop=stops, name=lambda t: t.id, into=fanned)
-    finished = {order[i].id: result for i, result in fanned.results.items()}
+    finished = {**broken, **{order[i].id: result for i, result in fanned.results.items()}}
     running = {order[i].id for i in fanned.started}
     return await finish(targets, finished, running, emit, started, interrupt.interrupted)
 
@@ -91,3 +96,8 @@ async def finish(
 
 def not_run(target: Target, why: str, *, cancelled: bool = False) -> TargetResult:
     return result_for(target, status="cancelled" if cancelled else "not-run", error=why)
+
+
+def broken_layer(target: Target) -> TargetResult:
+    """The row of a target whose layer project cannot be read: its problem, exit code 2."""
+    return result_for(target, status="failed", error=target.problem, exit_code=EXIT_USAGE)

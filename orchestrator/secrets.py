@@ -1,36 +1,86 @@
 """Index credentials: read from the environment only, handed to installers in their environment
 (native builds) or through a container's standard input (container builds, see
 ``executors/probe.py``), never on a command line or in a container's configuration, and masked in
-every line layerctl writes (logs, events, reports)."""
+every line layerctl writes (logs, events, reports).
+
+layerctl's own index (``index-url``) takes ``LAYERCTL_INDEX_USERNAME`` / ``_PASSWORD``; an index
+of the layer's tool configuration (``indexes.py``) takes the tool's own variables, by its name:
+``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD`` or ``POETRY_HTTP_BASIC_<NAME>_USERNAME`` /
+``_PASSWORD`` (the name upper-cased, every other character than a letter or digit as ``_``)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .errors import ConfigError
+from .indexes import Index
 
-__all__ = ["MASK", "Credentials", "Masker", "index_url_with_credentials"]
+__all__ = ["MASK", "Credentials", "IndexUrls", "Masker", "index_url_with_credentials", "index_urls"]
 
 MASK = "****"
 USERNAME_VAR = "LAYERCTL_INDEX_USERNAME"
 PASSWORD_VAR = "LAYERCTL_INDEX_PASSWORD"
+_TOOL_VARS = ("UV_INDEX_{}_", "POETRY_HTTP_BASIC_{}_")
+_TOOL_PASSWORD = re.compile(r"(?:UV_INDEX|POETRY_HTTP_BASIC)_[A-Z0-9_]+_PASSWORD")
 
 
 @dataclass(frozen=True)
 class Credentials:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # the tools' own credential variables, by variable name (a snapshot of the environment)
+    named: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
         environ = os.environ if environ is None else environ
-        return cls(environ.get(USERNAME_VAR) or None, environ.get(PASSWORD_VAR) or None)
+        named = {k: v for k, v in environ.items() if k.startswith(("UV_INDEX_", "POETRY_HTTP_BASIC_")) and v}
+        return cls(environ.get(USERNAME_VAR) or None, environ.get(PASSWORD_VAR) or None, named)
 
     def __bool__(self) -> bool:
         return bool(self.username or self.password)
+
+    def for_index(self, name: str) -> Credentials:
+        """The credentials of a tool's index called ``name``: uv's variables, else Poetry's."""
+        key = re.sub(r"[^A-Z0-9]", "_", name.upper())
+        for prefix in (form.format(key) for form in _TOOL_VARS):
+            user, password = self.named.get(prefix + "USERNAME"), self.named.get(prefix + "PASSWORD")
+            if user or password:
+                return Credentials(user, password)
+        return Credentials()
+
+    def secrets(self) -> list[str]:
+        """Every password: layerctl's and the tools' (all of them, whichever index uses them)."""
+        tools = [v for k, v in self.named.items() if _TOOL_PASSWORD.fullmatch(k)]
+        return [p for p in (self.password, *tools) if p]
+
+
+@dataclass(frozen=True)
+class IndexUrls:
+    """Where an installer looks, credentials included (so: never on disk, argv or in logs)."""
+
+    default: str | None = field(default=None, repr=False)  # None: the installer's own default
+    extra: tuple[str, ...] = field(default=(), repr=False)  # in priority order
+
+
+def index_urls(setting: str | None, indexes: Sequence[Index], credentials: Credentials) -> IndexUrls:
+    """The indexes of one target: layerctl's ``index-url`` setting (when set) replaces the
+    default index of the tool's configuration; the tool's other indexes follow, its explicit
+    ones last."""
+    default = index_url_with_credentials(setting, credentials)
+    extra = []
+    for index in sorted(indexes, key=lambda i: i.explicit):
+        assert index.url is not None
+        url = _with(index.url, credentials.for_index(index.name))
+        if index.default:
+            default = default or url
+        else:
+            extra.append(url)
+    return IndexUrls(default, tuple(extra))
 
 
 def index_url_with_credentials(index_url: str | None, credentials: Credentials) -> str | None:
@@ -42,6 +92,10 @@ def index_url_with_credentials(index_url: str | None, credentials: Credentials) 
                 "set index-url in [tool.layerctl] or LAYERCTL_INDEX_URL"
             )
         return None
+    return _with(index_url, credentials)
+
+
+def _with(index_url: str, credentials: Credentials) -> str:
     if not credentials:
         return index_url
     parts = urlsplit(index_url)
@@ -77,7 +131,7 @@ class Masker:
 
     @classmethod
     def for_credentials(cls, credentials: Credentials) -> Masker:
-        return cls([credentials.password] if credentials.password else [])
+        return cls(credentials.secrets())
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:

@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -111,14 +111,22 @@ def _passes(name: str) -> bool:
 
 
 def uv_environment(
-    index_url: str | None = None, ca_bundle: Path | None = None, *, base: Mapping[str, str] | None = None
+    index_url: str | None = None,
+    ca_bundle: Path | None = None,
+    *,
+    extra_index_urls: Sequence[str] = (),
+    base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """uv's environment: ``base`` (default ``os.environ``) without the ``UV_*`` variables that
-    change resolution, plus layerctl's index (credentials included) and CA bundle — which go
-    here, never in argv. PATH, HOME, proxies and SSL variables pass as they are."""
+    change resolution, plus the target's indexes (credentials included: the default one as
+    ``UV_DEFAULT_INDEX``, the others as ``UV_INDEX``, first = highest priority, as uv's own
+    ``--index``) and CA bundle — which go here, never in argv. PATH, HOME, proxies and SSL
+    variables pass as they are."""
     env = {name: value for name, value in (os.environ if base is None else base).items() if _passes(name)}
     if index_url:
         env["UV_DEFAULT_INDEX"] = index_url
+    if extra_index_urls:
+        env["UV_INDEX"] = " ".join(extra_index_urls)
     if ca_bundle:
         env["SSL_CERT_FILE"] = str(ca_bundle)
     return env

@@ -25,6 +25,7 @@ class InstallRequest:
     requirements: Path  # requirements.txt to install, as resolved for this target
     dest: Path  # the directory that becomes python/ in the zip
     index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
+    extra_index_urls: tuple[str, ...] = field(default=(), repr=False)  # likewise
     ca_bundle: Path | None = None
 
 

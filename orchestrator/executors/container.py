@@ -73,7 +73,9 @@ class ContainerExecutor:
     async def _connect(self) -> Images:
         setup = self.setup
         engine = await self._stack.enter_async_context(
-            DockerEngine(keep_containers=setup.keep_containers, masker=setup.masker, workspace=setup.workspace)
+            DockerEngine(
+                keep_containers=setup.keep_containers, masker=setup.masker, workspace=setup.workspace
+            )
         )
         self._images = Images(
             engine, pull=cast(Pull, setup.pull), pull_retries=setup.retries, progress=setup.progress
@@ -147,6 +149,8 @@ async def _pip_files(request: InstallRequest) -> dict[str, bytes]:
     if request.index_url:
         # pip reads its config raw (no %-interpolation); quoted credentials hold no newline
         conf.append(f"index-url = {request.index_url}")
+    if request.extra_index_urls:  # one value, the URLs on indented lines (pip splits at spaces)
+        conf.append("extra-index-url =" + "".join(f"\n    {url}" for url in request.extra_index_urls))
     if request.ca_bundle:
         pem = await anyio.Path(request.ca_bundle).read_bytes()
         if b"\0" in pem:

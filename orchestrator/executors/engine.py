@@ -70,7 +70,9 @@ class DockerEngine:
         workspace: Path | None = None,
     ) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self.workspace = workspace  # labelled on every container: `docker ps --filter label=layerctl.workspace=...`
+        self.workspace = (
+            workspace  # labelled on every container: `docker ps --filter label=layerctl.workspace=...`
+        )
         self.keep_containers = keep_containers
         self.masker = masker or Masker()  # the secrets no container's configuration may hold
         self.warnings: list[str] = []  # best-effort clean-up that failed (containers left behind)

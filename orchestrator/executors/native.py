@@ -42,7 +42,7 @@ class NativeExecutor:
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
-        env = uv_environment(request.index_url, request.ca_bundle)
+        env = uv_environment(request.index_url, request.ca_bundle, extra_index_urls=request.extra_index_urls)
         platform = target.runtime.uv_platform(target.arch)
         result = await _uv_install(request, log, env, platform, request.requirements)
         package = no_wheel_package(result.tail) if result.returncode else None

@@ -9,24 +9,31 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import cascade, env_overrides, load_workspace, validate
+from orchestrator.config import cascade, env_overrides, load_workspace, unknown_variables, validate
 from orchestrator.discovery import discover_layers
 from orchestrator.errors import EXIT_USAGE, ConfigError
 from orchestrator.plan import make_plan
 from orchestrator.runtimes import Arch
 from orchestrator.settings import LayerSettings
+from tests.support.cli import invoke
 
 
 def plan_for(root: Path, env: dict[str, str] | None = None, cli: dict[str, object] | None = None):
+    """The plan; a layer whose project cannot be read makes targets that fail with its problem
+    (tests/unit/test_projects.py), raised here as the error it is, to check its words."""
     workspace = load_workspace(root)
     env_settings, env_options, _run = env_overrides(env or {})
-    return make_plan(
+    plan = make_plan(
         workspace,
         discover_layers(workspace),
         env_settings=env_settings,
         env_options=env_options,
         cli_settings=validate(LayerSettings, cli or {}, "command line"),
     )
+    problem = next((t.problem for t in plan.targets if t.problem), None)
+    if problem:
+        raise ConfigError(problem)
+    return plan
 
 
 def test_defaults_without_any_settings() -> None:
@@ -43,15 +50,19 @@ def test_defaults_without_any_settings() -> None:
         ("", "", {}, {}, ("3.12",)),
         ('python = ["3.11"]', "", {}, {}, ("3.11",)),
         ('python = ["3.11"]', 'python = ["3.13"]', {}, {}, ("3.13",)),
-        ('python = ["3.11"]', 'python = ["3.13"]', {"LAYERCTL_PYTHON": "3.10,3.14"}, {}, ("3.10", "3.14")),
+        ('python = ["3.11"]', "", {"LAYERCTL_PYTHON": "3.10,3.14"}, {}, ("3.10", "3.14")),
+        ('python = ["3.11"]', "", {"LAYERCTL_PYTHON": "3.10"}, {"python": ["3.12"]}, ("3.12",)),
+        ("", "", {"LAYERCTL_PYTHON": "3.10"}, {}, ("3.10",)),
+        # a layer's own list is what it supports: the environment and flags select within it
+        ('python = ["3.11"]', 'python = ["3.11", "3.13"]', {"LAYERCTL_PYTHON": "3.10,3.13"}, {}, ("3.13",)),
         (
             'python = ["3.11"]',
-            'python = ["3.13"]',
-            {"LAYERCTL_PYTHON": "3.10"},
-            {"python": ["3.12"]},
-            ("3.12",),
+            'python = ["3.11", "3.13"]',
+            {"LAYERCTL_PYTHON": "3.13"},
+            {"python": ["3.11", "3.14"]},
+            ("3.11",),
         ),
-        ("", "", {"LAYERCTL_PYTHON": "3.10"}, {}, ("3.10",)),
+        ('python = ["3.11"]', 'python = ["3.13"]', {"LAYERCTL_PYTHON": "3.10,3.14"}, {}, ()),
     ],
 )
 def test_precedence_defaults_workspace_layer_env_cli(
@@ -115,10 +126,24 @@ def test_layer_errors_name_the_layer_file(make_workspace: Callable[..., Path]) -
         plan_for(root)
 
 
+def test_unknown_variables_are_warnings_not_errors(make_workspace: Callable[..., Path]) -> None:
+    """A CI environment may set LAYERCTL_VERSION (or any name) for its own use."""
+    root = make_workspace()
+    env = {"LAYERCTL_ARCHS": "arm64", "LAYERCTL_VERSION": "1.2", "LAYERCTL_JOBS": "2"}
+    assert plan_for(root, env).options.jobs == 2
+    warnings = unknown_variables(env)
+    assert warnings[0] == (
+        "environment: LAYERCTL_ARCHS is not a layerctl setting, ignored; did you mean LAYERCTL_ARCH?"
+    )
+    assert warnings[1].startswith("environment: LAYERCTL_VERSION is not a layerctl setting, ignored")
+    assert len(warnings) == 2
+    result = invoke(["-C", str(root), "list"], env={**env, "LAYERCTL_BUILDER": "native"})
+    assert result.exit_code == 0, result.output
+    assert "layerctl: warning: environment: LAYERCTL_VERSION is not a layerctl setting" in result.stderr
+
+
 def test_env_errors(make_workspace: Callable[..., Path]) -> None:
     root = make_workspace()
-    with pytest.raises(ConfigError, match="unknown variable LAYERCTL_ARCHS; did you mean LAYERCTL_ARCH"):
-        plan_for(root, {"LAYERCTL_ARCHS": "arm64"})
     with pytest.raises(ConfigError, match="environment: LAYERCTL_PYTHON: unsupported Python 3.9"):
         plan_for(root, {"LAYERCTL_PYTHON": "3.9"})
 
@@ -146,8 +171,23 @@ def test_missing_workspace_files(tmp_path: Path) -> None:
 
 def test_layerctl_toml_takes_keys_at_top_level(make_workspace: Callable[..., Path]) -> None:
     root = make_workspace()
+    (root / "pyproject.toml").write_text('[project]\nname = "monorepo"\nversion = "1"\n')
     (root / "layerctl.toml").write_text('python = ["3.10"]\n')
     assert {t.python for t in plan_for(root).targets} == {"3.10"}
+
+
+def test_layerctl_toml_beside_a_tool_layerctl_table_is_an_error_naming_both(
+    make_workspace: Callable[..., Path],
+) -> None:
+    """Before, layerctl.toml silently replaced the [tool.layerctl] table."""
+    root = make_workspace('python = ["3.11"]')
+    (root / "layerctl.toml").write_text('python = ["3.10"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_workspace(root)
+    assert info.value.message == (
+        f"{root}/layerctl.toml and {root}/pyproject.toml [tool.layerctl] both hold workspace settings; "
+        "keep them in one of the two"
+    )
 
 
 def test_invalid_toml_names_file_and_line(make_workspace: Callable[..., Path]) -> None:

@@ -1,0 +1,81 @@
+"""Finding the workspace root from any directory inside it, as uv and git do: upwards.
+
+The root is the nearest directory (the start itself, then its parents) that holds workspace
+settings — a ``layerctl.toml``, or a ``pyproject.toml`` with a ``[tool.layerctl]`` table — unless
+an outer one lists it as a layer: a layer project may have a ``[tool.layerctl]`` table of its
+own (its ``name``, its ``python`` list), and inside it the workspace is still the one above. With
+no settings anywhere, the nearest ``pyproject.toml`` whose default ``layers`` glob finds layers
+is the root (a workspace that takes every default).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import WORKSPACE_FILE, read_toml, tool_table
+from .errors import ConfigError
+from .globs import expand
+from .run_settings import WorkspaceOptions
+
+__all__ = ["find_workspace"]
+
+_DEFAULT_LAYERS: tuple[str, ...] = WorkspaceOptions.model_fields["layers"].default
+
+
+def find_workspace(start: Path) -> Path:
+    """The workspace root for a command started in ``start`` (``-C``, else the current directory)."""
+    start = start.absolute()
+    if not start.is_dir():
+        raise ConfigError(f"{start}: no such directory; pass the workspace root with -C")
+    here = (start, *start.parents)
+    settings = [(d, layers) for d in here if (layers := _settings(d)) is not None]
+    for i, (candidate, _layers) in enumerate(settings):
+        if not any(_lists(outer, patterns, candidate) for outer, patterns in settings[i + 1 :]):
+            return candidate
+    for directory in here:
+        if (directory / "pyproject.toml").is_file() and _matches_any(directory, _DEFAULT_LAYERS):
+            return directory
+    raise ConfigError(
+        f"{start}: not inside a layerctl workspace (no {WORKSPACE_FILE} and no pyproject.toml with a "
+        "[tool.layerctl] table here or in any parent directory); run layerctl inside one or pass "
+        "its root with -C"
+    )
+
+
+def _settings(directory: Path) -> tuple[str, ...] | None:
+    """The ``layers`` patterns of the workspace settings in ``directory``, None if it has none.
+    A file that cannot be read counts as none here: loading the workspace reports it."""
+    try:
+        if (directory / WORKSPACE_FILE).is_file():
+            table = read_toml(directory / WORKSPACE_FILE)
+        elif (directory / "pyproject.toml").is_file():
+            pyproject = directory / "pyproject.toml"
+            data = read_toml(pyproject)
+            if "layerctl" not in (data.get("tool") or {}):
+                return None
+            table = tool_table(data, pyproject)
+        else:
+            return None
+    except (ConfigError, AttributeError):
+        return None
+    layers = table.get("layers", _DEFAULT_LAYERS)
+    if isinstance(layers, str):
+        layers = [layers]
+    return tuple(p for p in layers if isinstance(p, str)) if isinstance(layers, list | tuple) else ()
+
+
+def _lists(outer: Path, patterns: tuple[str, ...], inner: Path) -> bool:
+    """Whether the workspace at ``outer`` has ``inner`` as one of its layer projects."""
+    project = (inner / "pyproject.toml").resolve()
+    return any(project in _found(outer, pattern) for pattern in patterns)
+
+
+def _matches_any(root: Path, patterns: tuple[str, ...]) -> bool:
+    return any(_found(root, pattern) for pattern in patterns)
+
+
+def _found(root: Path, pattern: str) -> set[Path]:
+    try:
+        return {path.resolve() for path in expand(root, pattern)}
+    except ConfigError:  # a pattern that names a missing file or an unreadable directory
+        return set()
