@@ -3,14 +3,19 @@
 Prints, in one run on the same trees:
   1. the zip stage of the whole matrix: layerctl vs `zip -r -9` vs Python's zipfile defaults
      (time and size ratios; target: >= 3x faster than zip -9, <= 3% larger);
-  2. `layerctl build-all --jobs 1` vs `--jobs 4` wall time (ratio), uv cache warm, --force.
+  2. `layerctl build-all --jobs 1` vs `--jobs 4` wall time (ratio), uv cache warm, --force;
+  3. the cost of exact runtime wheel tags: a py3.11 (Amazon Linux 2) target whose greenlet has
+     only manylinux_2_24 wheels (uv at 2_17 finds none, so uv resolves at 2_28 into a pylock.toml
+     and layerctl chooses among the runtime's tags: three uv calls) vs the same target on py3.12
+     (one uv call), uv cache warm, --force, the median of N interleaved runs.
 
-Usage: python benchmarks/bench_native.py [--repeat N]
+Usage: python benchmarks/bench_native.py [--repeat N] [--exact-tags-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -52,10 +57,48 @@ def sizes(paths: list[Path]) -> int:
     return sum(p.stat().st_size for p in paths)
 
 
+def exact_tags(work: Path, repeat: int) -> None:
+    root = work / "exact"
+    (root / "layers/db").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[tool.layerctl]\npython = ["3.11", "3.12"]\narch = ["x86_64"]\nbuilder = "native"\n'
+    )
+    (root / "layers/db/pyproject.toml").write_text(
+        '[project]\nname = "db"\nversion = "1"\ndependencies = ["sqlalchemy==2.0.36", "greenlet==3.5.6"]\n'
+    )
+    layerctl("-C", str(root), "build-all")  # warm the uv cache
+    runs: dict[str, list[tuple[float, float, float]]] = {"3.11": [], "3.12": []}
+    for _ in range(repeat):
+        for python in runs:  # interleaved, so drift on a shared machine hits both alike
+            wall = layerctl("-C", str(root), "build-all", "--force", "--only", f"db:py{python}-x86_64")
+            row = json.loads((root / "build/layerctl/report.json").read_text())["targets"][0]
+            assert row["status"] == "built", row
+            runs[python].append((row["phases_s"]["installing"], row["duration_s"], wall))
+    print(f"\nexact runtime wheel tags: sqlalchemy 2.0.36 + greenlet 3.5.6, x86_64 (median of {repeat})")
+    print(f"  {'target':<24} {'install':>8} {'target':>8} {'build-all':>10}")
+    medians = {py: [statistics.median(r[i] for r in rows) for i in range(3)] for py, rows in runs.items()}
+    for python, label in (("3.11", "py3.11 (exact tags)"), ("3.12", "py3.12 (one uv call)")):
+        install, target, wall = medians[python]
+        print(f"  {label:<24} {install:>7.2f}s {target:>7.2f}s {wall:>9.2f}s")
+    ratios = [medians["3.11"][i] / medians["3.12"][i] for i in range(3)]
+    print(
+        f"  RATIO py3.11 / py3.12: install {ratios[0]:.2f}x, target {ratios[1]:.2f}x, "
+        f"build-all wall {ratios[2]:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--exact-tags-only", action="store_true", help="only figure 3")
     args = parser.parse_args()
+    if args.exact_tags_only:
+        work = Path(tempfile.mkdtemp(prefix="layerctl-bench-"))
+        try:
+            exact_tags(work, args.repeat)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if shutil.which("zip") is None:
         sys.exit("needs the zip command (apt-get install zip)")
     work = Path(tempfile.mkdtemp(prefix="layerctl-bench-"))
@@ -136,6 +179,7 @@ def main() -> None:
             walls[jobs_n] = min(runs)
             print(f"  --jobs {jobs_n}: {walls[jobs_n]:.2f}s (median {statistics.median(runs):.2f}s)")
         print(f"  RATIO --jobs 1 / --jobs 4: {walls[1] / walls[4]:.2f}x (on {os.cpu_count()} CPUs)")
+        exact_tags(work, args.repeat)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

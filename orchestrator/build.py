@@ -26,6 +26,7 @@ from .outputs import LOG_NAME
 from .pipeline import Attempt, Built, Failed, Outcome, UpToDate
 from .plan import Target
 from .retry import attempts
+from .sizes import LayerTooLarge
 from .targetlog import PhaseClock, TargetLog
 
 __all__ = ["build_target", "result_for"]
@@ -128,6 +129,8 @@ def _failure_fields(target: Target, failed: Failed, tail: deque[str], workspace:
         "hint": failed.cause.hint or diagnosis.hint,
         "log_tail": list(tail),
     }
+    if isinstance(failed.cause, LayerTooLarge):
+        fields.update(unzipped_size=failed.cause.unzipped_size, largest=failed.cause.largest)
     if package:
         project = target.layer.root / "pyproject.toml"
         line = find_requirement_line(project, package)

@@ -16,6 +16,7 @@ __all__ = [
     "Event",
     "LogLines",
     "Notice",
+    "PackageSize",
     "Phase",
     "PhaseStarted",
     "RunFinished",
@@ -30,6 +31,17 @@ __all__ = [
 
 Status = Literal["built", "up-to-date", "failed", "cancelled", "not-run"]
 Phase = Literal["resolving", "pulling", "installing", "auditing", "compiling", "zipping"]
+
+
+class PackageSize(BaseModel):
+    """One package of a layer and the room it takes unzipped (what counts against Lambda's limit)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    version: str | None = None  # None: files no installed distribution's RECORD lists
+    size: int
+    files: int
 
 
 class TargetResult(BaseModel):
@@ -55,6 +67,7 @@ class TargetResult(BaseModel):
     unzipped_size: int | None = None
     zipped_size: int | None = None
     sha256: str | None = None
+    largest: list[PackageSize] = []  # its largest packages, largest first (also of a layer too large)
     elf_files: int | None = None
     max_glibc: str | None = None
     image: str | None = None

@@ -16,6 +16,21 @@ __all__ = ["TAIL_LINES", "Diagnosis", "diagnose", "find_requirement_line"]
 
 TAIL_LINES = 30  # lines of a failed target's log shown (and kept in the report)
 
+
+def _missing(names: str, front_end: str, cmake: str, meson: str) -> str:
+    """What the build tools print when a compiler is not there at all (setuptools, distutils,
+    the gcc driver without its front end, a shell, CMake, meson), as opposed to one that failed."""
+    tool = rf"(?:[\w./-]*[-/])?(?:{names})(?:-\d+)?"
+    return (
+        rf"no such file or directory: '{tool}'|command '{tool}' failed: no such file|"
+        rf"unable to execute '{tool}'|(?:cannot execute|error trying to exec) \W{front_end}\W|"
+        rf"(?:^|[\s:])(?:{names}): (?:command )?not found|no cmake_{cmake}_compiler could be found|"
+        rf"unknown compiler\(s\): \[\['{meson}'\]"
+    )
+
+
+_NO_COMPILER = "the image lacks a {} compiler ({}): use an image that has it, as the SAM build images do"
+
 # (pattern, hint); the first match wins, so the specific causes come before the general ones
 _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), hint)
@@ -48,6 +63,8 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "check the dependency's name and version in the layer's pyproject.toml, and that "
             "index-url is the index that has it",
         ),
+        (_missing(r"g\+\+|c\+\+|clang\+\+", "cc1plus", "CXX", r"c\+\+"), _NO_COMPILER.format("C++", "g++")),
+        (_missing(r"gcc|cc|clang", "cc1", "C", "cc"), _NO_COMPILER.format("C", "gcc")),
         (
             r"failed building wheel|error: command '.*(gcc|cc|g\+\+)' failed|fatal error: .*\.h: no such file",
             "the package's C build failed in the image: see the compiler error above; it may need "

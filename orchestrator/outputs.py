@@ -23,6 +23,7 @@ from .plan import Plan
 __all__ = [
     "ARTIFACTS",
     "BUILD_ENTRIES",
+    "FAILED_ARTIFACTS",
     "LOG_NAME",
     "MARKER",
     "REPORT_ENTRIES",
@@ -51,15 +52,16 @@ LOG_NAME = "build.log"
 REQUIREMENTS_NAME = "requirements.txt"
 STAMP_NAME = ".layerctl-stamp.json"
 ARTIFACTS = "artifacts"
+FAILED_ARTIFACTS = "failed-artifacts"  # the tree of a layer too large, kept until the next run
 _MARKER_TEXT = "Made by layerctl. `layerctl clean` removes what layerctl wrote here, and nothing else.\n"
 # What a target's directory holds: files layerctl writes (replaced atomically) and its trees.
 BUILD_FILES = (ZIP_NAME, LOG_NAME, REQUIREMENTS_NAME, STAMP_NAME)
-BUILD_TREES = (ARTIFACTS,)
+BUILD_TREES = (ARTIFACTS, FAILED_ARTIFACTS)
 BUILD_ENTRIES = BUILD_FILES + BUILD_TREES
 REPORT_ENTRIES = ("report.json", "report.html", ".layerctl.lock")
 _SLUG = re.compile(r"^py\d+\.\d+-(?:x86_64|arm64)$")
-# Left by a run that was killed: staging trees, temp files of atomic writes, swapped-out trees.
-_LEFTOVER = re.compile(r"^\.(?:staging-.+|artifacts-old-.+|.+\.tmp)$")
+# Left by a killed run (staging trees, temp files, swapped-out trees) or kept by the last one.
+_LEFTOVER = re.compile(r"^(?:\.(?:staging-.+|(?:failed-)?artifacts-old-.+|.+\.tmp)|failed-artifacts)$")
 
 
 def is_target_dir(path: Path) -> bool:
@@ -161,14 +163,11 @@ def legacy_report(entries: list[Path]) -> bool:
 
 def _remove(path: Path) -> None:
     """Remove one entry layerctl created: a link is removed itself, never followed."""
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path)
+    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
 
 
 def remove_leftovers(target_dir: Path) -> list[str]:
-    """Remove what a killed run left in a target's directory (staging trees, temp files)."""
+    """Remove what a killed run left in a target's directory, and a failed build's kept tree."""
     removed = []
     if target_dir.is_dir() and not target_dir.is_symlink():
         for entry in sorted(target_dir.iterdir()):
@@ -188,9 +187,9 @@ def _clean_target_dir(target_dir: Path) -> None:
 def _rmdir_if_empty(directory: Path) -> bool:
     try:
         directory.rmdir()
+        return True
     except OSError:
         return False
-    return True
 
 
 def clean_output_dir(directory: Path) -> bool | None:

@@ -31,6 +31,7 @@ __all__ = [
     "ZipResult",
     "collect",
     "exclude_patterns",
+    "runtime_provided_patterns",
     "sha256_file",
     "source_date_epoch",
     "write_zip",
@@ -74,9 +75,13 @@ def exclude_patterns(user: Sequence[str], *, runtime_provided: bool, keep_byteco
     if not keep_bytecode:
         patterns += ["__pycache__/", "*.pyc"]
     if runtime_provided:
-        for name in RUNTIME_PROVIDED:
-            patterns += [f"/{name}/", f"/{name}-*.dist-info/", f"/{name}.libs/"]
+        patterns += runtime_provided_patterns()
     return patterns + list(user)
+
+
+def runtime_provided_patterns() -> list[str]:
+    """What ``exclude-runtime-provided`` leaves out: the runtime's SDK packages, whole."""
+    return [p for name in RUNTIME_PROVIDED for p in (f"/{name}/", f"/{name}-*.dist-info/", f"/{name}.libs/")]
 
 
 def collect(root: Path, patterns: Iterable[str]) -> list[Entry]:

@@ -25,10 +25,11 @@ from .events import Phase
 from .executors import Executor, InstallRequest
 from .fileio import replace_tree, write_atomic
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
-from .package import ZipResult, collect, exclude_patterns, write_zip
+from .package import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
 from .resolve import requirements_for
 from .scripts_fix import fix_scripts
+from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
 from .stamp import Stamp, StampResult, input_key, up_to_date, write_stamp
 from .targetlog import TargetLog
 
@@ -145,7 +146,7 @@ class Attempt:
             await compile_bytecode(target, dest, log, self.warn)
 
         await self.phase("zipping")
-        zipped = await self._zip(dest, out / ZIP_NAME)
+        zipped, sizes = await self._zip(staging[0], out)
         await anyio.to_thread.run_sync(replace_tree, staging[0], out / ARTIFACTS)
         staging.clear()
         made = StampResult(
@@ -154,6 +155,7 @@ class Attempt:
             unzipped_size=zipped.unzipped_size,
             zipped_size=zipped.zipped_size,
             sha256=zipped.sha256,
+            largest=sizes.largest,
             elf_files=audit.elf_files,
             max_glibc=str(audit.max_glibc) if audit.max_glibc else None,
             image=installed.image,
@@ -162,18 +164,26 @@ class Attempt:
         await anyio.to_thread.run_sync(write_stamp, out, key, made)
         return Built(made)
 
-    async def _zip(self, dest: Path, zip_path: Path) -> ZipResult:
-        settings = self.target.settings
+    async def _zip(self, staging: Path, out: Path) -> tuple[ZipResult, Sizes]:
+        settings, dest = self.target.settings, staging / "python"
         patterns = exclude_patterns(
             settings.exclude,
             runtime_provided=settings.exclude_runtime_provided,
             keep_bytecode=settings.bytecode,
         )
 
+        entries = await anyio.to_thread.run_sync(collect, dest, patterns)
+        sizes = await anyio.to_thread.run_sync(measure, dest, entries)
+        await self.log(f"largest packages (unzipped): {listing(sizes.largest) or '-'}")
+        if sizes.total > UNZIPPED_LIMIT:  # kept for inspection: what to leave out is in there
+            raise too_large(sizes, await anyio.to_thread.run_sync(keep_failed_tree, staging, out))
+        for message in sizes.warnings():
+            await self.warn(message)
+
         def zip_tree() -> ZipResult:
             return write_zip(
-                collect(dest, patterns),
-                zip_path,
+                entries,
+                out / ZIP_NAME,
                 level=settings.compression_level,
                 check_cancelled=anyio.from_thread.check_cancelled,
             )
@@ -186,15 +196,12 @@ class Attempt:
                 f"{list(settings.exclude)}{provided}): {ZIP_NAME} is empty"
             )
         if zipped.over_direct_upload_limit:
-            await self.warn(
-                f"{ZIP_NAME} is {zipped.zipped_size:,} bytes zipped, over the 50 MB direct-upload "
-                "limit: publish it through S3"
-            )
+            await self.warn(sizes.upload_warning(ZIP_NAME, zipped.zipped_size))
         await self.log(
             f"zip: {zipped.files} files, {zipped.unzipped_size:,} bytes -> "
             f"{zipped.zipped_size:,} bytes, sha256 {zipped.sha256}"
         )
-        return zipped
+        return zipped, sizes
 
 
 def _target_dir(out: Path) -> None:

@@ -1,13 +1,14 @@
 """``report.html``: one self-contained page (inline CSS and SVG, no script, nothing fetched) made
 from a run report: the summary table, a timeline (one bar per target from its start to its end,
-phases coloured, failures marked) and the unzipped size of each target against Lambda's limit,
-grouped by layer. Pure: a RunReport in, a string out."""
+phases coloured, failures marked), the unzipped size of each target against Lambda's limit,
+grouped by layer, each bar split by its largest packages, and a table of those packages per
+target. Pure: a RunReport in, a string out."""
 
 from __future__ import annotations
 
 from html import escape
 
-from .events import RunReport, TargetResult
+from .events import PackageSize, RunReport, TargetResult
 from .package import UNZIPPED_LIMIT
 from .reporters.summary import mb, status_word
 
@@ -22,6 +23,8 @@ PHASE_COLOURS = {
     "zipping": "#009688",
     "other": "#cfd8dc",  # time outside the named phases (start-up, retry backoff)
 }
+# the largest packages of a size bar, in order; the rest of the layer is the bar's own colour
+_PACKAGE_COLOURS = ("#3949ab", "#00897b", "#ef6c00", "#8e24aa", "#6d4c41", "#43a047", "#d81b60", "#039be5")
 _LABEL_W = 240
 _CHART_W = 720
 _ROW_H = 24
@@ -56,6 +59,7 @@ pre {{ background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }}
 {_timeline(report.targets)}
 <h2>Size against Lambda's {UNZIPPED_LIMIT / 1024 / 1024:.0f} MB unzipped limit</h2>
 {_sizes(report.targets)}
+{_largest(report.targets)}
 {_failures(report.targets)}
 </body></html>
 """
@@ -166,7 +170,8 @@ def _sizes(targets: list[TargetResult]) -> str:
                 f'<g class="size-bar" data-target="{escape(t.id)}">'
                 f'<text x="{_LABEL_W - 8}" y="{y + 12}" text-anchor="end">{escape(t.id)}</text>'
                 f'<rect x="{_LABEL_W}" y="{y}" width="{max(size * scale, 1):.1f}" height="{_BAR_H}" '
-                f'fill="{"#c62828" if over else "#5c6bc0"}"/>'
+                f'fill="{"#ef9a9a" if over else "#c5cae9"}"><title>{escape(t.id)}: other files</title></rect>'
+                f"{_segments(t, y, scale)}"
                 f'<text x="{_LABEL_W + max(size * scale, 1) + 6:.1f}" y="{y + 12}">'
                 f"{_size_label(t)}</text></g>"
             )
@@ -179,10 +184,53 @@ def _sizes(targets: list[TargetResult]) -> str:
     return "".join(parts)
 
 
+def _segments(t: TargetResult, y: int, scale: float) -> str:
+    """The bar's share of each of the target's largest packages, a tooltip naming it."""
+    parts, x = [], float(_LABEL_W)
+    for i, package in enumerate(t.largest):
+        width = package.size * scale
+        parts.append(
+            f'<rect class="package" x="{x:.1f}" y="{y}" width="{width:.1f}" height="{_BAR_H}" '
+            f'fill="{_PACKAGE_COLOURS[i % len(_PACKAGE_COLOURS)]}"><title>{escape(_package(package))}: '
+            f"{mb(package.size)}</title></rect>"
+        )
+        x += width
+    return "".join(parts)
+
+
+def _largest(targets: list[TargetResult]) -> str:
+    """Per target, its largest packages: where a layer's size goes and what excludes can save."""
+    measured = [t for t in targets if t.largest]
+    if not measured:
+        return ""
+    parts = ["<h2>Largest packages (unzipped)</h2>"]
+    for t in measured:
+        total = t.unzipped_size or sum(p.size for p in t.largest)
+        rows = "".join(
+            f'<tr><td>{escape(_package(p))}</td><td class="num">{mb(p.size)}</td>'
+            f'<td class="num">{100 * p.size / max(total, 1):.1f}%</td><td class="num">{p.files}</td></tr>'
+            for p in t.largest
+        )
+        cls = ' class="failed"' if t.status == "failed" else ""
+        parts.append(
+            f'<details class="largest" data-target="{escape(t.id)}"{" open" if cls else ""}>'
+            f"<summary{cls}>{escape(t.id)}: "
+            f"{escape(mb(total))}, {escape(_package(t.largest[0]))} the largest</summary>"
+            '<table class="summary"><tr><th>package</th><th>unzipped</th><th>share</th><th>files</th></tr>'
+            f"{rows}</table></details>"
+        )
+    return "".join(parts)
+
+
+def _package(p: PackageSize) -> str:
+    return f"{p.name} {p.version}" if p.version else p.name
+
+
 def _size_label(t: TargetResult) -> str:
     if t.unzipped_size is None:
         return f"no zip ({escape(status_word(t))})"
-    return f"{escape(mb(t.unzipped_size))} ({100 * t.unzipped_size / UNZIPPED_LIMIT:.1f}% of the limit)"
+    top = "".join(f", {escape(p.name)} {escape(mb(p.size))}" for p in t.largest[:3])
+    return f"{escape(mb(t.unzipped_size))} ({100 * t.unzipped_size / UNZIPPED_LIMIT:.1f}% of the limit){top}"
 
 
 def _failures(targets: list[TargetResult]) -> str:

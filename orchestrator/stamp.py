@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from . import __version__
+from .events import PackageSize
 from .fileio import read_no_follow, write_atomic
 from .outputs import ARTIFACTS, STAMP_NAME, ZIP_NAME
 from .package import sha256_file
@@ -29,6 +30,7 @@ class StampResult(BaseModel):
     unzipped_size: int
     zipped_size: int
     sha256: str
+    largest: list[PackageSize] = []
     elf_files: int
     max_glibc: str | None = None
     image: str | None = None

@@ -58,6 +58,9 @@ def failure_lines(result: TargetResult) -> list[str]:
     if result.log_tail:
         lines.append(f"  last {len(result.log_tail)} lines of the log:")
         lines.extend(f"  | {line}" for line in result.log_tail)
+    if result.largest:  # a layer too large: where the room goes
+        lines.append(f"  largest {len(result.largest)} packages (unzipped):")
+        lines.extend(f"  | {mb(p.size):>9}  {p.name} {p.version or ''}".rstrip() for p in result.largest)
     if result.log:
         lines.append(f"  full log: {result.log}")
     if result.hint:
