@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TextIO, TypeVar, cast
 
 import typer
+import typer.main
 
-from .errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, LayerctlError
+from .errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -163,14 +164,33 @@ def _standard_streams() -> _Stdout:
     return stdout
 
 
+def _format(exc: Exception) -> str:
+    format_message = getattr(exc, "format_message", None)
+    text = format_message() if callable(format_message) else str(exc)
+    return " ".join(str(text).split())
+
+
 def run_main(app: typer.Typer) -> None:
     """The ``layerctl`` entry point: the commands' boundary also covers what happens outside
     them (option parsing, help) and an output that could not be written."""
     stdout = _standard_streams()
     code: int | str | None
     try:
-        app()
-        code = 0
+        # click's own handling of a bad command line prints a boxed usage: ours is one line
+        returned = typer.main.get_command(app).main(
+            args=sys.argv[1:], prog_name="layerctl", standalone_mode=False
+        )
+        code = returned if isinstance(returned, int) else 0
+    except typer.TyperException as exc:  # a bad command line (click's errors are typer's)
+        message = _format(exc)
+        if message:
+            context = getattr(exc, "ctx", None)
+            error_line(
+                f"layerctl: error: {message} (see {getattr(context, 'command_path', 'layerctl')} --help)"
+            )
+            code = EXIT_USAGE
+        else:  # `layerctl` alone: the help was shown
+            code = 0
     except SystemExit as exc:
         code = exc.code
     except BaseException as exc:  # raised outside a command (the commands have their own boundary)

@@ -17,19 +17,18 @@ import typer
 from . import __version__
 from .boundary import DEBUG_KEY, boundary, error_line, run_main
 from .clean import clean_outputs, clean_report, remove_leftover_containers
-from .config import Sources, env_overrides, load_workspace, unknown_variables
-from .discovery import discover_layers
+from .config import env_overrides, load_workspace
 from .errors import EXIT_USAGE, ConfigError
+from .invocation import Invocation
 from .locate import find_workspace
-from .options import parameters, parse_flags
-from .outputs import claim_report_dir, report_dir
-from .plan import Plan, make_plan
+from .options import parameters
+from .places import lock_places, report_dir
+from .plan import Plan
 from .reporters import make_reporter
 from .reporters.plain import PlainReporter
 from .run import decide as decide_targets
 from .run import report_path, run_plan
-from .run_settings import RunFlags
-from .runlock import workspace_lock
+from .runlock import run_locks
 from .scheduler import default_jobs
 from .secrets import Credentials
 from .verify import verify_targets
@@ -75,29 +74,6 @@ def _root(
     ctx.meta[DEBUG_KEY] = debug
 
 
-class Invocation:
-    """A command's workspace root, its positional arguments and its settings from the
-    environment and the command line (the command line wins)."""
-
-    def __init__(self, start: Path, command: str, flags: dict[str, Any]) -> None:
-        for warning in unknown_variables():
-            error_line(f"layerctl: warning: {warning}")
-        env, cli = env_overrides(), parse_flags(command, flags)
-        self.start = start
-        self.sources: Sources = ({**env[0], **cli[0]}, {**env[1], **cli[1]}, {**env[2], **cli[2]})
-        self.run = RunFlags.model_validate(self.sources[2])
-
-    def plan(self, layers: list[str] | None = None) -> Plan:
-        workspace = load_workspace(find_workspace(self.start))
-        return make_plan(
-            workspace,
-            discover_layers(workspace),
-            cli_settings=self.sources[0],
-            cli_options=self.sources[1],
-            layer_names=layers or (),
-        )
-
-
 _LAYERS_HELP = {
     "build": "Layer names to build.",
     "list": "Only these layers.",
@@ -139,14 +115,17 @@ def command(
     return register
 
 
-def _run_lock(plan: Plan, wait: bool) -> AbstractContextManager[None]:
-    """The workspace's run lock, in its report directory (checked first): one run at a time."""
-    return workspace_lock(report_dir(plan), wait=wait, say=error_line, prepare=lambda: claim_report_dir(plan))
+def _run_lock(plan: Plan, wait: bool, *, creating: bool = True) -> AbstractContextManager[None]:
+    """The run lock of the report directory and of every layer's outputs: one run at a time on
+    any of them, whatever the other run's report directory or workspace root."""
+    return run_locks(lock_places(plan, creating=creating), wait=wait, say=error_line)
 
 
 def _targets_or_exit(plan: Plan) -> None:
     if not plan.targets:
-        error_line("layerctl: no targets match the selection")
+        error_line(
+            "layerctl: error: no targets match the selection (--only, --skip, --python, --arch, layer names)"
+        )
         raise typer.Exit(EXIT_USAGE)
 
 
@@ -240,7 +219,7 @@ def clean(invocation: Invocation, layers: list[str] | None) -> None:
         anyio.run(lambda: remove_leftover_containers(typer.echo))
         return
     plan = invocation.plan(layers)
-    with _run_lock(plan, invocation.run.wait):
+    with _run_lock(plan, invocation.run.wait, creating=False):
         for name, problem in {t.layer.name: t.problem for t in plan.targets if t.problem}.items():
             typer.echo(f"skipped layer {name}: {problem}")
         outputs = {

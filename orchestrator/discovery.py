@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,18 +57,26 @@ class Layer:
     indexes: tuple[Index, ...] = ()  # the package indexes its tool is configured with
 
 
-def discover_layers(workspace: WorkspaceConfig) -> list[Layer]:
-    """Every layer project the workspace's ``layers`` globs match, sorted by name; a layer that
-    cannot be read is one with a ``problem``."""
+def discover_layers(
+    workspace: WorkspaceConfig, *, layers_globs: Sequence[str] | None = None, tool: str | None = None
+) -> list[Layer]:
+    """Every layer project the ``layers`` globs (the workspace's, or as the environment or the
+    command line set them) match, sorted by name; a layer that cannot be read is one with a
+    ``problem``. ``tool``: the environment's or command line's, over each layer's own."""
     root = workspace.root
+    default_tool = str(workspace.layer_defaults.get("tool", "auto"))
     where = str(workspace.source) if workspace.source else str(root)
     found: dict[Path, None] = {}
-    for pattern in workspace.options.layers:
+    for pattern in workspace.options.layers if layers_globs is None else layers_globs:
         matches = expand(root, pattern)
         if not matches:
             raise ConfigError(f"{where}: 'layers' pattern {pattern!r} matches no pyproject.toml under {root}")
         found.update(dict.fromkeys(matches))
-    layers = [_load_or_broken(path) for path in found if path.resolve() != _resolved(workspace.source)]
+    layers = [
+        _load_or_broken(path, default_tool, tool)
+        for path in found
+        if path.resolve() != _resolved(workspace.source)
+    ]
     by_name: dict[str, Layer] = {}
     for layer in layers:
         if layer.name in by_name:
@@ -83,9 +92,9 @@ def _resolved(path: Path | None) -> Path | None:
     return path.resolve() if path else None
 
 
-def _load_or_broken(pyproject: Path) -> Layer:
+def _load_or_broken(pyproject: Path, default_tool: str, tool: str | None) -> Layer:
     try:
-        return load_layer(pyproject)
+        return load_layer(pyproject, default_tool=default_tool, tool=tool)
     except ConfigError as exc:
         return Layer(
             name=_best_name(pyproject),
@@ -110,7 +119,7 @@ def _best_name(pyproject: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", pyproject.parent.name).lstrip("._-") or "layer"
 
 
-def load_layer(pyproject: Path) -> Layer:
+def load_layer(pyproject: Path, *, default_tool: str = "auto", tool: str | None = None) -> Layer:
     data = read_toml(pyproject)
     table = tool_table(data, pyproject)
     where = f"{pyproject} [tool.layerctl]"
@@ -122,16 +131,16 @@ def load_layer(pyproject: Path) -> Layer:
     name = validate(LayerOnly, table, where).get("name") or _directory_name(pyproject)
 
     requires_python, dependencies = _project(pyproject, data)
-    tool = _detect_tool(pyproject, settings.get("tool", "auto"))
+    tool_ = _detect_tool(pyproject, tool or settings.get("tool") or default_tool)
     return Layer(
         name=name,
         root=pyproject.parent,
         pyproject=pyproject,
-        tool=tool,
+        tool=tool_,
         requires_python=requires_python,
         dependencies=dependencies,
         settings=settings,
-        indexes=read_indexes(data, pyproject, tool.value),
+        indexes=read_indexes(data, pyproject, tool_.value),
     )
 
 

@@ -17,8 +17,7 @@ from pathlib import Path
 
 from .errors import ConfigError, EnvironmentProblem
 from .fileio import create_fresh
-from .package import source_date_epoch
-from .plan import Plan
+from .runlock import LOCK_NAME
 
 __all__ = [
     "ARTIFACTS",
@@ -30,20 +29,15 @@ __all__ = [
     "REQUIREMENTS_NAME",
     "STAMP_NAME",
     "ZIP_NAME",
-    "cache_dir",
     "check_inside",
     "claim",
-    "claim_report_dir",
     "clean_output_dir",
     "clean_report_dir",
-    "default_cache_dir",
     "is_target_dir",
     "legacy_output",
     "legacy_report",
     "owned",
-    "prepare_outputs",
     "remove_leftovers",
-    "report_dir",
 ]
 
 MARKER = ".layerctl-dir"
@@ -220,80 +214,8 @@ def clean_report_dir(directory: Path, names: Iterable[str] = REPORT_ENTRIES) -> 
 def _unclaim(directory: Path) -> bool:
     """Remove the marker and the directory once nothing else is left in it (anything else found
     there keeps both: the directory stays layerctl's)."""
-    if any(entry.name != MARKER for entry in directory.iterdir()):
+    if any(entry.name not in (MARKER, LOCK_NAME) for entry in directory.iterdir()):
         return False
+    (directory / LOCK_NAME).unlink(missing_ok=True)  # held by this run: waiters start over
     (directory / MARKER).unlink(missing_ok=True)
     return _rmdir_if_empty(directory)
-
-
-# The places a run of a plan writes: checked and claimed before anything is written.
-
-
-def report_dir(plan: Plan) -> Path:
-    """The checked report directory: inside the workspace, never through a link (ConfigError)."""
-    return check_inside(plan.workspace.root, plan.options.report_dir, key="report-dir", where=_where(plan))
-
-
-def claim_report_dir(plan: Plan) -> Path:
-    return claim(report_dir(plan), key="report-dir", where=_where(plan), legacy=legacy_report)
-
-
-def cache_dir(plan: Plan) -> Path:
-    if plan.options.cache_dir:
-        return (plan.workspace.root / plan.options.cache_dir).resolve()
-    return default_cache_dir()
-
-
-def default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "layerctl"
-
-
-def _where(plan: Plan) -> str:
-    return str(plan.workspace.source or plan.workspace.root)
-
-
-def _check_cache_dir(plan: Plan) -> None:
-    """A configured cache-dir is layerctl's alone: never the workspace, a layer project or a
-    directory that holds them, and new, empty or already marked as layerctl's."""
-    if not plan.options.cache_dir:
-        return
-    cache = cache_dir(plan)
-    where = _where(plan)
-    workspace = plan.workspace.root.resolve()
-    layers = {t.layer.root.resolve() for t in plan.targets}
-    # never the workspace or a directory holding it, never a layer project, inside or around it
-    overlaps = [root for root in (workspace, *layers) if cache == root or cache in root.parents]
-    overlaps += [root for root in layers if root in cache.parents]
-    if overlaps:
-        raise ConfigError(
-            f"{where}: 'cache-dir' = {plan.options.cache_dir!r} overlaps {overlaps[0]}; layerctl's caches "
-            "need a directory of their own (e.g. .cache/layerctl, or one outside the workspace)"
-        )
-    claim(cache, key="cache-dir", where=where, legacy=_legacy_cache)
-
-
-def _legacy_cache(entries: list[Path]) -> bool:
-    return all(e.name.startswith("pip-") and e.is_dir() and not e.is_symlink() for e in entries)
-
-
-def prepare_outputs(plan: Plan) -> None:
-    """Check every place the run will write before anything is written: the output directory
-    of each layer (claimed as layerctl's), each target's directory, the cache directory and
-    SOURCE_DATE_EPOCH. Any problem is a ConfigError: nothing is built, nothing is touched."""
-    source_date_epoch()
-    claimed: set[Path] = set()
-    for target in (t for t in plan.targets if not t.problem):  # a broken layer writes nothing
-        layer = target.layer
-        where = f"layer {layer.name} ({layer.pyproject})"
-        out_root = layer.root / target.settings.output
-        if out_root not in claimed:
-            check_inside(layer.root, target.settings.output, key="output", where=where)
-            claim(out_root, key="output", where=where, legacy=legacy_output)
-            claimed.add(out_root)
-        out = target.out_dir
-        if out.is_symlink() or (out.exists() and not out.is_dir()):
-            raise ConfigError(
-                f"{out}: is a {'symlink' if out.is_symlink() else 'file'}, where layerctl keeps "
-                f"{target.id}'s outputs; remove it"
-            )
-    _check_cache_dir(plan)

@@ -19,7 +19,7 @@ from .discovery import Layer
 from .errors import ConfigError
 from .run_settings import WorkspaceOptions
 from .runtimes import Arch, Runtime, get_runtime
-from .settings import LayerSettings
+from .settings import ENV_PREFIX, LayerSettings
 
 __all__ = ["Builder", "Plan", "Target", "make_plan", "select", "slug_of"]
 
@@ -126,6 +126,19 @@ class Plan:
     targets: tuple[Target, ...]
     # (layer name, what was left out of its matrix and why), for `layerctl list`
     left_out: tuple[tuple[str, str], ...] = field(default=())
+    env: Mapping[str, Any] = field(default_factory=dict)  # the settings LAYERCTL_* set
+    cli: Mapping[str, Any] = field(default_factory=dict)  # the settings flags set
+
+    def origin(self, name: str, layer: Layer | None = None) -> str:
+        """Where a setting's value came from, to name it in an error (``name``: field name)."""
+        key = name.replace("_", "-")
+        if name in self.cli:
+            return f"command line ('{key}')"
+        if name in self.env:
+            return f"environment: {ENV_PREFIX}{key.upper().replace('-', '_')}"
+        if layer is not None and name in layer.settings:
+            return f"{layer.pyproject} [tool.layerctl]"
+        return str(self.workspace.source or self.workspace.root)
 
 
 def slug_of(target_id: str) -> str:
@@ -187,6 +200,8 @@ def make_plan(
     return Plan(
         workspace=workspace,
         options=options,
+        env={**(env_settings or {}), **(env_options or {})},
+        cli={**(cli_settings or {}), **(cli_options or {})},
         targets=tuple(t for t in targets if t.id in chosen),
         left_out=tuple(left_out),
     )

@@ -21,7 +21,7 @@ from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
-from .outputs import cache_dir, prepare_outputs
+from .places import cache_dir, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, finish, run_targets

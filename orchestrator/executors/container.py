@@ -13,7 +13,7 @@ import anyio
 from ..errors import BuildError, ConfigError
 from ..events import Phase
 from ..once import Once
-from ..outputs import default_cache_dir
+from ..places import default_cache_dir
 from ..plan import Target
 from ..process import BatchSink
 from ..runtimes import Arch

@@ -16,7 +16,7 @@ from orchestrator.discovery import discover_layers
 from orchestrator.events import Event, Phase, TargetResult
 from orchestrator.executors import InstallOutcome, InstallRequest
 from orchestrator.fanout import Interrupt
-from orchestrator.outputs import prepare_outputs
+from orchestrator.places import prepare_outputs
 from orchestrator.plan import Plan, Target, make_plan
 from orchestrator.process import BatchSink
 from orchestrator.scheduler import RunOutcome, run_targets

@@ -1,0 +1,49 @@
+"""One command's invocation: where it runs, its settings from ``LAYERCTL_*`` and its flags (the
+flags win), and the plan they make of the workspace found from there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .boundary import error_line
+from .config import env_overrides, load_workspace, unknown_variables
+from .discovery import discover_layers
+from .errors import ConfigError
+from .locate import find_workspace
+from .options import parse_flags
+from .plan import Plan, make_plan
+from .run_settings import RunFlags
+
+__all__ = ["Invocation"]
+
+
+class Invocation:
+    """A command's workspace root, its positional arguments and its settings from the
+    environment and the command line (the command line wins)."""
+
+    def __init__(self, start: Path, command: str, flags: dict[str, Any]) -> None:
+        for warning in unknown_variables():
+            error_line(f"layerctl: warning: {warning}")
+        self.env, self.cli = env_overrides(), parse_flags(command, flags)
+        self.start = start
+        self.run = RunFlags.model_validate({**self.env[2], **self.cli[2]})
+        if self.run.quiet and self.run.verbose:
+            raise ConfigError(
+                "--quiet and --verbose (or LAYERCTL_QUIET and LAYERCTL_VERBOSE) together: choose one"
+            )
+
+    def plan(self, layers: list[str] | None = None) -> Plan:
+        workspace = load_workspace(find_workspace(self.start))
+        settings = {**self.env[0], **self.cli[0]}
+        options = {**self.env[1], **self.cli[1]}
+        found = discover_layers(workspace, layers_globs=options.get("layers"), tool=settings.get("tool"))
+        return make_plan(
+            workspace,
+            found,
+            env_settings=self.env[0],
+            env_options=self.env[1],
+            cli_settings=self.cli[0],
+            cli_options=self.cli[1],
+            layer_names=layers or (),
+        )
