@@ -257,3 +257,47 @@ def test_two_runs_at_once_agree_with_the_zips_on_disk(tmp_path: Path) -> None:
         assert codes == [0, 0], [run.stderr.read() for run in runs if run.stderr]
         for row in report(root)["targets"]:
             assert row["sha256"] == sha256_file(Path(row["zip_path"]))
+
+
+def test_another_report_dir_or_a_nested_workspace_still_waits(tmp_path: Path) -> None:
+    """The lock is also on each layer's outputs: a run with another report-dir, or one started as
+    a workspace of its own inside this one, cannot build the same layers at the same time."""
+    root, layer, _canary = workspace(tmp_path)
+    assert layerctl("-C", str(root), "build-all").returncode == 0
+    lock = layer / "build/lambda/layer/.layerctl.lock"
+    assert lock.is_file()
+    (layer.parent / "layerctl.toml").write_text(
+        'layers = ["*/pyproject.toml"]\npython = ["3.12"]\narch = ["x86_64"]\n'
+    )
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        env = {**os.environ, "LAYERCTL_REPORT_DIR": "build/other"}
+        other = layerctl("-C", str(root), "build-all", "--no-wait", env=env)
+        assert other.returncode == 75, other.stdout + other.stderr
+        nested = layerctl("-C", str(layer.parent), "build-all", "--no-wait")
+        assert nested.returncode == 75, nested.stdout + nested.stderr
+        assert "another layerctl run" in nested.stderr and nested.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["symlink", "directory"])
+def test_a_lock_file_that_is_not_a_file_is_one_line(tmp_path: Path, kind: str) -> None:
+    root, _layer, canary = workspace(tmp_path)
+    assert layerctl("-C", str(root), "build-all").returncode == 0
+    lock = root / "build/layerctl/.layerctl.lock"
+    lock.unlink()
+    if kind == "symlink":
+        lock.symlink_to(canary)
+    else:
+        lock.mkdir()
+    for command in ("build-all", "clean"):
+        one_line_error(layerctl("-C", str(root), command), 2, ".layerctl.lock", kind)
+    assert canary.read_text() == "canary\n"
+
+
+def test_an_environment_setting_is_named_as_such(tmp_path: Path) -> None:
+    root, layer, canary = workspace(tmp_path)
+    env = {**os.environ, "LAYERCTL_OUTPUT": "."}
+    one_line_error(layerctl("-C", str(root), "build-all", env=env), 2, "environment: LAYERCTL_OUTPUT")
+    env = {**os.environ, "LAYERCTL_CACHE_DIR": str(layer)}
+    one_line_error(layerctl("-C", str(root), "build-all", env=env), 2, "environment: LAYERCTL_CACHE_DIR")
+    assert_untouched(layer, canary)

@@ -423,3 +423,46 @@ def test_the_reference_tables_are_the_declarations() -> None:
         "docs/reference.md differs from the declarations: run "
         "python -c 'from orchestrator.options import reference_tables as r; print(r(), end=\"\")'"
     )
+
+
+def test_layers_and_tool_from_the_environment_and_the_workspace_take_effect(
+    make_workspace: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestrator.cli import Invocation
+    from orchestrator.discovery import Tool
+
+    root = make_workspace('tool = "pip"\n', {"a": "", "b": ""})
+    (root / "layers/a/poetry.lock").write_text("# a lock this workspace's tool setting ignores\n")
+    plan = Invocation(root, "list", {}).plan()
+    assert {t.layer.tool for t in plan.targets} == {Tool.PIP}  # the workspace's tool
+    monkeypatch.setenv("LAYERCTL_LAYERS", "layers/b/pyproject.toml")
+    assert {t.layer.name for t in Invocation(root, "list", {}).plan().targets} == {"b"}
+    monkeypatch.setenv("LAYERCTL_TOOL", "poetry")
+    [target] = Invocation(root, "list", {}).plan().targets  # the environment's tool: b has no poetry.lock
+    assert target.problem is not None and "no poetry.lock" in target.problem
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["build-all", "--bogus"], "No such option: --bogus"),
+        (["bogus"], "No such command 'bogus'"),
+        (["build-all", "-q", "-v"], "--quiet and --verbose"),
+    ],
+)
+def test_a_bad_command_line_is_one_line(
+    make_workspace: Callable[..., Path], argv: list[str], message: str
+) -> None:
+    import subprocess
+    import sys
+
+    root = make_workspace()
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "-C", str(root), *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("layerctl: error: ")
+    assert message in result.stderr and "Traceback" not in result.stderr
