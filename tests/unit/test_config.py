@@ -438,8 +438,8 @@ def test_layers_and_tool_from_the_environment_and_the_workspace_take_effect(
     monkeypatch.setenv("LAYERCTL_LAYERS", "layers/b/pyproject.toml")
     assert {t.layer.name for t in Invocation(root, "list", {}).plan().targets} == {"b"}
     monkeypatch.setenv("LAYERCTL_TOOL", "poetry")
-    [target] = Invocation(root, "list", {}).plan().targets  # the environment's tool: b has no poetry.lock
-    assert target.problem is not None and "no poetry.lock" in target.problem
+    targets = Invocation(root, "list", {}).plan().targets  # the environment's tool: b has no poetry.lock
+    assert targets and all(t.problem is not None and "no poetry.lock" in t.problem for t in targets)
 
 
 @pytest.mark.parametrize(
