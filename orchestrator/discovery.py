@@ -15,7 +15,16 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from .config import LAYER_KEYS, WORKSPACE_KEYS, WorkspaceConfig, check_keys, read_toml, tool_table, validate
+from .config import (
+    LAYER_KEYS,
+    WORKSPACE_KEYS,
+    WorkspaceConfig,
+    check_keys,
+    publish_table,
+    read_toml,
+    tool_table,
+    validate,
+)
 from .errors import ConfigError
 from .settings import NAME_PATTERN, LayerOnly, LayerSettings
 
@@ -47,6 +56,7 @@ class Layer:
     requires_python: SpecifierSet
     dependencies: tuple[str, ...]  # PEP 508 strings from [project.dependencies]
     settings: dict[str, Any] = field(default_factory=dict)  # the layer's own [tool.layerctl] keys
+    publish: dict[str, Any] = field(default_factory=dict)  # its own [tool.layerctl.publish] keys
 
 
 def discover_layers(workspace: WorkspaceConfig) -> list[Layer]:
@@ -167,6 +177,7 @@ def load_layer(pyproject: Path) -> Layer:
         requires_python=_requires_python(pyproject, project),
         dependencies=_dependencies(pyproject, project),
         settings=settings,
+        publish=publish_table(table, where),
     )
 
 
