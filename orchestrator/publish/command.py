@@ -42,7 +42,8 @@ def last_good_build(target: Target) -> TargetResult:
         intact = False
     if not intact:
         return _unpublishable(target, f"{zip_path} is not the zip its last good build made")
-    return result_for(target, status="up-to-date", **stamp.result.model_dump())
+    made = {**stamp.result.model_dump(), "zip_path": str(zip_path)}  # the workspace may have moved
+    return result_for(target, status="up-to-date", **made)
 
 
 def _unpublishable(target: Target, why: str) -> TargetResult:

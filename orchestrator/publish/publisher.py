@@ -46,7 +46,8 @@ class Publisher:
                 )
         for target in plan.targets:
             check_names([(target, settings[target.layer.name])], regions[target.layer.name])
-        await aws.check_credentials("publish")
+        everywhere = sorted({region for names in regions.values() for region in names})
+        await aws.check_credentials(f"publish to {', '.join(everywhere)}")
         return cls(aws, settings, regions)
 
     async def publish(self, target: Target, made: Zip) -> list[PublishResult]:

@@ -15,7 +15,7 @@ def published_lines(results: Sequence[PublishResult]) -> list[str]:
     lines = []
     for p in results:
         if p.status == "failed":
-            lines.append(f"publish FAILED in {p.region}: {p.error}")
+            lines.append(f"publish FAILED: {p.error}")  # the error names target and region
             continue
         word = "published" if p.status == "published" else "unchanged"
         extra = [f"shared {', '.join(p.shared)}"] if p.shared else []
