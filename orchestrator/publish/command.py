@@ -90,8 +90,8 @@ async def publish_plan(plan: Plan, reporter: Reporter, *, keep_going: bool = Fal
 
 
 def publish_rows(results: tuple[TargetResult, ...]) -> list[dict[str, object]]:
-    """`publish --format json`: one object per target and region (a target that could not be
-    published at all has one with region null)."""
+    """`publish --format json`: one object per target and region (a target not published at
+    all, having no good build or stopped by a failure, has one with region null)."""
     rows: list[dict[str, object]] = []
     for result in results:
         for p in result.publish:
@@ -101,7 +101,7 @@ def publish_rows(results: tuple[TargetResult, ...]) -> list[dict[str, object]]:
                 {
                     "target": result.id,
                     "region": None,
-                    "status": "failed" if result.status != "up-to-date" else result.status,
+                    "status": "failed" if result.status == "failed" else "not-run",
                     "error": result.error,
                 }
             )
