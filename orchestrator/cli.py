@@ -6,7 +6,7 @@ from __future__ import annotations
 import inspect
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,12 +24,12 @@ from .locate import find_workspace
 from .options import parameters
 from .places import lock_places, report_dir
 from .plan import Plan
-from .reporters import make_reporter
+from .reporters import Reporter, make_reporter
 from .reporters.plain import PlainReporter
 from .run import decide as decide_targets
 from .run import report_path, run_plan
 from .runlock import run_locks
-from .scheduler import default_jobs
+from .scheduler import RunOutcome, default_jobs
 from .secrets import Credentials
 from .verify import verify_targets
 
@@ -129,31 +129,45 @@ def _targets_or_exit(plan: Plan) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
-def _build(invocation: Invocation, layers: list[str] | None) -> None:
-    """The body of `build-all` and `build`: their flags differ only in the layer names."""
+Work = Callable[[Plan, Reporter], Awaitable[tuple[RunOutcome, int]]]
+
+
+def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: bool = False) -> None:
+    """The body of the commands that run targets (build-all, build, publish): the plan, the
+    workspace's run lock, a reporter (on stderr when stdout carries ``rows``), the exit code."""
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     flags = invocation.run
     with _run_lock(plan, flags.wait):
         reporter = make_reporter(
-            flags.log_format, verbose=-1 if flags.quiet else flags.verbose, workspace=plan.workspace.root
+            flags.log_format,
+            verbose=-1 if flags.quiet else flags.verbose,
+            workspace=plan.workspace.root,
+            out=sys.stderr if rows else None,
         )
         try:
-            _outcome, code = anyio.run(
-                lambda: run_plan(
-                    plan,
-                    reporter,
-                    keep_going=plan.options.keep_going,
-                    force=flags.force,
-                    timeout_s=plan.options.timeout,
-                    retries=plan.options.retries,
-                )
-            )
+            outcome, code = anyio.run(lambda: work(plan, reporter))
         finally:
             reporter.close()  # the live view gives the terminal back on every path
-    if flags.log_format != "json":
+    if rows:
+        from .publish.command import publish_rows
+
+        typer.echo(json.dumps(publish_rows(outcome.results), indent=2))
+    elif flags.log_format != "json":
         typer.echo(f"report: {report_path(plan)} (and report.html)")
     raise typer.Exit(code)
+
+
+def _build(invocation: Invocation, layers: list[str] | None) -> None:
+    """The body of `build-all` and `build`: their flags differ only in the layer names."""
+    flags = invocation.run
+
+    def work(plan: Plan, reporter: Reporter) -> Awaitable[tuple[RunOutcome, int]]:
+        options, force, publish = plan.options, flags.force, flags.publish
+        return run_plan(plan, reporter, keep_going=options.keep_going, force=force, publish=publish,
+                        timeout_s=options.timeout, retries=options.retries)  # fmt: skip
+
+    _run(invocation, layers, work)
 
 
 @command("build-all")
@@ -166,6 +180,15 @@ def build_all(invocation: Invocation, layers: list[str] | None) -> None:
 def build(invocation: Invocation, layers: list[str] | None) -> None:
     """Build the targets of the named layers only."""
     _build(invocation, layers)
+
+
+@command("publish", layers=None)
+def publish(invocation: Invocation, layers: list[str] | None) -> None:
+    """Publish what the last good builds produced to AWS Lambda (see [tool.layerctl.publish])."""
+    from .publish.command import publish_plan
+
+    work: Work = lambda plan, reporter: publish_plan(plan, reporter, keep_going=plan.options.keep_going)  # noqa: E731
+    _run(invocation, layers, work, rows=invocation.run.format == "json")
 
 
 @command("list", layers=None)

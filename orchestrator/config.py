@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ._toml import TOMLDecodeError
 from ._toml import loads as toml_loads
 from .errors import ConfigError
+from .publish.settings import PublishSettings, ShareSettings
 from .run_settings import RunFlags, WorkspaceOptions
 from .settings import ENV_PREFIX, LayerOnly, LayerSettings, kebab
 
@@ -38,6 +39,7 @@ __all__ = [
     "env_overrides",
     "load_workspace",
     "parse_strings",
+    "publish_table",
     "read_toml",
     "tool_table",
     "unknown_variables",
@@ -45,7 +47,10 @@ __all__ = [
 ]
 
 WORKSPACE_FILE = "layerctl.toml"
-SettingsModel = type[LayerSettings] | type[WorkspaceOptions] | type[LayerOnly] | type[RunFlags]
+SettingsModel = (
+    type[LayerSettings] | type[WorkspaceOptions] | type[LayerOnly] | type[RunFlags] | type[PublishSettings]
+)
+PUBLISH = "publish"  # the [tool.layerctl.publish] table (publish/settings.py)
 
 
 def _keys(*models: type[BaseModel]) -> list[str]:
@@ -67,8 +72,8 @@ def _kinds(*models: type[BaseModel]) -> dict[str, type]:
     return kinds
 
 
-LAYER_KEYS = _keys(LayerSettings, LayerOnly)
-WORKSPACE_KEYS = _keys(LayerSettings, WorkspaceOptions)
+LAYER_KEYS = [*_keys(LayerSettings, LayerOnly), PUBLISH]
+WORKSPACE_KEYS = [*_keys(LayerSettings, WorkspaceOptions), PUBLISH]
 ENV_KEYS = _keys(LayerSettings, WorkspaceOptions, RunFlags)
 KINDS = _kinds(LayerSettings, WorkspaceOptions, RunFlags)
 
@@ -82,6 +87,7 @@ class WorkspaceConfig(BaseModel):
     source: Path | None  # the file the settings came from (None: defaults only)
     options: WorkspaceOptions
     layer_defaults: dict[str, Any]  # the workspace's explicitly set LayerSettings keys
+    publish: dict[str, Any] = {}  # the workspace's explicitly set [tool.layerctl.publish] keys
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -174,7 +180,21 @@ def load_workspace(root: Path) -> WorkspaceConfig:
         source=source,
         options=options,
         layer_defaults=validate(LayerSettings, table, where),
+        publish=publish_table(table, where),
     )
+
+
+def publish_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The keys set in a ``[tool.layerctl.publish]`` table (and its ``share``), validated."""
+    raw = table.get(PUBLISH, {})
+    where = f"{where.removesuffix(' [tool.layerctl]')} [tool.layerctl.publish]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table")
+    check_keys(raw, _keys(PublishSettings), where)
+    share = raw.get("share", {})
+    if isinstance(share, dict):
+        check_keys(share, _keys(ShareSettings), f"{where} share")
+    return validate(PublishSettings, raw, where)
 
 
 Sources = tuple[

@@ -18,7 +18,16 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from .config import LAYER_KEYS, WORKSPACE_KEYS, WorkspaceConfig, check_keys, read_toml, tool_table, validate
+from .config import (
+    LAYER_KEYS,
+    WORKSPACE_KEYS,
+    WorkspaceConfig,
+    check_keys,
+    publish_table,
+    read_toml,
+    tool_table,
+    validate,
+)
 from .errors import ConfigError
 from .globs import expand
 from .indexes import Index, read_indexes
@@ -55,6 +64,7 @@ class Layer:
     settings: dict[str, Any] = field(default_factory=dict)  # the layer's own [tool.layerctl] keys
     problem: str | None = None  # why the project cannot be used (its targets fail with this line)
     indexes: tuple[Index, ...] = ()  # the package indexes its tool is configured with
+    publish: dict[str, Any] = field(default_factory=dict)  # its own [tool.layerctl.publish] keys
 
 
 def discover_layers(
@@ -141,6 +151,7 @@ def load_layer(pyproject: Path, *, default_tool: str = "auto", tool: str | None 
         dependencies=dependencies,
         settings=settings,
         indexes=read_indexes(data, pyproject, tool_.value),
+        publish=publish_table(table, where),
     )
 
 

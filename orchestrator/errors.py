@@ -11,6 +11,7 @@ __all__ = [
     "EXIT_ENVIRONMENT",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_PUBLISH",
     "EXIT_USAGE",
     "AuditError",
     "BuildError",
@@ -19,6 +20,7 @@ __all__ = [
     "LayerctlError",
     "NoCompatibleWheel",
     "PackageError",
+    "PublishError",
     "ReportError",
     "ResolveError",
     "TargetTimeout",
@@ -29,6 +31,7 @@ EXIT_OK = 0
 EXIT_BUILD_FAILED = 1  # at least one target failed
 EXIT_USAGE = 2  # bad configuration, flags or project files
 EXIT_ENVIRONMENT = 3  # a tool or service layerctl needs is missing or unreachable
+EXIT_PUBLISH = 4  # every target built, but AWS refused or could not be reached when publishing
 EXIT_BUG = 70  # an unexpected error: a bug in layerctl (EX_SOFTWARE)
 EXIT_BUSY = 75  # another run holds the workspace and --no-wait was given (EX_TEMPFAIL: try later)
 EXIT_INTERRUPTED = 130  # SIGINT / SIGTERM
@@ -109,3 +112,11 @@ class AuditError(BuildError):
 
 class PackageError(BuildError):
     """The layer could not be zipped (for example it exceeds Lambda's size limit)."""
+
+
+class PublishError(LayerctlError):
+    """Publishing a target to one region failed: AWS refused (no credentials, access denied, a
+    missing bucket or one in another region) or could not be reached after the SDK's retries.
+    The message names the target, the region and AWS's error code."""
+
+    exit_code = EXIT_PUBLISH

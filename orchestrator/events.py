@@ -19,6 +19,9 @@ __all__ = [
     "PackageSize",
     "Phase",
     "PhaseStarted",
+    "PublishResult",
+    "PublishStatus",
+    "Published",
     "RunFinished",
     "RunReport",
     "RunStarted",
@@ -31,6 +34,25 @@ __all__ = [
 
 Status = Literal["built", "up-to-date", "failed", "cancelled", "not-run"]
 Phase = Literal["resolving", "pulling", "installing", "auditing", "compiling", "zipping"]
+PublishStatus = Literal["published", "unchanged", "failed"]
+
+
+class PublishResult(BaseModel):
+    """A target's zip in one region: a new layer version, the current one, or why it failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    region: str
+    status: PublishStatus
+    layer_name: str
+    version: int | None = None
+    arn: str | None = None  # the layer version's ARN (new or existing)
+    uploaded: bool = False  # the zip was sent (to S3 or directly) in this run
+    shared: list[str] = []  # statement ids added to the version's policy in this run
+    pruned: list[int] = []  # versions deleted by `keep` in this run
+    error: str | None = None  # one line: target, region, AWS error code
+    exit_code: int | None = None
+    hint: str | None = None
 
 
 class PackageSize(BaseModel):
@@ -81,6 +103,7 @@ class TargetResult(BaseModel):
     error_line: int | None = None
     log_tail: list[str] = []  # the last lines of the log of a failed target
     log: str | None = None
+    publish: list[PublishResult] = []  # one per region, when the run publishes
 
 
 SCHEMA = "layerctl-report/2"
@@ -146,6 +169,14 @@ class TargetFinished:
 
 
 @dataclass(frozen=True)
+class Published:
+    """A target's zip was published (or found current, or failed) in each region."""
+
+    target: str
+    results: tuple[PublishResult, ...]
+
+
+@dataclass(frozen=True)
 class RunFinished:
     results: tuple[TargetResult, ...]
     duration_s: float
@@ -159,6 +190,7 @@ Event = (
     | LogLines
     | TargetWarning
     | TargetFinished
+    | Published
     | RunFinished
 )
 Emit = Callable[[Event], Awaitable[None]]

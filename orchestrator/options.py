@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .config import Sources, env_name, parse_strings, split_sources
+from .publish.settings import PublishSettings
 from .run_settings import RunFlags, WorkspaceOptions
 from .settings import LayerOnly, LayerSettings, kebab
 
@@ -138,7 +139,29 @@ def reference_tables() -> str:
                 f"| `{kebab(name)}`{env} | {_type(info)} | {_default(info.default)} | {flag} | {info.description} |"
             )
         out.append("")
+    out += [
+        "### Publish settings (`[tool.layerctl.publish]`: workspace, layer)",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+        *_nested_rows(PublishSettings, ""),
+        "",
+    ]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _nested_rows(model: type[BaseModel], prefix: str) -> list[str]:
+    """Rows of a TOML table's settings; a nested table's keys are named `table.key`."""
+    rows = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += _nested_rows(annotation, f"{prefix}{kebab(name)}.")
+            continue
+        rows.append(
+            f"| `{prefix}{kebab(name)}` | {_type(info)} | {_default(info.default)} | {info.description} |"
+        )
+    return rows
 
 
 def _type(info: FieldInfo) -> str:

@@ -54,6 +54,7 @@ pre {{ background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }}
 <p>started {escape(report.started_at)} &middot; {report.jobs} at a time &middot; exit code {report.exit_code}
 &middot; {escape(counts)}{" &middot; <b>interrupted</b>" if report.interrupted else ""}</p>
 {_summary(report.targets)}
+{_published(report.targets)}
 <h2>Timeline</h2>
 {_legend()}
 {_timeline(report.targets)}
@@ -78,6 +79,25 @@ def _summary(targets: list[TargetResult]) -> str:
     return (
         '<table class="summary"><tr><th>target</th><th>builder</th><th>status</th><th>time</th>'
         "<th>unzipped</th><th>zip</th><th>sha256</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _published(targets: list[TargetResult]) -> str:
+    """Each target's layer version per region: new, current, or why publishing failed."""
+    rows = []
+    for t in targets:
+        for p in t.publish:
+            cls = ' class="failed"' if p.status == "failed" else ""
+            what = f"<code>{escape(p.arn)}</code>" if p.arn else escape(p.error or "")
+            rows.append(
+                f"<tr><td>{escape(t.id)}</td><td>{escape(p.region)}</td><td{cls}>{escape(p.status)}</td>"
+                f"<td>{what}</td></tr>"
+            )
+    if not rows:
+        return ""
+    return (
+        '<h2>Published</h2><table class="summary"><tr><th>target</th><th>region</th><th>publish</th>'
+        "<th>layer version</th></tr>" + "".join(rows) + "</table>"
     )
 
 

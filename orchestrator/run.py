@@ -17,7 +17,15 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .context import BuildContext
 from .decide import decide_builders
-from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ReportError
+from .errors import (
+    EXIT_BUILD_FAILED,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PUBLISH,
+    EXIT_USAGE,
+    ReportError,
+)
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
@@ -28,7 +36,7 @@ from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
 from .tools import uv_environment
 
-__all__ = ["event_pipe", "exit_code_for", "report_path", "run_plan"]
+__all__ = ["event_pipe", "exit_code_for", "finish_run", "report_path", "run_plan"]
 
 _EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for it
 
@@ -104,6 +112,8 @@ def exit_code_for(outcome: RunOutcome) -> int:
         return EXIT_USAGE  # a layer's project cannot be read: fix it
     if any(r.status not in ("built", "up-to-date") for r in outcome.results):
         return EXIT_BUILD_FAILED
+    if any(p.status == "failed" for r in outcome.results for p in r.publish):
+        return EXIT_PUBLISH  # every target built; AWS refused or was out of reach
     return EXIT_OK
 
 
@@ -131,9 +141,10 @@ async def run_plan(
     timeout_s: float | None = None,
     retries: int = 0,
     credentials: Credentials | None = None,
+    publish: bool = False,
 ) -> tuple[RunOutcome, int]:
-    from .report import write_report
-
+    """Build the plan's targets; with ``publish``, each target's zip is published as soon as it
+    is ready, in the target's own task (``publish/``: boto3 is imported only then)."""
     credentials = credentials or Credentials.from_env()
     context = BuildContext(
         workspace=plan.workspace.root,
@@ -146,6 +157,11 @@ async def run_plan(
     for target in plan.targets:  # a bad index URL or CA bundle stops the run before it starts
         context.index_url(target)
         context.ca_bundle(target)
+    after = None
+    if publish:  # names, regions and credentials are checked before anything is built
+        from .publish.publisher import Publisher
+
+        after = (await Publisher.open(plan)).after_build
     await anyio.to_thread.run_sync(prepare_outputs, plan)
     jobs = plan.options.jobs or default_jobs()
     started_at = datetime.now(timezone.utc)
@@ -188,7 +204,17 @@ async def run_plan(
                     context=context,
                     interrupt=interrupt,
                     keep_going=keep_going,
+                    after=None if after is None else (lambda t, r: after(t, r, emit)),
                 )
+    return outcome, await finish_run(plan, outcome, started_at, jobs)
+
+
+async def finish_run(plan: Plan, outcome: RunOutcome, started_at: datetime, jobs: int) -> int:
+    """The run's exit code, once its report is written (and, when it published on GitHub
+    Actions, the layer ARNs handed to later steps through ``$GITHUB_OUTPUT``)."""
+    from .report import write_report
+    from .reporters.github import write_outputs
+
     code = exit_code_for(outcome)
     report_error: ReportError | None = None
     with anyio.CancelScope(shield=True):
@@ -205,10 +231,12 @@ async def run_plan(
                     interrupted=outcome.interrupted,
                 )
             )
+            if any(r.publish for r in outcome.results):
+                write_outputs(outcome.results)
         except ReportError as exc:  # the builds are done and shown: say so after them
             report_error = exc
     if report_error is not None:
         if code != EXIT_OK:  # a failed or interrupted run keeps its own code
             report_error.exit_code = code
         raise report_error
-    return outcome, code
+    return code

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 from pydantic import field_validator
 
-from .settings import BUILD, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
+from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
 
 __all__ = ["RunFlags", "WorkspaceOptions"]
 
@@ -37,20 +37,20 @@ class WorkspaceOptions(Model):
     )
     jobs: int | None = setting(
         None,
-        "Targets built at once (default: the number of CPUs).",
+        "Targets built (or published) at once (default: the number of CPUs).",
         flag="--jobs",
         short="-j",
-        commands=BUILD | {"verify"},
+        commands=BUILD | PUBLISH | {"verify"},
         metavar="N",
         ge=1,
         strict=True,
     )
     keep_going: bool = setting(
         False,
-        "Build every target even after one failed (else the first failure stops the run).",
+        "Build (and publish) every target even after one failed (else the first failure stops the run).",
         flag="--keep-going",
         short="-k",
-        commands=BUILD,
+        commands=BUILD | PUBLISH,
         strict=True,
     )
     report_dir: str = setting(
@@ -125,25 +125,32 @@ class RunFlags(Model):
     force: bool = setting(
         False, "Rebuild targets whose inputs have not changed.", flag="--force", commands=BUILD, strict=True
     )
+    publish: bool = setting(
+        False,
+        "Publish each target to AWS as soon as its zip is ready (`[tool.layerctl.publish]`).",
+        flag="--publish",
+        commands=BUILD,
+        strict=True,
+    )
     wait: bool = setting(
         True,
         "Wait for another layerctl run on the workspace to finish (`--no-wait`: exit 75 at once).",
         flag="--wait",
-        commands=BUILD | {"clean"},
+        commands=BUILD | PUBLISH | {"clean"},
         strict=True,
     )
     log_format: LogFormat = setting(
         "auto",
         "`auto`: github on GitHub Actions, live on a terminal, else plain.",
         flag="--log-format",
-        commands=BUILD,
+        commands=BUILD | PUBLISH,
     )
     quiet: bool = setting(
         False,
         "Show only each target's outcome, failures and the summary.",
         flag="--quiet",
         short="-q",
-        commands=BUILD,
+        commands=BUILD | PUBLISH,
         strict=True,
     )
     verbose: int = setting(
@@ -151,12 +158,17 @@ class RunFlags(Model):
         "Show each phase of each target (the flag counts: -v).",
         flag="--verbose",
         short="-v",
-        commands=BUILD,
+        commands=BUILD | PUBLISH,
         counted=True,
         ge=0,
         strict=True,
     )
-    format: ListFormat = setting("text", "Output of `list`.", flag="--format", commands=frozenset({"list"}))
+    format: ListFormat = setting(
+        "text",
+        "Output of `list` (the targets) and `publish` (each target's layer version per region).",
+        flag="--format",
+        commands=PUBLISH | {"list"},
+    )
     decide: bool = setting(
         True,
         "Decide `auto` builders in `list` (a resolution per target; needs the index).",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -19,7 +19,19 @@ from .executors import Executor
 from .fanout import Fanned, Interrupt, fan_out
 from .plan import Target
 
-__all__ = ["RunOutcome", "broken_layer", "default_jobs", "finish", "not_run", "run_targets"]
+__all__ = [
+    "AfterBuild",
+    "RunOutcome",
+    "broken_layer",
+    "default_jobs",
+    "failed",
+    "finish",
+    "not_run",
+    "run_targets",
+]
+
+# Work on a target's good zip in the target's own task, as soon as it is ready (publishing).
+AfterBuild = Callable[[Target, TargetResult], Awaitable[TargetResult]]
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,10 @@ async def run_targets(
     context: BuildContext,
     interrupt: Interrupt,
     keep_going: bool = False,
+    after: AfterBuild | None = None,
 ) -> RunOutcome:
+    """Build the targets, ``jobs`` at a time. ``after`` runs on each good result in the same
+    task, outside the build slot: the next build starts while this target's zip is published."""
     started = time.monotonic()
     await emit(RunStarted(tuple(t.id for t in targets), jobs))
     # a layer whose project cannot be read fails its targets at once, and stops no other layer
@@ -55,18 +70,30 @@ async def run_targets(
     for result in broken.values():
         await emit(TargetFinished(result))
     order = _slowest_first([t for t in targets if not t.problem], executor_for)
+    slots = anyio.CapacityLimiter(jobs)
+    began: set[str] = set()
+    halted = anyio.Event()  # a build failed under fail-fast: no queued target starts
 
     async def build(target: Target) -> TargetResult:
-        return await build_target(target, executor_for(target), emit, context)
+        async with slots:
+            if halted.is_set():
+                await anyio.sleep_forever()  # the fan-out is stopping and cancels this at once
+            began.add(target.id)
+            result = await build_target(target, executor_for(target), emit, context)
+            if stops(result):
+                halted.set()
+        if after is not None and result.status in ("built", "up-to-date"):
+            result = await after(target, result)
+        return result
 
     def stops(result: TargetResult) -> bool:
-        return result.status == "failed" and not keep_going
+        return failed(result) and not keep_going
 
     fanned: Fanned[TargetResult] = Fanned()
-    with interrupt.cancels():
-        await fan_out(order, build, limiter=jobs, stop=stops, name=lambda t: t.id, into=fanned)
+    with interrupt.cancels():  # the slots bound the builds; every target's task waits its turn
+        await fan_out(order, build, limiter=max(1, len(order)), stop=stops, name=lambda t: t.id, into=fanned)
     finished = {**broken, **{order[i].id: result for i, result in fanned.results.items()}}
-    running = {order[i].id for i in fanned.started}
+    running = {target.id for target in order if target.id in began}
     return await finish(targets, finished, running, emit, started, interrupt.interrupted)
 
 
@@ -92,6 +119,11 @@ async def finish(
     with anyio.CancelScope(shield=True):
         await emit(RunFinished(outcome.results, outcome.duration_s))
     return outcome
+
+
+def failed(result: TargetResult) -> bool:
+    """The target failed, or publishing it failed in a region."""
+    return result.status == "failed" or any(p.status == "failed" for p in result.publish)
 
 
 def not_run(target: Target, why: str, *, cancelled: bool = False) -> TargetResult:

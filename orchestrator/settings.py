@@ -23,6 +23,7 @@ __all__ = [
     "BUILD",
     "ENV_PREFIX",
     "NAME_PATTERN",
+    "PUBLISH",
     "SELECT",
     "BuilderChoice",
     "LayerOnly",
@@ -50,7 +51,8 @@ ListFormat = Literal["text", "json"]
 
 # Commands by the flags they share.
 BUILD = frozenset({"build-all", "build"})
-SELECT = BUILD | {"list", "verify"}
+PUBLISH = frozenset({"publish"})
+SELECT = BUILD | PUBLISH | {"list", "verify"}
 
 
 def kebab(name: str) -> str:

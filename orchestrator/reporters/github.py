@@ -6,18 +6,58 @@ can never act as a workflow command."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
 
-from ..events import Event, Notice, RunFinished, RunStarted, TargetFinished, TargetResult, TargetWarning
+from ..errors import ReportError
+from ..events import (
+    Event,
+    Notice,
+    Published,
+    RunFinished,
+    RunStarted,
+    TargetFinished,
+    TargetResult,
+    TargetWarning,
+)
+from .published import published_lines
 from .summary import failure_blocks, finished_line, markdown_summary, summary_table
 
-__all__ = ["GitHubReporter", "escape_data", "escape_property"]
+__all__ = ["OUTPUT_NAME", "GitHubReporter", "escape_data", "escape_property", "layer_arns", "write_outputs"]
+
+OUTPUT_NAME = "layer-arns"  # steps.<id>.outputs.layer-arns: {"target id": {"region": "arn"}}
+
+
+def layer_arns(results: Sequence[TargetResult]) -> dict[str, dict[str, str]]:
+    """The current layer version of each published target, by region."""
+    arns: dict[str, dict[str, str]] = {}
+    for result in results:
+        for published in result.publish:
+            if published.arn and published.status != "failed":
+                arns.setdefault(result.id, {})[published.region] = published.arn
+    return arns
+
+
+def write_outputs(results: Sequence[TargetResult]) -> None:
+    """On GitHub Actions, hand the layer ARNs to later steps and jobs: one JSON value in
+    ``$GITHUB_OUTPUT`` (``fromJSON(steps.<id>.outputs.layer-arns)``)."""
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{OUTPUT_NAME}={json.dumps(layer_arns(results), sort_keys=True)}\n")
+    except OSError as exc:
+        raise ReportError(
+            f"{path}: cannot write the step output $GITHUB_OUTPUT ({exc.strerror or exc})"
+        ) from None
 
 
 def escape_data(text: str) -> str:
@@ -46,6 +86,9 @@ class GitHubReporter:
             )
         elif isinstance(event, TargetFinished):
             self._group(event.result)
+        elif isinstance(event, Published):
+            for line in published_lines(event.results):
+                self.out.write(f"{event.target}: {line}\n")
         elif isinstance(event, RunFinished):
             self._finish(event)
         # LogLines, TargetStarted, PhaseStarted: the group written at the end holds them

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
-from ..events import Event, LogLines, RunFinished, TargetFinished
+from ..events import Event, LogLines, Published, RunFinished, TargetFinished
 
 __all__ = ["JsonReporter"]
 
@@ -23,6 +23,7 @@ _NAMES = {
     "LogLines": "log",
     "TargetWarning": "warning",
     "TargetFinished": "target-finished",
+    "Published": "published",
     "RunFinished": "run-finished",
 }
 
@@ -45,6 +46,9 @@ class JsonReporter:
         data: dict[str, Any] = {"event": _NAMES[type(event).__name__], "time": now}
         if isinstance(event, TargetFinished):
             data["result"] = event.result.model_dump(mode="json")
+        elif isinstance(event, Published):
+            data["target"] = event.target
+            data["publish"] = [p.model_dump(mode="json") for p in event.results]
         elif isinstance(event, RunFinished):
             data["results"] = [r.model_dump(mode="json") for r in event.results]
             data["duration_s"] = event.duration_s

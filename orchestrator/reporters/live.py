@@ -31,12 +31,14 @@ from ..events import (
     LogLines,
     Notice,
     PhaseStarted,
+    Published,
     RunFinished,
     RunStarted,
     TargetFinished,
     TargetStarted,
     TargetWarning,
 )
+from .published import published_lines
 from .summary import failure_blocks, summary_table
 
 __all__ = ["LiveReporter"]
@@ -120,6 +122,8 @@ class LiveReporter:
                     above = Text(f"{event.target} | -- {event.phase}", style="dim")
             elif isinstance(event, TargetWarning):
                 above = Text(f"{event.target} | warning: {event.message}", style="yellow")
+            elif isinstance(event, Published):
+                above = Text("\n".join(f"{event.target} | {line}" for line in published_lines(event.results)))
             elif isinstance(event, TargetFinished):
                 result = event.result
                 row = self.rows[result.id]

@@ -12,12 +12,14 @@ from ..events import (
     LogLines,
     Notice,
     PhaseStarted,
+    Published,
     RunFinished,
     RunStarted,
     TargetFinished,
     TargetStarted,
     TargetWarning,
 )
+from .published import published_lines
 from .summary import failure_blocks, finished_line, summary_table
 
 __all__ = ["PlainReporter"]
@@ -57,6 +59,9 @@ class PlainReporter:
             self._write(event.target, f"warning: {event.message}")
         elif isinstance(event, TargetFinished):
             self._write(event.result.id, finished_line(event.result))
+        elif isinstance(event, Published):
+            for line in published_lines(event.results):
+                self._write(event.target, line)
         elif isinstance(event, RunFinished):
             for block in failure_blocks(event.results):
                 self.out.write("\n" + "\n".join(block) + "\n")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..errors import EXIT_ENVIRONMENT
 from ..events import TargetResult
+from .published import markdown_published, publish_cell, publish_failures
 
 __all__ = [
     "failure_blocks",
@@ -84,13 +85,16 @@ def failure_blocks(results: Sequence[TargetResult]) -> list[list[str]]:
         if result.exit_code == EXIT_ENVIRONMENT:
             told[cause] = result.id
         blocks.append(failure_lines(result))
-    return blocks
+    return blocks + publish_failures(results)
 
 
 def summary_table(results: Sequence[TargetResult], console: Console) -> None:
     table = Table(title="layerctl summary", title_justify="left")
+    published = any(r.publish for r in results)
     for column in ("target", "builder", "status", "time", "unzipped", "zip", "sha256"):
         table.add_column(column, justify="right" if column in ("time", "unzipped", "zip") else "left")
+    if published:
+        table.add_column("published")
     for r in results:
         status = status_word(r)
         table.add_row(
@@ -101,6 +105,7 @@ def summary_table(results: Sequence[TargetResult], console: Console) -> None:
             mb(r.unzipped_size),
             mb(r.zipped_size),
             (r.sha256 or "")[:12],
+            *([publish_cell(r)] if published else []),
         )
     console.print(table)
 
@@ -128,7 +133,7 @@ def markdown_summary(results: Sequence[TargetResult], duration_s: float) -> str:
         rows += ["", f"**{r.id}**: {_md(r.error or '')}"]
         if r.hint:
             rows.append(f"hint: {_md(r.hint)}")
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows) + "\n" + markdown_published(results)
 
 
 def _md(text: str) -> str:

@@ -19,7 +19,7 @@ from orchestrator.fanout import Interrupt
 from orchestrator.places import prepare_outputs
 from orchestrator.plan import Plan, Target, make_plan
 from orchestrator.process import BatchSink
-from orchestrator.scheduler import RunOutcome, run_targets
+from orchestrator.scheduler import AfterBuild, RunOutcome, run_targets
 
 Behaviour = Callable[[InstallRequest, BatchSink, int], Awaitable[None]]
 
@@ -95,6 +95,7 @@ async def run(
     jobs: int = 1,
     keep_going: bool = False,
     interrupt: Interrupt | None = None,
+    after: AfterBuild | None = None,
     **context: object,
 ) -> RunOutcome:
     return await run_targets(
@@ -105,6 +106,7 @@ async def run(
         context=BuildContext(workspace=plan.workspace.root, **context),  # type: ignore[arg-type]
         interrupt=interrupt or Interrupt(),
         keep_going=keep_going,
+        after=after,
     )
 
 

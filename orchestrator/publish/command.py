@@ -1,0 +1,108 @@
+"""`layerctl publish`: publish what the last good builds produced, without building. A target's
+zip is the one its stamp records (the sha256 checked again); a target with no good build, or
+whose zip changed since, fails with a line saying to build it. The run reports and ends like a
+build (``run.finish_run``): report.json, the summary, ``$GITHUB_OUTPUT``."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import anyio
+import anyio.to_thread
+
+from ..build import result_for
+from ..events import RunStarted, TargetFinished, TargetResult
+from ..fanout import Fanned, fan_out, signals_cancel
+from ..fileio import read_no_follow
+from ..outputs import STAMP_NAME, ZIP_NAME
+from ..package import sha256_file
+from ..plan import Plan, Target
+from ..reporters import Reporter
+from ..run import event_pipe, finish_run
+from ..scheduler import RunOutcome, default_jobs, failed, finish
+from ..stamp import Stamp
+from .publisher import Publisher
+
+__all__ = ["last_good_build", "publish_plan", "publish_rows"]
+
+
+def last_good_build(target: Target) -> TargetResult:
+    """The row of the target's last good build (as an up-to-date target reports it), or a
+    failed row saying to build it."""
+    out = target.out_dir
+    try:
+        stamp = Stamp.model_validate_json(read_no_follow(out / STAMP_NAME))
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        return _unpublishable(target, "no good build to publish")
+    zip_path = out / ZIP_NAME
+    try:
+        intact = not zip_path.is_symlink() and sha256_file(zip_path) == stamp.sha256
+    except OSError:
+        intact = False
+    if not intact:
+        return _unpublishable(target, f"{zip_path} is not the zip its last good build made")
+    made = {**stamp.result.model_dump(), "zip_path": str(zip_path)}  # the workspace may have moved
+    return result_for(target, status="up-to-date", **made)
+
+
+def _unpublishable(target: Target, why: str) -> TargetResult:
+    return result_for(
+        target,
+        status="failed",
+        error=f"{target.id}: {why}",
+        exit_code=1,
+        hint=f"build it first: layerctl build {target.layer.name} (or build-all --publish)",
+    )
+
+
+async def publish_plan(plan: Plan, reporter: Reporter, *, keep_going: bool = False) -> tuple[RunOutcome, int]:
+    publisher = await Publisher.open(plan)  # names, regions, credentials: before anything is sent
+    targets = list(plan.targets)
+    jobs = plan.options.jobs or default_jobs()
+    started_at = datetime.now(timezone.utc)
+    started = time.monotonic()
+    async with signals_cancel() as interrupt, event_pipe(reporter) as emit:
+        await emit(RunStarted(tuple(t.id for t in targets), jobs))
+
+        async def one(target: Target) -> TargetResult:
+            began = time.time()
+            result = await anyio.to_thread.run_sync(last_good_build, target)
+            result = result.model_copy(update={"started_at": round(began, 3)})
+            await emit(TargetFinished(result))
+            if result.status == "up-to-date":
+                result = await publisher.after_build(target, result, emit)
+            return result.model_copy(update={"duration_s": round(time.time() - began, 3)})
+
+        fanned: Fanned[TargetResult] = Fanned()
+        with interrupt.cancels():
+            stop = (lambda r: failed(r)) if not keep_going else None
+            await fan_out(targets, one, limiter=jobs, stop=stop, name=lambda t: t.id, into=fanned)
+        outcome = await finish(
+            targets,
+            {targets[i].id: result for i, result in fanned.results.items()},
+            {targets[i].id for i in fanned.started},
+            emit,
+            started,
+            interrupt.interrupted,
+        )
+    return outcome, await finish_run(plan, outcome, started_at, jobs)
+
+
+def publish_rows(results: tuple[TargetResult, ...]) -> list[dict[str, object]]:
+    """`publish --format json`: one object per target and region (a target not published at
+    all, having no good build or stopped by a failure, has one with region null)."""
+    rows: list[dict[str, object]] = []
+    for result in results:
+        for p in result.publish:
+            rows.append({"target": result.id, "sha256": result.sha256, **p.model_dump(mode="json")})
+        if not result.publish:
+            rows.append(
+                {
+                    "target": result.id,
+                    "region": None,
+                    "status": "failed" if result.status == "failed" else "not-run",
+                    "error": result.error,
+                }
+            )
+    return rows

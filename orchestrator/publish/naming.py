@@ -1,0 +1,102 @@
+"""Names made from a target and the publish settings, checked against AWS's rules before
+anything is sent: the layer name, the bucket, the S3 key and the description that carries the
+zip's sha256 (how any runner knows whether a version is current). Pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from ..errors import ConfigError
+from ..plan import Target
+from .settings import PublishSettings
+
+__all__ = [
+    "DIRECT_LIMIT",
+    "MARKER",
+    "bucket_name",
+    "carries",
+    "check_names",
+    "description",
+    "layer_name",
+    "s3_key",
+    "settings_for",
+]
+
+MARKER = "layerctl sha256:"
+DIRECT_LIMIT = 50 * 1024 * 1024  # Lambda takes a zip this large in the request itself
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_DESCRIPTION_MAX = 256
+
+
+def settings_for(workspace: dict[str, Any], layer: dict[str, Any]) -> PublishSettings:
+    """A layer's publish settings: the workspace's table, overridden key by key by the layer's."""
+    return PublishSettings.model_validate({**workspace, **layer})
+
+
+def _values(target: Target) -> dict[str, str]:
+    return {
+        "layer": target.layer.name,
+        "python": target.python,
+        "python_nodot": target.python.replace(".", ""),
+        "arch": target.arch.value,
+        "runtime": target.runtime.lambda_runtime,
+    }
+
+
+def layer_name(settings: PublishSettings, target: Target) -> str:
+    name = settings.layer_name.format(**_values(target))
+    if not _LAYER_NAME.match(name):
+        raise ConfigError(
+            f"{target.id}: layer name {name!r} (from 'layer-name' = {settings.layer_name!r}) breaks "
+            "Lambda's rules: letters, digits, '-' and '_' only, at most 140; set [tool.layerctl.publish] "
+            "layer-name"
+        )
+    return name
+
+
+def bucket_name(settings: PublishSettings, region: str) -> str | None:
+    if settings.bucket is None:
+        return None
+    bucket = settings.bucket.format(region=region)
+    if not _BUCKET.match(bucket) or ".." in bucket or re.fullmatch(r"[\d.]+", bucket):
+        raise ConfigError(
+            f"bucket {bucket!r} (from 'bucket' = {settings.bucket!r}) is not a valid S3 bucket name: "
+            "3 to 63 lowercase letters, digits, '.' and '-'; set [tool.layerctl.publish] bucket"
+        )
+    return bucket
+
+
+def description(settings: PublishSettings, target: Target, sha256: str) -> str:
+    text = settings.description.format(**_values(target)).strip()
+    marked = f"{text} {MARKER}{sha256}".strip()
+    if len(marked) > _DESCRIPTION_MAX:
+        room = _DESCRIPTION_MAX - len(MARKER) - 64 - 1
+        raise ConfigError(
+            f"{target.id}: the description is {len(text)} characters; Lambda allows {room} besides "
+            "layerctl's sha256 marker: shorten [tool.layerctl.publish] description"
+        )
+    return marked
+
+
+def carries(text: str | None, sha256: str) -> bool:
+    """Whether a layer version's description records this zip's sha256."""
+    return bool(text) and f"{MARKER}{sha256}" in str(text)
+
+
+def s3_key(settings: PublishSettings, target: Target, sha256: str) -> str:
+    """Content addressed: the same zip always has the same key, so it is uploaded once."""
+    path = f"{target.layer.name}/{target.python}-{target.arch.value}/{sha256}.zip"
+    return f"{settings.prefix}/{path}" if settings.prefix else path
+
+
+def check_names(targets: Iterable[tuple[Target, PublishSettings]], regions: Iterable[str]) -> None:
+    """Every name a run would send, checked before it sends anything (ConfigError, exit 2)."""
+    regions = list(regions)
+    for target, settings in targets:
+        layer_name(settings, target)
+        description(settings, target, "0" * 64)
+        for region in regions:
+            bucket_name(settings, region)

@@ -1,0 +1,83 @@
+"""The [tool.layerctl.publish] table: read and checked like every setting ("did you mean", one
+line, exit 2), a layer overriding the workspace, and every name AWS would refuse caught before
+anything is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import load_workspace
+from orchestrator.discovery import discover_layers
+from orchestrator.errors import ConfigError
+from orchestrator.plan import Plan, make_plan
+from orchestrator.publish.naming import bucket_name, carries, check_names, description, s3_key, settings_for
+from tests.support.cli import invoke
+
+
+def plan(root: Path, workspace: str, layer: str = "", name: str = "web") -> Plan:
+    (root / "pyproject.toml").write_text(
+        f'[tool.layerctl]\npython = ["3.12"]\narch = ["arm64"]\n[tool.layerctl.publish]\n{workspace}'
+    )
+    project = root / "layers" / name
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\nversion = "1"\ndependencies = []\n[tool.layerctl.publish]\n{layer}'
+    )
+    config = load_workspace(root)
+    return make_plan(config, discover_layers(config))
+
+
+@pytest.mark.parametrize(
+    ("table", "error"),
+    [
+        ("regoins = []", "[tool.layerctl.publish]: unknown key 'regoins'; did you mean 'regions'?"),
+        (
+            "share = {acounts = []}",
+            "[tool.layerctl.publish] share: unknown key 'acounts'; did you mean 'accounts'?",
+        ),
+        ('share = {accounts = ["12"]}', "'share': '12' is not an AWS account id (12 digits, as a string)"),
+        ("keep = 0", "'keep': Input should be greater than or equal to 1"),
+        ('layer-name = "{name}"', "'layer-name': may use only the placeholders"),
+        ('bucket = "x-{arch}"', "'bucket': may use only the placeholders {region}"),
+        ('regions = ["Europe"]', "'regions': 'Europe' is not an AWS region name (e.g. eu-west-1)"),
+    ],
+)
+def test_bad_settings_are_one_line_with_exit_2(tmp_path: Path, table: str, error: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        plan(tmp_path, table)
+    assert error in caught.value.message and caught.value.exit_code == 2
+    result = invoke(["-C", str(tmp_path), "publish"])
+    assert result.exit_code == 2 and error in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_layer_overrides_the_workspace_key_by_key(tmp_path: Path) -> None:
+    made = plan(tmp_path, 'regions = ["eu-west-1"]\nkeep = 3\nbucket = "b-{region}"', "keep = 1")
+    (target,) = made.targets
+    settings = settings_for(made.workspace.publish, target.layer.publish)
+    assert (settings.regions, settings.keep, settings.bucket) == (("eu-west-1",), 1, "b-{region}")
+    assert bucket_name(settings, "us-east-2") == "b-us-east-2"
+    assert s3_key(settings, target, "ab" * 32) == f"layerctl/web/3.12-arm64/{'ab' * 32}.zip"
+    text = description(settings, target, "ab" * 32)
+    assert text == f"web for python3.12 on arm64 layerctl sha256:{'ab' * 32}"
+    assert carries(text, "ab" * 32) and not carries(text, "cd" * 32) and not carries(None, "ab" * 32)
+
+
+@pytest.mark.parametrize(
+    ("workspace", "name", "error"),
+    [
+        ("", "my.layer", "layer name 'my.layer-py312-arm64' (from 'layer-name'"),
+        ('layer-name = "{layer}-' + "x" * 140 + '"', "web", "breaks Lambda's rules"),
+        ('bucket = "Not_A_Bucket"', "web", "is not a valid S3 bucket name"),
+        ('description = "' + "d" * 200 + '"', "web", "shorten [tool.layerctl.publish] description"),
+    ],
+)
+def test_names_aws_would_refuse_are_caught_before_sending(
+    tmp_path: Path, workspace: str, name: str, error: str
+) -> None:
+    made = plan(tmp_path, f'regions = ["eu-west-1"]\n{workspace}', name=name)
+    pairs = [(t, settings_for(made.workspace.publish, t.layer.publish)) for t in made.targets]
+    with pytest.raises(ConfigError) as caught:
+        check_names(pairs, ["eu-west-1"])
+    assert error in caught.value.message
