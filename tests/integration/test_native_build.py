@@ -174,7 +174,6 @@ def test_failed_build_keeps_the_previous_zip_and_keep_going(tmp_path: Path) -> N
         ),
         ('python = ["3.8"]\n', "", "'python': unsupported Python 3.8"),
         ('layers = ["layers/missing"]\n', "", "layers/missing/pyproject.toml: no such file"),
-        ("", '[tool.layerctl]\ntool = "poetry"\n', 'tool = "poetry" but there is no poetry.lock next to it'),
     ],
 )
 def test_user_errors_are_one_line_exit_2(tmp_path: Path, workspace: str, layer: str, message: str) -> None:
@@ -185,6 +184,20 @@ def test_user_errors_are_one_line_exit_2(tmp_path: Path, workspace: str, layer: 
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_broken_layer_fails_its_own_targets_with_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.layerctl]\narch = ["x86_64"]\n')
+    write_layer(tmp_path, "a", ["six"], '[tool.layerctl]\ntool = "poetry"\n')
+    write_layer(tmp_path, "b", ["six"])
+    result = layerctl("-C", str(tmp_path), "build-all", "--log-format", "plain")
+    assert result.returncode == 2, result.stdout + result.stderr
+    rows = {r["id"]: r for r in report(tmp_path)["targets"]}
+    assert rows["b:py3.12-x86_64"]["status"] == "built"
+    broken = rows["a:py3.12-x86_64"]
+    assert broken["status"] == "failed" and broken["exit_code"] == 2
+    assert 'tool = "poetry" but there is no poetry.lock next to it' in broken["error"]
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_missing_workspace_pyproject(tmp_path: Path) -> None:
