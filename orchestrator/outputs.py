@@ -145,10 +145,9 @@ def _mark(marker: Path) -> None:
 
 
 def legacy_output(entries: list[Path]) -> bool:
-    """An output directory written before markers: nothing but target directories of ours."""
-    return bool(entries) and all(
-        is_target_dir(entry) and any((entry / name).is_file() for name in BUILD_FILES) for entry in entries
-    )
+    """An output directory written before markers: nothing but target directories of ours, each
+    with layerctl's stamp (a `layer.zip` alone in a `py3.12-x86_64/` could be anyone's)."""
+    return bool(entries) and all(is_target_dir(e) and (e / STAMP_NAME).is_file() for e in entries)
 
 
 def legacy_report(entries: list[Path]) -> bool:

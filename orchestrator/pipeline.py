@@ -7,6 +7,8 @@ Every output is replaced atomically: a failed or cancelled attempt leaves the pr
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -71,6 +73,7 @@ class Attempt:
         self.target, self.executor, self.ctx = target, executor, ctx
         self.log, self.phase, self.warn = log, phase, warn
         self.tool_versions: dict[str, str] = {}
+        self.installs_something = False  # the requirement set names at least one distribution
 
     async def run(self) -> Outcome:
         self.tool_versions.clear()
@@ -89,6 +92,8 @@ class Attempt:
             if staging:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(shutil.rmtree, staging[0], True)
+                    for leftover in staging[1:]:
+                        await anyio.to_thread.run_sync(functools.partial(leftover.unlink, missing_ok=True))
 
     async def _failed(self, cause: LayerctlError) -> Failed:
         output = tuple(self.log.tail)
@@ -102,8 +107,6 @@ class Attempt:
         await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
         requirements = await requirements_for(target)
-        req_path = out / REQUIREMENTS_NAME
-        await anyio.to_thread.run_sync(write_atomic, req_path, requirements)
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)
@@ -114,11 +117,17 @@ class Attempt:
             return UpToDate(previous)
 
         await anyio.to_thread.run_sync(log.open)
-        if not _requirement_lines(requirements):
+        self.installs_something = bool(_requirement_lines(requirements))
+        if not self.installs_something:
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
         dest = staging[0] / "python"
         dest.mkdir()
+        # the set being installed; requirements.txt describes the zip beside it, so it is
+        # replaced only with the zip (a failed attempt leaves the last good build's)
+        req_path = staging[0].with_name(f"{staging[0].name}.{REQUIREMENTS_NAME}.tmp")
+        staging.append(req_path)
+        await anyio.to_thread.run_sync(write_atomic, req_path, requirements)
         await self.phase("installing")
         request = InstallRequest(
             target=target,
@@ -148,6 +157,7 @@ class Attempt:
         await self.phase("zipping")
         zipped, sizes = await self._zip(staging[0], out)
         await anyio.to_thread.run_sync(replace_tree, staging[0], out / ARTIFACTS)
+        await anyio.to_thread.run_sync(os.replace, req_path, out / REQUIREMENTS_NAME)
         staging.clear()
         made = StampResult(
             zip_path=str(zipped.path),
@@ -194,6 +204,11 @@ class Attempt:
             await self.warn(
                 f"the exclude patterns removed every file from the layer (exclude = "
                 f"{list(settings.exclude)}{provided}): {ZIP_NAME} is empty"
+            )
+        elif zipped.files == 0 and self.installs_something:
+            await self.warn(
+                f"the layer installs nothing for {self.target.id}: no dependency applies to it "
+                f"(their markers leave every one out): {ZIP_NAME} is empty"
             )
         if zipped.over_direct_upload_limit:
             await self.warn(sizes.upload_warning(ZIP_NAME, zipped.zipped_size))

@@ -99,7 +99,6 @@ UV_PASSTHROUGH = frozenset(
         "UV_KEYRING_PROVIDER",
         "UV_CREDENTIALS_DIR",
         "UV_PYTHON_INSTALL_DIR",  # where uv's own interpreters are, to find one
-        "UV_LINK_MODE",
         "UV_NO_PROGRESS",
     }
 )

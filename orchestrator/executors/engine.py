@@ -129,9 +129,13 @@ class DockerEngine:
             f"{LABEL}.pid": str(os.getpid()),
             **({f"{LABEL}.workspace": str(self.workspace)} if self.workspace else {}),
         }
-        if self.masker.found_in(body) or self.masker.found_in(name):
+        if self.masker.found_in({k: body.get(k) for k in ("Env", "Cmd", "Entrypoint")}):
             # the engine would keep it on disk and show it to anyone: never, whatever the caller did
-            raise BuildError("refusing to put a secret into a container's configuration (a bug in layerctl)")
+            # (labels and the name are layerctl's own words and target ids, never a secret's place)
+            raise BuildError(
+                "refusing to put an index credential into a container's Env or command; "
+                "this is a bug, please report it"
+            )
         try:
             created = await self.docker._query_json(
                 "containers/create",

@@ -301,3 +301,37 @@ def test_an_environment_setting_is_named_as_such(tmp_path: Path) -> None:
     env = {**os.environ, "LAYERCTL_CACHE_DIR": str(layer)}
     one_line_error(layerctl("-C", str(root), "build-all", env=env), 2, "environment: LAYERCTL_CACHE_DIR")
     assert_untouched(layer, canary)
+
+
+def test_a_directory_that_only_looks_like_old_outputs_is_not_taken(tmp_path: Path) -> None:
+    root, layer, canary = workspace(tmp_path, layer='output = "dist"\n')
+    mine = layer / "dist/py3.11-arm64/layer.zip"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"a zip of the user's")
+    result = layerctl("-C", str(root), "clean")
+    assert result.returncode == 0 and "skipped" in result.stdout, result.stdout + result.stderr
+    one_line_error(layerctl("-C", str(root), "build-all"), 2, "output")
+    assert mine.read_bytes() == b"a zip of the user's"
+    assert sorted(p.name for p in (layer / "dist").iterdir()) == ["py3.11-arm64"]
+    assert_untouched(layer, canary)
+
+
+def test_markers_that_leave_out_every_dependency_are_said(tmp_path: Path) -> None:
+    root, _layer, _canary = workspace(tmp_path, deps='["pywin32; sys_platform == \\"win32\\""]')
+    assert layerctl("-C", str(root), "build-all").returncode == 0
+    row = report(root)["targets"][0]
+    assert any("installs nothing" in w and "markers" in w for w in row["warnings"]), row["warnings"]
+
+
+def test_a_failed_rebuild_keeps_the_requirements_of_the_zip_beside_them(tmp_path: Path) -> None:
+    root, layer, _canary = workspace(tmp_path)
+    assert layerctl("-C", str(root), "build-all").returncode == 0
+    out = layer / "build/lambda/layer" / SLUG
+    good = (out / "requirements.txt").read_text()
+    assert "six==1.16.0" in good
+    (layer / "pyproject.toml").write_text(
+        '[project]\nname = "p"\nversion = "1"\ndependencies = ["layerctl-test-no-such-package-zz==1"]\n'
+    )
+    assert layerctl("-C", str(root), "build-all").returncode == 1
+    assert (out / "requirements.txt").read_text() == good
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".staging")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import cascade, env_overrides, load_workspace, unknown_variables, validate
+from orchestrator.config import cascade, env_overrides, load_workspace, read_toml, unknown_variables, validate
 from orchestrator.discovery import discover_layers
 from orchestrator.errors import EXIT_USAGE, ConfigError
 from orchestrator.plan import make_plan
@@ -466,3 +466,10 @@ def test_a_bad_command_line_is_one_line(
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("layerctl: error: ")
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_file_that_is_not_utf8_is_one_line(make_workspace: Callable[..., Path]) -> None:
+    root = make_workspace()
+    (root / "layers/a/pyproject.toml").write_bytes(b'[project]\nname = "a\xff"\nversion = "1"\n')
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        read_toml(root / "layers/a/pyproject.toml")

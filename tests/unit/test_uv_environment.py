@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from orchestrator._toml import loads
 from orchestrator.tools import uv_environment, uv_error, uv_project_environment
 
@@ -90,3 +92,12 @@ def test_uv_error_is_the_error_paragraph_on_one_line() -> None:
     assert uv_error(lines) == "Failed to parse `uv.lock` cause: TOML parse error at line 1, column 1"
     assert uv_error(lines[:1]) == "see build.log"
     assert uv_error(lines[:1], fallback="the last line") == "the last line"
+
+
+def test_a_link_mode_that_would_point_out_of_the_layer_never_reaches_uv(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orchestrator.tools import uv_environment
+
+    monkeypatch.setenv("UV_LINK_MODE", "symlink")
+    assert "UV_LINK_MODE" not in uv_environment()
