@@ -1,3 +1,27 @@
-from .cli import main
+"""``python -m orchestrator`` and the ``layerctl`` script: Ctrl-C during start-up (importing
+takes a moment) ends the command like Ctrl-C later on, in one line with exit code 130."""
 
-main()
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+
+def _interrupted_early(signum: int, frame: FrameType | None) -> None:
+    os.write(2, b"layerctl: interrupted\n")
+    os._exit(130)
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, _interrupted_early)  # until the command line's boundary is in place
+    from .cli import main as cli_main
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

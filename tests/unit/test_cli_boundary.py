@@ -98,3 +98,27 @@ def test_exit_codes_are_documented() -> None:
     guide = (Path(__file__).resolve().parents[2] / "docs" / "guide.md").read_text()
     for code in (0, 1, 2, EXIT_ENVIRONMENT, EXIT_BUG, EXIT_INTERRUPTED):
         assert f"\n| {code} | " in guide
+
+
+@pytest.mark.parametrize("after", [0.15, 0.4])
+def test_ctrl_c_while_starting_is_one_line_and_130(make_workspace: Callable[..., Path], after: float) -> None:
+    """Importing layerctl takes a moment: a Ctrl-C then must not print a Python traceback."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = make_workspace()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "-C", str(root), "list", "--no-decide"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(after)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the command ended before the signal came")
+    assert process.returncode == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "layerctl: interrupted"
