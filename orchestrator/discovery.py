@@ -18,6 +18,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from .config import LAYER_KEYS, WORKSPACE_KEYS, WorkspaceConfig, check_keys, read_toml, tool_table, validate
 from .errors import ConfigError
 from .settings import NAME_PATTERN, LayerOnly, LayerSettings
+from .uv_workspace import find_uv_workspace
 
 __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]
 
@@ -187,10 +188,10 @@ def _detect_tool(pyproject: Path, choice: str) -> Tool:
         for tool, lock in LOCK_FILES.items():
             if (root / lock).is_file():
                 return tool
-        return Tool.PIP
+        return Tool.UV if find_uv_workspace(root) else Tool.PIP  # a member: the lock is the workspace's
     tool = Tool(choice)
     needed = LOCK_FILES.get(tool)
-    if needed and not (root / needed).is_file():
+    if needed and not (root / needed).is_file() and not (tool is Tool.UV and find_uv_workspace(root)):
         raise ConfigError(
             f'{pyproject}: tool = "{tool}" but there is no {needed} next to it; '
             f"run `{_LOCK_COMMAND[tool]}` in {root} and commit the lock"

@@ -22,15 +22,18 @@ from .bytecode import compile_bytecode
 from .context import BuildContext
 from .errors import BuildError, LayerctlError, TargetTimeout
 from .events import Phase
-from .executors import Executor, InstallRequest
+from .executors import Executor, InstallRequest, WheelRequest
 from .fileio import replace_tree, write_atomic
+from .localsrc import LocalRef
+from .localwheels import keyed_requirements, local_projects, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from .package import ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
 from .resolve import requirements_for
-from .scripts_fix import fix_scripts
+from .scripts_fix import fix_scripts, forget_direct_urls
 from .stamp import Stamp, StampResult, input_key, up_to_date, write_stamp
 from .targetlog import TargetLog
+from .tools import uv_environment
 
 __all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
 
@@ -106,25 +109,33 @@ class Attempt:
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)
-        key = input_key(target, await self.executor.fingerprint(target), requirements)
+        # in-repo projects enter the key by their sources, not by where the checkout is
+        local = local_projects(target, requirements)
+        keyed = await keyed_requirements(ctx.local, target, requirements, local) if local else requirements
+        key = input_key(target, await self.executor.fingerprint(target), keyed)
         previous = await anyio.to_thread.run_sync(up_to_date, out, key)
         if previous is not None and not ctx.force:
             await log(f"up to date: inputs unchanged since the last build ({previous.sha256[:12]})")
             return UpToDate(previous)
 
         await anyio.to_thread.run_sync(log.open)
+        await self.phase("installing")  # in-repo wheels first, then the set
+        mounts: tuple[Path, ...] = ()
+        if local:
+            requirements, mounts = await self._local_wheels(requirements, local)
+            await anyio.to_thread.run_sync(write_atomic, req_path, requirements)
         if not _requirement_lines(requirements):
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
         dest = staging[0] / "python"
         dest.mkdir()
-        await self.phase("installing")
         request = InstallRequest(
             target=target,
             requirements=req_path,
             dest=dest,
             index_url=ctx.index_url(target),
             ca_bundle=ctx.ca_bundle(target),
+            mounts=mounts,
         )
         installed = await self.executor.install(request, log)
         self.tool_versions.update(installed.tool_versions)
@@ -132,6 +143,8 @@ class Attempt:
         fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
         if fixed:
             await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
+        if local:
+            await anyio.to_thread.run_sync(forget_direct_urls, dest, ctx.local.directory)
 
         await self.phase("auditing")
         audit = await anyio.to_thread.run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
@@ -160,6 +173,23 @@ class Attempt:
         )
         await anyio.to_thread.run_sync(write_stamp, out, key, made)
         return Built(made)
+
+    async def _local_wheels(self, requirements: str, local: list[LocalRef]) -> tuple[str, tuple[Path, ...]]:
+        """In-repo projects built into wheels (once per run), and the set naming the wheels."""
+        target, ctx = self.target, self.ctx
+        request = WheelRequest(
+            target=target,
+            project=target.layer.root,
+            index_url=ctx.index_url(target),
+            ca_bundle=ctx.ca_bundle(target),
+        )
+        env = uv_environment(request.index_url, request.ca_bundle)
+        text, wheels = await with_wheels(
+            ctx.local, request, requirements, local, self.executor, env, self.log
+        )
+        for wheel in wheels:
+            await self.log(f"in-repo: {wheel.path.name} (sha256 {wheel.sha256[:12]})")
+        return text, tuple(sorted({wheel.path for wheel in wheels}))
 
     async def _zip(self, dest: Path, zip_path: Path) -> ZipResult:
         settings = self.target.settings

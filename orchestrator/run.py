@@ -21,6 +21,7 @@ from .errors import EXIT_BUILD_FAILED, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
+from .localwheels import LocalWheels
 from .outputs import cache_dir, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
@@ -109,14 +110,22 @@ def report_path(plan: Plan) -> Path:
     return plan.workspace.root / plan.options.report_dir / "report.json"
 
 
-async def decide(plan: Plan, credentials: Credentials) -> list[Target]:
-    """The plan's targets with every `auto` builder decided (see decide.py)."""
+async def decide(plan: Plan, credentials: Credentials, local: LocalWheels | None = None) -> list[Target]:
+    """The plan's targets with every `auto` builder decided (see decide.py). In-repo projects
+    are built into ``local`` (the run's), else into a temporary directory removed here."""
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
 
     def env_for(target: Target) -> dict[str, str]:
         return uv_environment(context.index_url(target), context.ca_bundle(target))
 
-    return await decide_builders(plan.targets, env_for)
+    if local is not None:
+        return await decide_builders(plan.targets, env_for, local)
+    local = LocalWheels()
+    try:
+        return await decide_builders(plan.targets, env_for, local)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(local.close)
 
 
 async def run_plan(
@@ -129,9 +138,28 @@ async def run_plan(
     retries: int = 0,
     credentials: Credentials | None = None,
 ) -> tuple[RunOutcome, int]:
-    from .report import write_report
 
     credentials = credentials or Credentials.from_env()
+    local = LocalWheels(cache_dir(plan))  # in-repo wheels of this run, removed when it ends
+    try:
+        return await _run_plan(plan, reporter, local, keep_going, force, timeout_s, retries, credentials)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(local.close)
+
+
+async def _run_plan(
+    plan: Plan,
+    reporter: Reporter,
+    local: LocalWheels,
+    keep_going: bool,
+    force: bool,
+    timeout_s: float | None,
+    retries: int,
+    credentials: Credentials,
+) -> tuple[RunOutcome, int]:
+    from .report import write_report
+
     context = BuildContext(
         workspace=plan.workspace.root,
         credentials=credentials,
@@ -139,6 +167,7 @@ async def run_plan(
         force=force,
         timeout_s=timeout_s,
         retries=retries,
+        local=local,
     )
     for target in plan.targets:  # a bad index URL or CA bundle stops the run before it starts
         context.index_url(target)
@@ -159,7 +188,7 @@ async def run_plan(
             await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
         targets = list(plan.targets)
         with interrupt.cancels():
-            targets = await decide(plan, credentials)
+            targets = await decide(plan, credentials, local)
         if interrupt.interrupted:
             await emit(RunStarted(tuple(t.id for t in targets), jobs))
             outcome = await finish(targets, {}, set(), emit, started, interrupted=True)
