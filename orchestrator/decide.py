@@ -88,7 +88,8 @@ async def decide_builders(
             refs = local_projects(target, requirements)
             if refs:
                 request = WheelRequest(target=target, project=target.layer.root)
-                requirements, _ = await with_wheels(local, request, requirements, refs, None, env, _Quiet())
+                built = await with_wheels(local, request, requirements, refs, None, env, _Quiet())
+                requirements = built.requirements
             package = await wheel_gap(target, requirements, env=env)
         except NotPure as exc:
             why = f"could not be built here: {exc.error}" if exc.error else "has compiled code"

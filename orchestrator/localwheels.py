@@ -32,11 +32,13 @@ from .tools import uv_bin, uv_error
 
 __all__ = [
     "HostBuild",
+    "LocalSet",
     "LocalWheels",
     "NotPure",
     "Wheel",
     "keyed_requirements",
     "local_projects",
+    "own_requirement",
     "wheel_in",
     "with_wheels",
 ]
@@ -173,6 +175,13 @@ async def keyed_requirements(
     return text + "".join(f"include-project {digest}\n" for digest in own)
 
 
+@dataclass(frozen=True)
+class LocalSet:
+    requirements: str  # the set with each path dependency replaced by its wheel
+    wheels: tuple[Wheel, ...]  # every in-repo wheel the target installs
+    own: Wheel | None  # the layer project's own wheel (include-project), installed --no-deps
+
+
 async def with_wheels(
     local: LocalWheels,
     request: WheelRequest,
@@ -181,10 +190,11 @@ async def with_wheels(
     executor: Executor | None,
     env: Mapping[str, str],
     log: BatchSink,
-) -> tuple[str, list[Wheel]]:
+) -> LocalSet:
     """The requirement set with each in-repo project replaced by its wheel. With no executor
-    (deciding the builder) only host wheels are made; the first project that is not pure is
-    returned in place of the set."""
+    (deciding the builder) only host wheels are made, and a project whose wheel is not pure
+    raises NotPure. The layer's own wheel stays out of the set: its dependencies are the set
+    (its metadata may name path dependencies relatively, which no installer can follow)."""
     wheels: dict[Path, Wheel] = {}
     for ref in refs:
         if executor is None:
@@ -195,13 +205,13 @@ async def with_wheels(
         else:
             wheels[ref.path] = await local.for_target(ref.path, request, executor, env, log)
     text = rewrite(requirements, {path: (w.name, w.path, w.sha256) for path, w in wheels.items()})
-    hashed = "--hash=" in requirements
-    for ref in refs:
-        if ref.line is None:  # the layer project itself
-            wheel = wheels[ref.path]
-            check = f" \\\n    --hash=sha256:{wheel.sha256}" if hashed else ""
-            text += f"{wheel.name} @ {wheel.path.as_uri()}{check}\n"
-    return text, list(wheels.values())
+    own = next((wheels[ref.path] for ref in refs if ref.line is None), None)
+    return LocalSet(text, tuple(wheels.values()), own)
+
+
+def own_requirement(wheel: Wheel) -> str:
+    """The layer project's own wheel as a requirement line, pinned by its hash."""
+    return f"{wheel.name} @ {wheel.path.as_uri()} --hash=sha256:{wheel.sha256}\n"
 
 
 class NotPure(Exception):

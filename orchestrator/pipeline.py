@@ -25,7 +25,7 @@ from .events import Phase
 from .executors import Executor, InstallRequest, WheelRequest
 from .fileio import replace_tree, write_atomic
 from .localsrc import LocalRef
-from .localwheels import keyed_requirements, local_projects, with_wheels
+from .localwheels import LocalSet, keyed_requirements, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from .package import ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
@@ -120,22 +120,32 @@ class Attempt:
 
         await anyio.to_thread.run_sync(log.open)
         await self.phase("installing")  # in-repo wheels first, then the set
-        mounts: tuple[Path, ...] = ()
-        if local:
-            requirements, mounts = await self._local_wheels(requirements, local)
-            await anyio.to_thread.run_sync(write_atomic, req_path, requirements)
-        if not _requirement_lines(requirements):
+        built = await self._local_wheels(requirements, local) if local else None
+        if built is not None:
+            requirements = built.requirements
+            own = (
+                f"# and, without its dependencies (they are above): {built.own.path.name}\n"
+                if built.own
+                else ""
+            )
+            await anyio.to_thread.run_sync(write_atomic, req_path, requirements + own)
+        if not _requirement_lines(requirements) and not (built and built.own):
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
         dest = staging[0] / "python"
         dest.mkdir()
+        own_path = None
+        if built is not None and built.own is not None:
+            own_path = staging[0] / "own.txt"  # beside python/, never in the zip
+            await anyio.to_thread.run_sync(write_atomic, own_path, own_requirement(built.own))
         request = InstallRequest(
             target=target,
             requirements=req_path,
             dest=dest,
             index_url=ctx.index_url(target),
             ca_bundle=ctx.ca_bundle(target),
-            mounts=mounts,
+            mounts=tuple(sorted({w.path for w in built.wheels})) if built else (),
+            own=own_path,
         )
         installed = await self.executor.install(request, log)
         self.tool_versions.update(installed.tool_versions)
@@ -174,22 +184,18 @@ class Attempt:
         await anyio.to_thread.run_sync(write_stamp, out, key, made)
         return Built(made)
 
-    async def _local_wheels(self, requirements: str, local: list[LocalRef]) -> tuple[str, tuple[Path, ...]]:
+    async def _local_wheels(self, requirements: str, local: list[LocalRef]) -> LocalSet:
         """In-repo projects built into wheels (once per run), and the set naming the wheels."""
         target, ctx = self.target, self.ctx
+        index_url, ca_bundle = ctx.index_url(target), ctx.ca_bundle(target)
         request = WheelRequest(
-            target=target,
-            project=target.layer.root,
-            index_url=ctx.index_url(target),
-            ca_bundle=ctx.ca_bundle(target),
+            target=target, project=target.layer.root, index_url=index_url, ca_bundle=ca_bundle
         )
-        env = uv_environment(request.index_url, request.ca_bundle)
-        text, wheels = await with_wheels(
-            ctx.local, request, requirements, local, self.executor, env, self.log
-        )
-        for wheel in wheels:
+        env = uv_environment(index_url, ca_bundle)
+        built = await with_wheels(ctx.local, request, requirements, local, self.executor, env, self.log)
+        for wheel in built.wheels:
             await self.log(f"in-repo: {wheel.path.name} (sha256 {wheel.sha256[:12]})")
-        return text, tuple(sorted({wheel.path for wheel in wheels}))
+        return built
 
     async def _zip(self, dest: Path, zip_path: Path) -> ZipResult:
         settings = self.target.settings

@@ -27,6 +27,7 @@ class InstallRequest:
     index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
     ca_bundle: Path | None = None
     mounts: tuple[Path, ...] = ()  # files the requirement set names (local wheels), read-only
+    own: Path | None = None  # the layer project's own wheel (a requirements file): --no-deps, after
 
 
 @dataclass(frozen=True, kw_only=True)

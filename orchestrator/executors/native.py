@@ -61,6 +61,8 @@ class NativeExecutor:
             above = target.runtime.uv_platform_above(target.arch)
             assert above is not None
             result = await _uv_install(request, log, env, above, exact, "--no-deps")
+        if result.returncode == 0 and request.own is not None:  # its dependencies are the set
+            result = await _uv_install(request, log, env, platform, request.own, "--no-deps")
         if result.returncode != 0:
             raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
         return InstallOutcome(tool_versions={"uv": await tool_version(uv_bin())})

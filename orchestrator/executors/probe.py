@@ -76,8 +76,11 @@ BUILD_SCRIPT = (
     "set -eu\n"
     + receive_script(SECRETS_DIR)
     + _PROBE_BODY
-    + """exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
+    + """"$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
     --requirement /layerctl/requirements.txt
+if [ -f /layerctl/out/own.txt ]; then
+  exec "$py" -m pip install --no-compile --no-deps --target /layerctl/out/python --requirement /layerctl/out/own.txt
+fi
 """
 )
 
