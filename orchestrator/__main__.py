@@ -15,10 +15,9 @@ def _interrupted_early(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _interrupted_early)  # until the command line's boundary is in place
+    signal.signal(signal.SIGINT, _interrupted_early)  # until the command line's boundary takes over
     from .cli import main as cli_main
 
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     cli_main()
 
 

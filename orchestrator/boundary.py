@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -173,9 +174,11 @@ def _format(exc: Exception) -> str:
 def run_main(app: typer.Typer) -> None:
     """The ``layerctl`` entry point: the commands' boundary also covers what happens outside
     them (option parsing, help) and an output that could not be written."""
-    stdout = _standard_streams()
+    stdout: _Stdout | None = None
     code: int | str | None
     try:
+        stdout = _standard_streams()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C ends up below
         # click's own handling of a bad command line prints a boxed usage: ours is one line
         returned = typer.main.get_command(app).main(
             args=sys.argv[1:], prog_name="layerctl", standalone_mode=False
@@ -195,7 +198,8 @@ def run_main(app: typer.Typer) -> None:
         code = exc.code
     except BaseException as exc:  # raised outside a command (the commands have their own boundary)
         code = _fail(exc, debug="--debug" in sys.argv[1:])
-    if stdout.error is not None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome is decided: a late Ctrl-C cannot change it
+    if stdout is not None and stdout.error is not None:
         error_line(f"layerctl: error: cannot write to stdout ({stdout.error.strerror or stdout.error})")
         if code in (0, None):
             code = EXIT_ENVIRONMENT

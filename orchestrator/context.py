@@ -1,5 +1,5 @@
-"""What every target of a run shares: the workspace, credentials and their masker, and the
-run's policy (force, per-attempt timeout, retries)."""
+"""What every target of a run shares: the workspace, credentials and their masker, the run's
+policy (force, per-attempt timeout, retries) and its in-repo wheels."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .localwheels import LocalWheels
 from .plan import Target
 from .secrets import Credentials, IndexUrls, Masker, index_urls
 
@@ -21,6 +22,7 @@ class BuildContext:
     force: bool = False
     timeout_s: float | None = None  # per target attempt
     retries: int = 0  # extra attempts after a transient failure
+    local: LocalWheels = field(default_factory=LocalWheels)  # the run's in-repo projects and wheels
 
     def indexes(self, target: Target) -> IndexUrls:
         """The target's indexes with their credentials: layerctl's setting and its tool's."""

@@ -1,8 +1,9 @@
 """The ``auto`` builder, decided per target: native when every dependency has a wheel for the
 target's platform, otherwise the container, naming the package that forced it.
 
-The check is a resolution only (``uv pip compile --only-binary :all:`` for the target's
-platform), so ``layerctl list`` and ``build-all`` make the same decision before anything builds,
+The check is a resolution (``uv pip compile --only-binary :all:`` for the target's platform),
+after in-repo projects are built into wheels on the host (pure Python: native; compiled: the
+container), so ``layerctl list`` and ``build-all`` make the same decision before anything builds,
 wherever they are started from (uv runs as every uv run does: see tools.py).
 """
 
@@ -12,7 +13,9 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 from .errors import LayerctlError, NoCompatibleWheel
+from .executors import WheelRequest
 from .fanout import fan_out
+from .localwheels import LocalWheels, NotPure, local_projects, with_wheels
 from .plan import Builder, Target
 from .resolve import requirements_for
 from .tools import no_wheel_package, uv_environment
@@ -50,18 +53,32 @@ async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | 
 
 
 async def decide_builders(
-    targets: Sequence[Target], env_for: Callable[[Target], dict[str, str]] | None = None
+    targets: Sequence[Target],
+    env_for: Callable[[Target], dict[str, str]] | None = None,
+    local: LocalWheels | None = None,
 ) -> list[Target]:
-    """Targets with ``auto`` replaced by ``native`` or ``container`` and the reason."""
+    """Targets with ``auto`` replaced by ``native`` or ``container`` and the reason. In-repo
+    projects are built on the host first (once per run, ``local``): pure-Python ones build
+    natively as their wheels, one with compiled code needs the container."""
+    local = local or LocalWheels()
 
     async def one(target: Target) -> Target:
         if target.problem:
             return target  # it fails with its layer's problem; nothing to decide
         if target.builder != "auto":
             return with_builder(target, target.builder, f"builder = {target.builder}")
+        env = env_for(target) if env_for else uv_environment()
         try:
             requirements = await requirements_for(target)
-            package = await wheel_gap(target, requirements, env=env_for(target) if env_for else None)
+            refs = local_projects(target, requirements)
+            if refs:
+                request = WheelRequest(target=target, project=target.layer.root)
+                built = await with_wheels(local, request, requirements, refs, None, env, _Quiet())
+                requirements = built.requirements
+            package = await wheel_gap(target, requirements, env=env)
+        except NotPure as exc:
+            why = f"could not be built here: {exc.error}" if exc.error else "has compiled code"
+            return with_builder(target, Builder.CONTAINER, f"{exc.project} (in-repo) {why}")
         except LayerctlError as exc:
             # the build itself fails on the same problem; `layerctl list` shows it meanwhile
             return with_builder(target, Builder.NATIVE, f"undecided: {exc.message}")
@@ -72,3 +89,13 @@ async def decide_builders(
 
     done = await fan_out(targets, one, limiter=_CONCURRENT_CHECKS, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]
+
+
+class _Quiet:
+    """Host builds while deciding show nothing (the build's log shows its own)."""
+
+    async def __call__(self, line: str) -> None:
+        return None
+
+    async def batch(self, lines: list[str]) -> None:
+        return None

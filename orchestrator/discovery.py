@@ -33,6 +33,7 @@ from .globs import expand
 from .indexes import Index, read_indexes
 from .poetry_deps import poetry_dependencies, poetry_requires_python
 from .settings import NAME_PATTERN, LayerOnly, LayerSettings
+from .uv_workspace import find_uv_workspace
 
 __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]
 
@@ -193,10 +194,10 @@ def _detect_tool(pyproject: Path, choice: str) -> Tool:
         for tool, lock in LOCK_FILES.items():
             if (root / lock).is_file():
                 return tool
-        return Tool.PIP
+        return Tool.UV if find_uv_workspace(root) else Tool.PIP  # a member: the lock is the workspace's
     tool = Tool(choice)
     needed = LOCK_FILES.get(tool)
-    if needed and not (root / needed).is_file():
+    if needed and not (root / needed).is_file() and not (tool is Tool.UV and find_uv_workspace(root)):
         raise ConfigError(
             f'{pyproject}: tool = "{tool}" but there is no {needed} next to it; '
             f"run `{_LOCK_COMMAND[tool]}` in {root} and commit the lock"

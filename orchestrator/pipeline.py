@@ -24,16 +24,19 @@ from .bytecode import compile_bytecode
 from .context import BuildContext
 from .errors import BuildError, LayerctlError, TargetTimeout
 from .events import Phase
-from .executors import Executor, InstallRequest
+from .executors import Executor, InstallRequest, WheelRequest
 from .fileio import replace_tree, write_atomic
+from .localsrc import LocalRef
+from .localwheels import LocalSet, keyed_requirements, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from .package import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
 from .resolve import requirements_for
-from .scripts_fix import fix_scripts
+from .scripts_fix import fix_scripts, forget_direct_urls
 from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
 from .stamp import Stamp, StampResult, input_key, up_to_date, write_stamp
 from .targetlog import TargetLog
+from .tools import uv_environment
 
 __all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
 
@@ -110,25 +113,37 @@ class Attempt:
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)
-        key = input_key(target, await self.executor.fingerprint(target), requirements)
+        # in-repo projects enter the key by their sources, not by where the checkout is
+        local = local_projects(target, requirements)
+        keyed = await keyed_requirements(ctx.local, target, requirements, local) if local else requirements
+        key = input_key(target, await self.executor.fingerprint(target), keyed)
         previous = await anyio.to_thread.run_sync(up_to_date, out, key)
         if previous is not None and not ctx.force:
             await log(f"up to date: inputs unchanged since the last build ({previous.sha256[:12]})")
             return UpToDate(previous)
 
         await anyio.to_thread.run_sync(log.open)
-        self.installs_something = bool(_requirement_lines(requirements))
+        await self.phase("installing")  # in-repo wheels first, then the set
+        built = await self._local_wheels(requirements, local) if local else None
+        own = ""
+        if built is not None:
+            requirements = built.requirements
+            if built.own:
+                own = f"# and, without its dependencies (they are above): {built.own.path.name}\n"
+        self.installs_something = bool(_requirement_lines(requirements)) or bool(built and built.own)
         if not self.installs_something:
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
         dest = staging[0] / "python"
         dest.mkdir()
-        # the set being installed; requirements.txt describes the zip beside it, so it is
-        # replaced only with the zip (a failed attempt leaves the last good build's)
-        req_path = staging[0].with_name(f"{staging[0].name}.{REQUIREMENTS_NAME}.tmp")
-        staging.append(req_path)
-        await anyio.to_thread.run_sync(write_atomic, req_path, requirements)
-        await self.phase("installing")
+        # the set being installed, beside the staging tree (never in the zip or artifacts/);
+        # requirements.txt describes the zip beside it, so it is replaced only with the zip
+        req_path = self._beside(staging, REQUIREMENTS_NAME)
+        await anyio.to_thread.run_sync(write_atomic, req_path, requirements + own)
+        own_path = None
+        if built is not None and built.own is not None:
+            own_path = self._beside(staging, "own.txt")
+            await anyio.to_thread.run_sync(write_atomic, own_path, own_requirement(built.own))
         request = InstallRequest(
             target=target,
             requirements=req_path,
@@ -136,6 +151,8 @@ class Attempt:
             index_url=ctx.index_url(target),
             extra_index_urls=ctx.extra_index_urls(target),
             ca_bundle=ctx.ca_bundle(target),
+            mounts=tuple(sorted({w.path for w in built.wheels})) if built else (),
+            own=own_path,
         )
         installed = await self.executor.install(request, log)
         self.tool_versions.update(installed.tool_versions)
@@ -143,6 +160,8 @@ class Attempt:
         fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
         if fixed:
             await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
+        if local:
+            await anyio.to_thread.run_sync(forget_direct_urls, dest, ctx.local.directory)
 
         await self.phase("auditing")
         audit = await anyio.to_thread.run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
@@ -173,6 +192,26 @@ class Attempt:
         )
         await anyio.to_thread.run_sync(write_stamp, out, key, made)
         return Built(made)
+
+    @staticmethod
+    def _beside(staging: list[Path], name: str) -> Path:
+        """A file of this attempt beside its staging tree, removed with it (a leftover's name)."""
+        path = staging[0].with_name(f"{staging[0].name}.{name}.tmp")
+        staging.append(path)
+        return path
+
+    async def _local_wheels(self, requirements: str, local: list[LocalRef]) -> LocalSet:
+        """In-repo projects built into wheels (once per run), and the set naming the wheels."""
+        target, ctx = self.target, self.ctx
+        index_url, ca_bundle = ctx.index_url(target), ctx.ca_bundle(target)
+        request = WheelRequest(
+            target=target, project=target.layer.root, index_url=index_url, ca_bundle=ca_bundle
+        )
+        env = uv_environment(index_url, ca_bundle)
+        built = await with_wheels(ctx.local, request, requirements, local, self.executor, env, self.log)
+        for wheel in built.wheels:
+            await self.log(f"in-repo: {wheel.path.name} (sha256 {wheel.sha256[:12]})")
+        return built
 
     async def _zip(self, staging: Path, out: Path) -> tuple[ZipResult, Sizes]:
         settings, dest = self.target.settings, staging / "python"

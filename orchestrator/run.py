@@ -29,6 +29,7 @@ from .errors import (
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
+from .localwheels import LocalWheels
 from .places import cache_dir, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
@@ -121,15 +122,23 @@ def report_path(plan: Plan) -> Path:
     return plan.workspace.root / plan.options.report_dir / "report.json"
 
 
-async def decide(plan: Plan, credentials: Credentials) -> list[Target]:
-    """The plan's targets with every `auto` builder decided (see decide.py)."""
+async def decide(plan: Plan, credentials: Credentials, local: LocalWheels | None = None) -> list[Target]:
+    """The plan's targets with every `auto` builder decided (see decide.py). In-repo projects
+    are built into ``local`` (the run's), else into a temporary directory removed here."""
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
 
     def env_for(target: Target) -> dict[str, str]:
         urls = context.indexes(target)
         return uv_environment(urls.default, context.ca_bundle(target), extra_index_urls=urls.extra)
 
-    return await decide_builders(plan.targets, env_for)
+    if local is not None:
+        return await decide_builders(plan.targets, env_for, local)
+    local = LocalWheels()
+    try:
+        return await decide_builders(plan.targets, env_for, local)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(local.close)
 
 
 async def run_plan(
@@ -146,6 +155,27 @@ async def run_plan(
     """Build the plan's targets; with ``publish``, each target's zip is published as soon as it
     is ready, in the target's own task (``publish/``: boto3 is imported only then)."""
     credentials = credentials or Credentials.from_env()
+    local = LocalWheels(cache_dir(plan))  # in-repo wheels of this run, removed when it ends
+    try:
+        return await _run_plan(
+            plan, reporter, local, keep_going, force, timeout_s, retries, credentials, publish
+        )
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(local.close)
+
+
+async def _run_plan(
+    plan: Plan,
+    reporter: Reporter,
+    local: LocalWheels,
+    keep_going: bool,
+    force: bool,
+    timeout_s: float | None,
+    retries: int,
+    credentials: Credentials,
+    publish: bool,
+) -> tuple[RunOutcome, int]:
     context = BuildContext(
         workspace=plan.workspace.root,
         credentials=credentials,
@@ -153,6 +183,7 @@ async def run_plan(
         force=force,
         timeout_s=timeout_s,
         retries=retries,
+        local=local,
     )
     for target in plan.targets:  # a bad index URL or CA bundle stops the run before it starts
         context.index_url(target)
@@ -178,7 +209,7 @@ async def run_plan(
             await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
         targets = list(plan.targets)
         with interrupt.cancels():
-            targets = await decide(plan, credentials)
+            targets = await decide(plan, credentials, local)
         if interrupt.interrupted:
             await emit(RunStarted(tuple(t.id for t in targets), jobs))
             outcome = await finish(targets, {}, set(), emit, started, interrupted=True)

@@ -11,15 +11,17 @@ import base64
 import csv
 import hashlib
 import io
+import json
 import os
 import posixpath
 from pathlib import Path
 
-__all__ = ["LAMBDA_PYTHON", "fix_scripts"]
+__all__ = ["LAMBDA_PYTHON", "fix_scripts", "forget_direct_urls"]
 
 LAMBDA_PYTHON = "/var/lang/bin/python{python}"  # where every Lambda Python runtime has it
 _MAX_SHEBANG = 4096
 _PIP_TARGET_LIB = "lib/python"  # where pip --target installs packages before moving them
+_PROVENANCE = ("direct_url.json", "uv_cache.json")  # where an installed distribution came from
 
 
 def fix_scripts(root: Path, python: str) -> list[str]:
@@ -82,3 +84,36 @@ def _installed_path(path: str) -> str:
     if home.startswith("../"):
         return path  # outside even pip's temporary home: not ours to guess
     return home.removeprefix(_PIP_TARGET_LIB + "/")
+
+
+def forget_direct_urls(root: Path, under: Path) -> list[str]:
+    """Remove what installers record about where a distribution came from when it came from a
+    wheel under ``under`` (in-repo projects, built for this run): ``direct_url.json`` (PEP 610,
+    a path of this run on the build machine) and uv's ``uv_cache.json`` (a timestamp), with
+    their RECORD rows. Either would make the zip differ from one run to the next."""
+    prefix = under.resolve().as_uri() + "/"
+    removed = []
+    for direct in sorted(root.glob("*.dist-info/direct_url.json")):
+        try:
+            url = json.loads(direct.read_text("utf-8")).get("url", "")
+        except (ValueError, AttributeError):
+            continue
+        if not isinstance(url, str) or not url.startswith(prefix):
+            continue
+        info = direct.parent
+        gone = {f"{info.name}/{name}" for name in _PROVENANCE if (info / name).is_file()}
+        for name in _PROVENANCE:
+            (info / name).unlink(missing_ok=True)
+        record = info / "RECORD"
+        if record.is_file():
+            data = record.read_bytes()
+            newline = "\r\n" if b"\r\n" in data else "\n"
+            rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+            out = io.StringIO(newline="")
+            csv.writer(out, lineterminator=newline).writerows(
+                row for row in rows if row and row[0] not in gone
+            )
+            record.unlink()  # never write in place: installers hard-link files from their caches
+            record.write_bytes(out.getvalue().encode("utf-8"))
+        removed.append(info.name)
+    return removed

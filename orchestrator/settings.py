@@ -10,6 +10,7 @@ from files and the environment; ``options.py`` makes the flags and the reference
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -122,6 +123,19 @@ class LayerSettings(Model):
         "Leave out what every Lambda Python runtime ships: boto3, botocore, s3transfer, jmespath (their packages, `.dist-info` and `.libs`).",
         strict=True,
     )
+    include_project: bool = setting(
+        False,
+        "Install the layer project itself (its own package, built into a wheel with its build backend) into the layer, beside its dependencies.",
+        strict=True,
+    )
+    extras: tuple[str, ...] = setting(
+        (),
+        'Optional dependencies (`[project.optional-dependencies]`) the layer installs too, e.g. `["fast"]`.',
+    )
+    groups: tuple[str, ...] = setting(
+        (),
+        'Dependency groups the layer installs besides the main dependencies: `[dependency-groups]` (uv, pip) or `[tool.poetry.group.<name>]` (Poetry), e.g. `["aws"]`; none by default (never `dev` unless named).',
+    )
     output: str = setting(
         "build/lambda/layer",
         "Where the layer's targets are written: strictly inside the layer project, no `..`, no symlink on the way, and a new, empty or layerctl-made (marked) directory.",
@@ -230,6 +244,14 @@ class LayerSettings(Model):
             except ValueError as exc:
                 raise ValueError(f"{pattern!r} is not a valid gitignore-style pattern ({exc})") from None
         return value
+
+    @field_validator("extras", "groups")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not re.fullmatch(NAME_PATTERN, name):
+                raise ValueError(f"{name!r} is not a name (letters, digits, '.', '_' and '-')")
+        return tuple(dict.fromkeys(value))
 
     @field_validator("output")
     @classmethod

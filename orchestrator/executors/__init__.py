@@ -16,7 +16,7 @@ from ..plan import Builder, Target
 from ..process import BatchSink, LineSink
 from ..secrets import Masker
 
-__all__ = ["Executor", "ExecutorSetup", "InstallOutcome", "InstallRequest", "open_executors"]
+__all__ = ["Executor", "ExecutorSetup", "InstallOutcome", "InstallRequest", "WheelRequest", "open_executors"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +26,22 @@ class InstallRequest:
     dest: Path  # the directory that becomes python/ in the zip
     index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
     extra_index_urls: tuple[str, ...] = field(default=(), repr=False)  # likewise
+    ca_bundle: Path | None = None
+    mounts: tuple[Path, ...] = ()  # files the requirement set names (local wheels), read-only
+    own: Path | None = None  # the layer project's own wheel (a requirements file): --no-deps, after
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelRequest:
+    """An in-repo project with compiled code, to build into a wheel for one target
+    (``localwheels.py``): a writable copy of its sources and the directory its wheel goes to."""
+
+    target: Target
+    project: Path  # the project's directory in the repository (for messages)
+    source: Path = Path()
+    out_dir: Path = Path()
+    host_error: str | None = None  # why the host could not build it, if it could not
+    index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
     ca_bundle: Path | None = None
 
 
@@ -70,6 +86,11 @@ class Executor(Protocol):
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         """Install into ``request.dest``, streaming output lines to ``log``."""
+        ...
+
+    async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
+        """Build an in-repo project with compiled code into one wheel in ``request.out_dir``,
+        for the target's platform (or refuse, saying which builder can)."""
         ...
 
 

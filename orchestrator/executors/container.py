@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import cast
 
 import anyio
@@ -17,10 +18,10 @@ from ..places import default_cache_dir
 from ..plan import Target
 from ..process import BatchSink
 from ..runtimes import Arch
-from . import ExecutorSetup, InstallOutcome, InstallRequest
+from . import ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
 from .engine import DockerEngine
 from .images import ImageInfo, Images, Pull
-from .probe import BUILD_SCRIPT, SECRETS_DIR, SelfProbe
+from .probe import BUILD_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
 
 __all__ = ["ContainerExecutor"]
 
@@ -90,18 +91,46 @@ class ContainerExecutor:
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
-        image = target.build_image
-        info = await self._image(target)
-        cache = self.cache_dir / f"pip-{target.arch}"
-        cache.mkdir(parents=True, exist_ok=True)
         layer_root = str(target.layer.root)
         binds = [
             # the layer project at its own path, read-only, so file: references in it resolve
             f"{layer_root}:{layer_root}:ro",
             f"{request.dest.parent}:/layerctl/out:rw",
             f"{request.requirements}:/layerctl/requirements.txt:ro",
-            f"{cache}:/layerctl/cache:rw",
+            # what the requirement set names outside the layer (in-repo wheels), at their own paths
+            *(f"{path}:{path}:ro" for path in request.mounts),
         ]
+        await log(
+            f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
+            f"python{target.python} -m pip install --target python -r requirements.txt"
+        )
+        info, versions = await self._run(target, BUILD_SCRIPT, binds, request, log, what="pip install")
+        return InstallOutcome(tool_versions=versions, image=target.build_image, image_id=info.id)
+
+    async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
+        """pip wheel in the target's image: a compiled in-repo project built for its platform."""
+        target = request.target
+        binds = [f"{request.source}:/layerctl/src:rw", f"{request.out_dir}:/layerctl/wheel:rw"]
+        await log(
+            f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
+            f"python{target.python} -m pip wheel --no-deps {request.project}"
+        )
+        await self._run(target, WHEEL_SCRIPT, binds, request, log, what=f"pip wheel of {request.project}")
+
+    async def _run(
+        self,
+        target: Target,
+        script: str,
+        binds: list[str],
+        request: InstallRequest | WheelRequest,
+        log: BatchSink,
+        *,
+        what: str,
+    ) -> tuple[ImageInfo, dict[str, str]]:
+        image = target.build_image
+        info = await self._image(target)
+        cache = self.cache_dir / f"pip-{target.arch}"
+        cache.mkdir(parents=True, exist_ok=True)
         env = {
             "HOME": "/tmp",
             "PIP_CACHE_DIR": "/layerctl/cache",
@@ -111,50 +140,48 @@ class ContainerExecutor:
             "PIP_ROOT_USER_ACTION": "ignore",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        files = await _pip_files(request)
+        extra = request.extra_index_urls if isinstance(request, InstallRequest) else ()
+        files = await _pip_files(request.index_url, request.ca_bundle, extra)
         if files:  # pip finds the index (credentials included) and the CA bundle in its tmpfs
             env["PIP_CONFIG_FILE"] = f"{SECRETS_DIR}/pip.conf"
         config = {
             "Image": image,
             "Entrypoint": ["/bin/sh", "-c"],
-            "Cmd": [BUILD_SCRIPT.format(python=target.python)],
+            "Cmd": [script.format(python=target.python)],
             "Env": [f"{k}={v}" for k, v in env.items()],
             "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
             "WorkingDir": "/tmp",
-            "HostConfig": {"Binds": binds, **({"NetworkMode": self.network} if self.network else {})},
+            "HostConfig": {
+                "Binds": [*binds, f"{cache}:/layerctl/cache:rw"],
+                **({"NetworkMode": self.network} if self.network else {}),
+            },
         }
-        await log(
-            f"$ docker run --platform {target.arch.docker_platform} {image} "
-            f"python{target.python} -m pip install --target python -r requirements.txt"
-        )
         probe = SelfProbe(target.arch, log)
         engine = (await self.images()).engine
         code = await engine.run(config, target.arch, target.id, probe, files=files)
         versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
         if code != 0:
-            raise BuildError(f"pip install in {image} failed (exit {code}); see build.log")
-        return InstallOutcome(
-            tool_versions=versions,
-            image=image,
-            image_id=info.id,
-        )
+            raise BuildError(f"{what} in {image} failed (exit {code}); see build.log")
+        return info, versions
 
 
-async def _pip_files(request: InstallRequest) -> dict[str, bytes]:
+async def _pip_files(
+    index_url: str | None, ca_bundle: Path | None, extra_index_urls: tuple[str, ...] = ()
+) -> dict[str, bytes]:
     """What pip in the container needs of the index: a pip.conf naming it (with its credentials)
     and the extra CA bundle, delivered through stdin (``DockerEngine.run``), never mounted or set
     in the container's environment."""
     files: dict[str, bytes] = {}
     conf = ["[global]"]
-    if request.index_url:
+    if index_url:
         # pip reads its config raw (no %-interpolation); quoted credentials hold no newline
-        conf.append(f"index-url = {request.index_url}")
-    if request.extra_index_urls:  # one value, the URLs on indented lines (pip splits at spaces)
-        conf.append("extra-index-url =" + "".join(f"\n    {url}" for url in request.extra_index_urls))
-    if request.ca_bundle:
-        pem = await anyio.Path(request.ca_bundle).read_bytes()
+        conf.append(f"index-url = {index_url}")
+    if extra_index_urls:  # one value, the URLs on indented lines (pip splits at spaces)
+        conf.append("extra-index-url =" + "".join(f"\n    {url}" for url in extra_index_urls))
+    if ca_bundle:
+        pem = await anyio.Path(ca_bundle).read_bytes()
         if b"\0" in pem:
-            raise ConfigError(f"ca-bundle {request.ca_bundle}: not a PEM file (it holds binary data)")
+            raise ConfigError(f"ca-bundle {ca_bundle}: not a PEM file (it holds binary data)")
         files["ca.pem"] = pem
         conf.append(f"cert = {SECRETS_DIR}/ca.pem")
     if len(conf) > 1:

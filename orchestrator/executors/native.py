@@ -12,12 +12,12 @@ from pathlib import Path
 
 import anyio
 
-from ..errors import BuildError
+from ..errors import BuildError, NoCompatibleWheel
 from ..plan import Target
 from ..process import BatchSink, ProcessResult, run_streaming
 from ..tools import no_wheel_package, tool_version, uv_bin, uv_environment, uv_error
 from ..wheels import exact_wheels, no_wheel
-from . import ExecutorSetup, InstallOutcome, InstallRequest
+from . import ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
 
 __all__ = ["NativeExecutor", "open_executor"]
 
@@ -61,9 +61,25 @@ class NativeExecutor:
             above = target.runtime.uv_platform_above(target.arch)
             assert above is not None
             result = await _uv_install(request, log, env, above, exact, "--no-deps")
+        if result.returncode == 0 and request.own is not None:  # its dependencies are the set
+            result = await _uv_install(request, log, env, platform, request.own, "--no-deps")
         if result.returncode != 0:
             raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
         return InstallOutcome(tool_versions={"uv": await tool_version(uv_bin())})
+
+    async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
+        """Nothing is compiled on the host: a compiled in-repo project needs the target's image."""
+        target, project = request.target, request.project
+        why = (
+            f"could not be built into a wheel on this machine ({request.host_error})"
+            if request.host_error
+            else "has compiled code (its wheel is not pure Python)"
+        )
+        raise NoCompatibleWheel(
+            f"{project} (an in-repo project) {why}; it must be built in the target's image for "
+            f"{target.runtime.manylinux} {target.arch.machine}: use --builder container (or auto)",
+            project.name,
+        )
 
 
 async def _uv_install(

@@ -18,6 +18,7 @@ __all__ = [
     "BUILD_SCRIPT",
     "PROBE",
     "SECRETS_DIR",
+    "WHEEL_SCRIPT",
     "SelfProbe",
     "receive_script",
     "stdin_payload",
@@ -75,8 +76,20 @@ BUILD_SCRIPT = (
     "set -eu\n"
     + receive_script(SECRETS_DIR)
     + _PROBE_BODY
-    + """exec "$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
+    + """"$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
     --requirement /layerctl/requirements.txt
+if [ -f /layerctl/out/own.txt ]; then
+  exec "$py" -m pip install --no-compile --no-deps --target /layerctl/out/python --requirement /layerctl/out/own.txt
+fi
+"""
+)
+
+# A compiled in-repo project: its sources (a copy) built into a wheel with its own build backend.
+WHEEL_SCRIPT = (
+    "set -eu\n"
+    + receive_script(SECRETS_DIR)
+    + _PROBE_BODY
+    + """exec "$py" -m pip wheel --no-deps --wheel-dir /layerctl/wheel /layerctl/src
 """
 )
 

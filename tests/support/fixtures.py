@@ -102,3 +102,13 @@ def record_mismatches(zip_path: Path) -> list[str]:
                         f"{record}: {path}: RECORD says {digest},{size}, the file is {got},{len(data)}"
                     )
     return bad
+
+
+MONOREPO = FIXTURES / "monorepo-ws"
+
+
+def copy_monorepo(dest: Path, uv: str) -> Path:
+    """A fresh copy of the issue-11 test monorepo with its uv workspace locked (never committed)."""
+    shutil.copytree(MONOREPO, dest, ignore=shutil.ignore_patterns("build", "uv.lock", "__pycache__"))
+    subprocess.run([uv, "lock", "--quiet", "--project", str(dest)], check=True)
+    return dest

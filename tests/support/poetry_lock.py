@@ -36,7 +36,12 @@ def lock(project: Path, poetry: str | None = None) -> None:
     finally:
         pyproject.write_text(original)
     lock_file = project / "poetry.lock"
-    text = re.sub(r"\n\[package\.source\]\n(?:[^\n\[][^\n]*\n)*", "\n", lock_file.read_text())
+    # only the temporary index's source blocks go: a path dependency's (type = "directory") stays
+    text = re.sub(
+        r"\n\[package\.source\]\n(?:[^\n\[][^\n]*\n)*",
+        lambda m: "\n" if _SOURCE_NAME in m.group(0) else m.group(0),
+        lock_file.read_text(),
+    )
     text = re.sub(r"\n{3,}", "\n\n", text)
     lock_file.write_text(text)
     _reset_content_hash(project, lock_file)

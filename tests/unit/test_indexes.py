@@ -103,7 +103,7 @@ def test_container_pip_conf_names_every_index(tmp_path: Path) -> None:
         index_url="https://u:p@d.test/s/",
         extra_index_urls=("https://a.test/s/", "https://u:q@b.test/s/"),
     )
-    files = anyio.run(_pip_files, request)
+    files = anyio.run(_pip_files, request.index_url, request.ca_bundle, request.extra_index_urls)
     assert files["pip.conf"].decode() == (
         "[global]\nindex-url = https://u:p@d.test/s/\n"
         "extra-index-url =\n    https://a.test/s/\n    https://u:q@b.test/s/\n"

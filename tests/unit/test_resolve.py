@@ -9,7 +9,7 @@ import pytest
 
 from orchestrator.config import load_workspace, read_toml
 from orchestrator.discovery import discover_layers
-from orchestrator.errors import ResolveError
+from orchestrator.errors import ConfigError, ResolveError
 from orchestrator.plan import Target, make_plan
 from orchestrator.resolve.pip import pip_requirements
 from orchestrator.resolve.poetry import poetry_content_hash, poetry_requirements
@@ -103,3 +103,87 @@ def test_pip_requirements_are_the_project_dependencies(make_workspace: Callable[
     workspace = load_workspace(root)
     target = make_plan(workspace, discover_layers(workspace)).targets[0]
     assert pip_requirements(target).splitlines()[1:] == ["orjson>=3", "tomli; python_version<'3.11'"]
+
+
+EXTRAS_LOCK = LOCK.replace(
+    "[metadata]",
+    """[[package]]
+name = "idna"
+version = "3.10"
+optional = true
+groups = ["main"]
+markers = "extra == \\"fast\\""
+files = []
+
+[[package]]
+name = "attrs"
+version = "25.1.0"
+groups = ["tools"]
+files = []
+
+[metadata]""",
+)
+CHOICES = """
+[project.optional-dependencies]
+fast = ["idna"]
+
+[tool.poetry.group.tools.dependencies]
+attrs = "*"
+
+[tool.layerctl]
+{choices}
+"""
+
+
+def chosen(make_workspace: Callable[..., Path], choices: str) -> Target:
+    root = make_workspace('python = ["3.12"]\narch = ["x86_64"]', {"d": CHOICES.format(choices=choices)})
+    layer = root / "layers/d"
+    fresh = poetry_content_hash(read_toml(layer / "pyproject.toml"))
+    (layer / "poetry.lock").write_text(EXTRAS_LOCK.replace('content-hash = "0"', f'content-hash = "{fresh}"'))
+    workspace = load_workspace(root)
+    (target,) = make_plan(workspace, discover_layers(workspace)).targets
+    return target
+
+
+def test_poetry_extras_and_groups_are_chosen_by_the_layer(make_workspace: Callable[..., Path]) -> None:
+    assert pins(poetry_requirements(chosen(make_workspace, ""))) == {"numpy==2.2.6", "local-lib"}
+    picked = pins(poetry_requirements(chosen(make_workspace, 'extras = ["fast"]\ngroups = ["tools"]')))
+    assert picked == {"numpy==2.2.6", "local-lib", "idna==3.10", "attrs==25.1.0"}  # never pytest (dev)
+
+
+def test_a_choice_the_project_lacks_is_one_line(make_workspace: Callable[..., Path]) -> None:
+    target = chosen(make_workspace, 'groups = ["tools", "docs"]')
+    pyproject = target.layer.pyproject
+    with pytest.raises(ConfigError) as caught:
+        poetry_requirements(target)
+    assert str(caught.value) == (
+        f"{pyproject}: groups names 'docs', which [dependency-groups] or [tool.poetry.group] does not "
+        "define (it has: tools)"
+    )
+
+
+def test_pip_extras_groups_and_relative_file_urls(make_workspace: Callable[..., Path]) -> None:
+    layer = """[project]
+name = "a"
+version = "1"
+dependencies = ["six", "lib @ file:../../libs/lib"]
+[project.optional-dependencies]
+fast = ["idna"]
+[dependency-groups]
+base = ["attrs"]
+aws = ["boto3", {include-group = "base"}]
+[tool.layerctl]
+extras = ["fast"]
+groups = ["aws"]
+"""
+    root = make_workspace("", {"a": layer})
+    workspace = load_workspace(root)
+    target = make_plan(workspace, discover_layers(workspace)).targets[0]
+    lib = (root / "libs/lib").resolve()
+    assert pip_requirements(target).splitlines()[1:] == [
+        "six",
+        f"lib @ {lib.as_uri()}",
+        "idna",
+        "boto3",
+        "attrs",
+    ]
