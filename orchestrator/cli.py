@@ -67,7 +67,9 @@ def _root(
     ] = False,
     debug: Annotated[
         bool,
-        typer.Option("--debug", help="Show the traceback of an unexpected error (also LAYERCTL_DEBUG=1)."),
+        typer.Option(
+            "--debug/--no-debug", help="Show the traceback of an unexpected error (also LAYERCTL_DEBUG=1)."
+        ),
     ] = False,
 ) -> None:
     ctx.obj = directory.absolute()

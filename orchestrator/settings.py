@@ -96,7 +96,7 @@ class LayerSettings(Model):
         'Python versions: "3.10" ... "3.14" (write them as strings; comma-separated on the command line).',
         flag="--python",
         commands=SELECT,
-        metavar="3.11,3.12",
+        metavar="VERSIONS",
         listed=True,
     )
     arch: tuple[Arch, ...] = setting(
@@ -104,7 +104,7 @@ class LayerSettings(Model):
         "Architectures: x86_64, arm64 (amd64 and aarch64 accepted).",
         flag="--arch",
         commands=SELECT,
-        metavar="x86_64,arm64",
+        metavar="ARCHES",
         listed=True,
     )
     tool: ToolChoice = setting("auto", "Who manages the dependencies; `auto` detects it from the lock file.")
@@ -167,14 +167,14 @@ class LayerSettings(Model):
         None,
         "PEP 503 simple index for native and container builds. No credentials here: `LAYERCTL_INDEX_USERNAME` / `LAYERCTL_INDEX_PASSWORD`.",
         flag="--index-url",
-        commands=BUILD,
+        commands=BUILD | {"list"},
         metavar="URL",
     )
     ca_bundle: str | None = setting(
         None,
         "Extra CA bundle (PEM) for the index; relative to the workspace root (`--ca-bundle`: to the current directory).",
         flag="--ca-bundle",
-        commands=BUILD,
+        commands=BUILD | {"list"},
         metavar="PEM",
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
 from ..config import read_toml
@@ -59,7 +59,7 @@ class _Table(BaseModel):
 
 class LockedFile(_Table):
     file: str = ""
-    hash: str
+    hash: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")  # what Poetry records; a hash pip can check
 
 
 class LockedSource(_Table):
@@ -71,12 +71,21 @@ class LockedSource(_Table):
 
 
 class LockedPackage(_Table):
-    name: str
+    name: str = Field(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")  # PEP 508
     version: str
     groups: tuple[str, ...]
     markers: str | dict[str, str] | None = None
     files: tuple[LockedFile, ...] = ()
     source: LockedSource | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _pep440(cls, value: str) -> str:
+        try:
+            Version(value)
+        except InvalidVersion:
+            raise ValueError(f"{value!r} is not a version") from None
+        return value
 
 
 class LockMetadata(_Table):
@@ -269,5 +278,10 @@ def _requirement_line(package: LockedPackage, target: Target) -> str:
         return f"{name} @ git+{source.url}@{ref}{sub}\n"
     if source and kind == "url":
         return f"{name} @ {source.url}\n"
+    if not package.files:  # without hashes the installer would take any file of that version
+        raise ResolveError(
+            f"{target.layer.root / 'poetry.lock'}: [[package]] {name!r} lists no files (hashes); "
+            f"run `poetry lock` in {target.layer.root}"
+        )
     hashes = "".join(f" \\\n    --hash={f.hash}" for f in sorted(package.files, key=lambda f: f.hash))
     return f"{name}=={version}{hashes}\n"

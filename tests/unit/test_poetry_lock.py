@@ -120,6 +120,11 @@ def _edit_lock(text: str, case: str) -> str:
         "groups not a list": lambda: text[:numpy] + text[numpy:].replace('groups = ["main"]', 'groups = "main"', 1),
         "package not a table": lambda: "package = [1]\n" + text[text.index("[metadata]") :],
         "bad marker": lambda: text[:numpy] + text[numpy:].replace('groups = ["main"]', 'groups = ["main"]\nmarkers = "python_version =="', 1),
+        "no files": lambda: text[:numpy] + re.sub(r"files = \[[^\]]*\]", "files = []", text[numpy:], count=1),
+        "empty hash": lambda: text[:numpy] + re.sub(r"hash = \"sha256:\w+\"", 'hash = ""', text[numpy:], count=1),
+        "md5 hash": lambda: text[:numpy] + re.sub(r"hash = \"sha256:\w+\"", 'hash = "md5:abc"', text[numpy:], count=1),
+        "version with spaces": lambda: text[:numpy] + re.sub(r'version = "[^"]+"', 'version = "2.2.6 --index-url x"', text[numpy:], count=1),
+        "name with a newline": lambda: text.replace('name = "numpy"', 'name = "numpy\\nevil==1"', 1),
     }  # fmt: skip
     return edits[case]()
 
@@ -141,13 +146,18 @@ def _edit_lock(text: str, case: str) -> str:
         ("groups not a list", "[[package]] 'numpy' groups: input should be a valid tuple"),
         ("package not a table", "[[package]] number 1 is not a table"),
         ("bad marker", "[[package]] 'numpy': bad marker"),
+        ("no files", "[[package]] 'numpy' lists no files (hashes); run `poetry lock`"),
+        ("empty hash", "[[package]] 'numpy' files[0].hash"),
+        ("md5 hash", "[[package]] 'numpy' files[0].hash"),
+        ("version with spaces", "is not a version"),
+        ("name with a newline", "name"),
     ],
 )
 def test_a_malformed_lock_is_one_line(data_layer: Path, case: str, says: str) -> None:
     lock = data_layer / "poetry.lock"
     lock.write_text(_edit_lock(lock.read_text(), case))
     message = resolve_error(data_layer)
-    assert says in message
+    assert says in message and "\n" not in message
 
 
 def test_the_auto_decision_reports_the_lock_problem(data_layer: Path) -> None:

@@ -20,8 +20,8 @@ name = "numpy"
 version = "2.2.6"
 groups = ["main"]
 files = [
-    {file = "numpy-2.2.6.tar.gz", hash = "sha256:bbbb"},
-    {file = "numpy-2.2.6-cp312-cp312-manylinux_2_17_aarch64.whl", hash = "sha256:aaaa"},
+    {file = "numpy-2.2.6.tar.gz", hash = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"},
+    {file = "numpy-2.2.6-cp312-cp312-manylinux_2_17_aarch64.whl", hash = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
 ]
 
 [[package]]
@@ -29,26 +29,26 @@ name = "tomli"
 version = "2.0.1"
 groups = ["main", "dev"]
 markers = {main = "python_version < \\"3.11\\"", dev = "python_version < \\"3.12\\""}
-files = []
+files = [{file = "any.whl", hash = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"}]
 
 [[package]]
 name = "pytest"
 version = "8.0.0"
 groups = ["dev"]
-files = []
+files = [{file = "any.whl", hash = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"}]
 
 [[package]]
 name = "uvloop"
 version = "0.19.0"
 groups = ["main"]
 markers = "platform_machine == \\"aarch64\\""
-files = []
+files = [{file = "any.whl", hash = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"}]
 
 [[package]]
 name = "local-lib"
 version = "0.1.0"
 groups = ["main"]
-files = []
+files = [{file = "any.whl", hash = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"}]
 
 [package.source]
 type = "directory"
@@ -87,8 +87,11 @@ def test_main_group_with_markers_evaluated_per_target(make_workspace: Callable[.
 
 def test_hashes_and_local_sources(make_workspace: Callable[..., Path]) -> None:
     text = poetry_requirements(targets(make_workspace)["d:py3.12-arm64"])
-    assert "numpy==2.2.6 \\\n    --hash=sha256:aaaa \\\n    --hash=sha256:bbbb\n" in text
-    assert "local-lib @ file://" in text and text.rstrip().endswith("uvloop==0.19.0")
+    assert (
+        "numpy==2.2.6 \\\n    --hash=sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa \\\n    --hash=sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n"
+        in text
+    )
+    assert "local-lib @ file://" in text and "\nuvloop==0.19.0 \\\n    --hash=sha256:" in text
 
 
 def test_poetry1_lock_is_refused(make_workspace: Callable[..., Path]) -> None:
@@ -113,13 +116,13 @@ version = "3.10"
 optional = true
 groups = ["main"]
 markers = "extra == \\"fast\\""
-files = []
+files = [{file = "any.whl", hash = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"}]
 
 [[package]]
 name = "attrs"
 version = "25.1.0"
 groups = ["tools"]
-files = []
+files = [{file = "any.whl", hash = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"}]
 
 [metadata]""",
 )
