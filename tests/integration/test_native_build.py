@@ -202,7 +202,7 @@ def test_a_broken_layer_fails_its_own_targets_with_exit_2(tmp_path: Path) -> Non
 
 def test_missing_workspace_pyproject(tmp_path: Path) -> None:
     result = layerctl("-C", str(tmp_path), "list")
-    assert result.returncode == 2 and "no pyproject.toml or layerctl.toml" in result.stderr
+    assert result.returncode == 2 and "not inside a layerctl workspace" in result.stderr
     assert result.stderr.count("\n") == 1
 
 
