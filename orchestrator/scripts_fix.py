@@ -14,6 +14,7 @@ import io
 import json
 import os
 import posixpath
+from collections.abc import Collection
 from pathlib import Path
 
 __all__ = ["LAMBDA_PYTHON", "fix_scripts", "forget_direct_urls"]
@@ -86,19 +87,31 @@ def _installed_path(path: str) -> str:
     return home.removeprefix(_PIP_TARGET_LIB + "/")
 
 
-def forget_direct_urls(root: Path, under: Path) -> list[str]:
-    """Remove what installers record about where a distribution came from when it came from a
-    wheel under ``under`` (in-repo projects, built for this run): ``direct_url.json`` (PEP 610,
-    a path of this run on the build machine) and uv's ``uv_cache.json`` (a timestamp), with
-    their RECORD rows. Either would make the zip differ from one run to the next."""
-    prefix = under.resolve().as_uri() + "/"
+def forget_direct_urls(root: Path, came_from: Path | Collection[str]) -> list[str]:
+    """Remove what installers record about where a distribution came from when layerctl named
+    its wheel itself: one under a directory (in-repo projects, built for this run: a path of
+    this run on the build machine) or one of these URLs (a wheel chosen among a runtime's exact
+    tags: an index's address, which an index install never records). ``direct_url.json``
+    (PEP 610) and uv's ``uv_cache.json`` (a timestamp) go, with their RECORD rows: either would
+    make the zip differ from one run, one index or one machine to the next."""
+    if isinstance(came_from, Path):
+        prefix = came_from.resolve().as_uri() + "/"
+
+        def ours(url: str) -> bool:
+            return url.startswith(prefix)
+    else:
+        urls = set(came_from)
+
+        def ours(url: str) -> bool:
+            return url in urls
+
     removed = []
     for direct in sorted(root.glob("*.dist-info/direct_url.json")):
         try:
             url = json.loads(direct.read_text("utf-8")).get("url", "")
         except (ValueError, AttributeError):
             continue
-        if not isinstance(url, str) or not url.startswith(prefix):
+        if not isinstance(url, str) or not ours(url):
             continue
         info = direct.parent
         gone = {f"{info.name}/{name}" for name in _PROVENANCE if (info / name).is_file()}

@@ -15,6 +15,7 @@ import anyio
 from ..errors import BuildError, NoCompatibleWheel
 from ..plan import Target
 from ..process import BatchSink, ProcessResult, run_streaming
+from ..scripts_fix import forget_direct_urls
 from ..tools import no_wheel_package, tool_version, uv_bin, uv_environment, uv_error
 from ..wheels import exact_wheels, no_wheel
 from . import ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
@@ -61,6 +62,8 @@ class NativeExecutor:
             above = target.runtime.uv_platform_above(target.arch)
             assert above is not None
             result = await _uv_install(request, log, env, above, exact, "--no-deps")
+            if result.returncode == 0:  # installed from the index: no URL of it in the layer
+                await anyio.to_thread.run_sync(forget_direct_urls, request.dest, [c.url for c in chosen])
         if result.returncode == 0 and request.own is not None:  # its dependencies are the set
             result = await _uv_install(request, log, env, platform, request.own, "--no-deps")
         if result.returncode != 0:

@@ -1,6 +1,7 @@
 """A real monorepo (tests/fixtures/monorepo-ws): a uv workspace of two layers sharing an in-repo
 library by path (one also using an in-repo C extension), a Poetry layer with a path dependency
-and a group, a pip layer with extras, a layer shipping its own code. Native builds for 3.11 and
+and a group, a Poetry 2 layer with SQLAlchemy (greenlet: manylinux_2_24 wheels only on Amazon
+Linux 2), a Poetry-style layer, a pip layer with extras, a layer shipping its own code. Native builds for 3.11 and
 3.12 on both arches (the C extension's layer needs the container: test_monorepo_container.py)."""
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def build(root: Path, *args: str) -> dict[str, str]:
 def mono(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = copy_monorepo(tmp_path_factory.mktemp("mono") / "repo", uv_bin())
     first = build(root)
-    assert len(first) == 16 and set(first.values()) == {"built"}, first  # 4 layers x 2 x 2
+    assert len(first) == 24 and set(first.values()) == {"built"}, first  # 6 layers x 2 x 2
     return root
 
 
@@ -55,12 +56,14 @@ def test_tools_and_builders_are_detected(mono: Path) -> None:
         "api": "uv",  # a workspace member: no uv.lock of its own, never pip
         "jobs": "uv",
         "pl": "poetry",
+        "db": "poetry",
+        "legacy": "poetry",  # Poetry-style: [tool.poetry] dependencies, no [project]
         "extras": "pip",
         "own": "pip",
     }
     assert rows["jobs"]["builder"] == "container"
     assert "libs/fastmath (in-repo) has compiled code" in rows["jobs"]["builder_reason"]
-    assert {rows[name]["builder"] for name in ("api", "pl", "extras", "own")} == {"native"}
+    assert {rows[name]["builder"] for name in ("api", "pl", "db", "legacy", "extras", "own")} == {"native"}
 
 
 def test_each_layer_holds_what_it_chose(mono: Path) -> None:
@@ -69,6 +72,22 @@ def test_each_layer_holds_what_it_chose(mono: Path) -> None:
     assert tops(mono / "layers/pl" / out) == {"six", "acme_common", "certifi", "attrs"}  # group tools, no dev
     assert tops(mono / "layers/extras" / out) == {"six", "idna", "acme_common", "certifi"}  # fast, not slow
     assert tops(mono / "layers/own" / out) == {"own_handlers", "six"}
+    assert tops(mono / "layers/legacy" / out) == {"six"}
+    for arch, machine in (
+        ("x86_64", "x86_64"),
+        ("arm64", "aarch64"),
+    ):  # AL2 takes greenlet's 2_24 wheel natively
+        db = mono / f"layers/db/build/lambda/layer/py3.11-{arch}/layer.zip"
+        assert tops(db) == {"SQLAlchemy", "greenlet", "typing_extensions"} or tops(db) == {
+            "sqlalchemy",
+            "greenlet",
+            "typing_extensions",
+        }
+        with zipfile.ZipFile(db) as zf:
+            assert (
+                f"Tag: cp311-cp311-manylinux_2_24_{machine}"
+                in zf.read("python/greenlet-3.5.6.dist-info/WHEEL").decode()
+            )
     for zip_path in mono.glob("layers/*/build/lambda/layer/*/layer.zip"):
         with zipfile.ZipFile(zip_path) as zf:  # nothing says where or when the wheels were built
             assert not [n for n in zf.namelist() if n.endswith(("direct_url.json", "uv_cache.json"))]
@@ -118,8 +137,9 @@ def test_a_group_the_project_lacks_is_one_line_naming_file_and_setting(mono: Pat
         pyproject.read_text().replace('extras = ["fast"]', 'extras = ["fast"]\ngroups = ["nope"]')
     )
     result = layerctl("-C", str(mono), "build", "extras", "--python", "3.12", "--arch", "x86_64")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a setting of the layer is wrong: exit 2 on its row and for the run
     row = report(mono)["targets"][0]
+    assert row["exit_code"] == 2
     assert row["error"] == (
         f"{pyproject}: groups names 'nope', which [dependency-groups] does not define (it has: nothing)"
     )

@@ -37,6 +37,8 @@ def test_sqlalchemy_on_al2_is_native_with_greenlets_manylinux_2_24_wheel(tmp_pat
             wheel = zf.read("python/greenlet-3.5.6.dist-info/WHEEL").decode()
         machine = "x86_64" if row["arch"] == "x86_64" else "aarch64"
         assert f"Tag: cp311-cp311-manylinux_2_24_{machine}" in wheel, wheel
+        with zipfile.ZipFile(row["zip_path"]) as zf:  # installed from the index: no index URL recorded
+            assert not [n for n in zf.namelist() if n.endswith("direct_url.json")]
 
 
 def test_a_wheel_only_for_a_newer_glibc_is_never_installed_for_al2(tmp_path: Path) -> None:
