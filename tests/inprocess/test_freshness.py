@@ -3,6 +3,7 @@ target rebuilds; an unchanged workspace opens no executor and imports no engine 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -150,3 +151,18 @@ assert not loaded, loaded
     with anyio.fail_after(60):
         await anyio.run_process([sys.executable, "-c", code], env=env)
     assert (tmp_path / "build" / "layerctl" / "report.json").is_file()
+
+
+async def test_list_states_and_reasons(tmp_path: Path) -> None:
+    from orchestrator.explain import describe, explain, row
+
+    plan = plan_for(tmp_path, ["a", "b"])
+    await run(dataclasses.replace(plan, targets=plan.targets[:1]), FakeExecutor())
+    checks = await explain(plan, decide_builders=False, refresh=False, verify=False)
+    rows = {c.target.id: describe(c) for c in checks}
+    assert (rows[ID]["state"], rows[ID]["reason"]) == ("up-to-date", None)
+    assert (rows["b:py3.12-x86_64"]["state"], rows["b:py3.12-x86_64"]["reason"]) == (
+        "will-build",
+        "never built",
+    )
+    assert row(checks[1]).endswith("=> will build: never built")
