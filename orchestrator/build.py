@@ -27,13 +27,18 @@ from .pipeline import Attempt, Built, Failed, Outcome, UpToDate
 from .plan import Target
 from .retry import attempts
 from .sizes import LayerTooLarge
+from .stamp import Stamp
 from .targetlog import PhaseClock, TargetLog
 
-__all__ = ["build_target", "result_for"]
+__all__ = ["build_target", "result_for", "up_to_date_row"]
 
 
 def result_for(target: Target, **fields: Any) -> TargetResult:
-    base: dict[str, Any] = {"builder": target.builder, "builder_reason": target.builder_reason}
+    base: dict[str, Any] = {
+        "builder": target.builder,
+        "builder_reason": target.builder_reason,
+        "rebuild_reason": target.rebuild_reason,
+    }
     return TargetResult(
         id=target.id,
         slug=target.slug,
@@ -42,6 +47,18 @@ def result_for(target: Target, **fields: Any) -> TargetResult:
         arch=target.arch.value,
         tool=target.layer.tool.value,
         **{**base, **fields},
+    )
+
+
+def up_to_date_row(target: Target, stamp: Stamp) -> TargetResult:
+    """The row of a target found up to date before the run decided or built anything."""
+    reason = target.builder_reason or (stamp.offline.builder_reason if stamp.offline else None)
+    return result_for(
+        target,
+        status="up-to-date",
+        builder_reason=reason,
+        log=str(target.out_dir / LOG_NAME),
+        **stamp.result.model_dump(),
     )
 
 

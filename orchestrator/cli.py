@@ -26,11 +26,9 @@ from .places import lock_places, report_dir
 from .plan import Plan
 from .reporters import Reporter, make_reporter
 from .reporters.plain import PlainReporter
-from .run import decide as decide_targets
 from .run import report_path, run_plan
 from .runlock import run_locks
 from .scheduler import RunOutcome, default_jobs
-from .secrets import Credentials
 from .verify import verify_targets
 
 __all__ = ["app", "main"]
@@ -164,10 +162,14 @@ def _build(invocation: Invocation, layers: list[str] | None) -> None:
     """The body of `build-all` and `build`: their flags differ only in the layer names."""
     flags = invocation.run
 
+    if flags.dry_run:
+        return list_targets(invocation, layers)
+
     def work(plan: Plan, reporter: Reporter) -> Awaitable[tuple[RunOutcome, int]]:
         options, force, publish = plan.options, flags.force, flags.publish
         return run_plan(plan, reporter, keep_going=options.keep_going, force=force, publish=publish,
-                        timeout_s=options.timeout, retries=options.retries)  # fmt: skip
+                        timeout_s=options.timeout, retries=options.retries, refresh=flags.refresh,
+                        verify_zips=flags.verify_zips)  # fmt: skip
 
     _run(invocation, layers, work)
 
@@ -195,21 +197,16 @@ def publish(invocation: Invocation, layers: list[str] | None) -> None:
 
 @command("list", layers=None)
 def list_targets(invocation: Invocation, layers: list[str] | None) -> None:
-    """Print the targets a build would run (a dry run), with the builder each would use."""
-    plan = invocation.plan(layers)
+    """Print each target (a dry run): up to date, or will build and why, with its builder."""
+    from .explain import explain, show
+
+    plan, flags = invocation.plan(layers), invocation.run
     _targets_or_exit(plan)
-    targets = list(plan.targets)
-    if invocation.run.decide:
-        credentials = Credentials.from_env()
-        targets = anyio.run(lambda: decide_targets(plan, credentials))
-    if invocation.run.format == "json":
-        typer.echo(json.dumps([t.describe() for t in targets], indent=2))
-    else:
-        for target in targets:
-            typer.echo(target.row())
-        for layer, why in plan.left_out:
-            typer.echo(f"# {layer}: {why}")
-    if any(t.problem for t in targets):
+    checks = anyio.run(
+        lambda: explain(plan, decide_builders=flags.decide, refresh=flags.refresh, verify=flags.verify_zips)
+    )
+    show(plan, checks, flags.format, typer.echo)
+    if any(c.target.problem for c in checks):
         raise typer.Exit(EXIT_USAGE)  # a layer whose project cannot be read: as build-all would
 
 

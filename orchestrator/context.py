@@ -20,6 +20,7 @@ class BuildContext:
     credentials: Credentials = field(default_factory=Credentials)
     masker: Masker = field(default_factory=Masker)
     force: bool = False
+    verify_zips: bool = False  # hash every stamped zip, not only those whose size/mtime/inode differ
     timeout_s: float | None = None  # per target attempt
     retries: int = 0  # extra attempts after a transient failure
     local: LocalWheels = field(default_factory=LocalWheels)  # the run's in-repo projects and wheels

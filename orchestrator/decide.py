@@ -63,8 +63,8 @@ async def decide_builders(
     local = local or LocalWheels()
 
     async def one(target: Target) -> Target:
-        if target.problem:
-            return target  # it fails with its layer's problem; nothing to decide
+        if target.problem or target.decided is not None:
+            return target  # it fails with its layer's problem, or its last build's decision holds
         if target.builder != "auto":
             return with_builder(target, target.builder, f"builder = {target.builder}")
         env = env_for(target) if env_for else uv_environment()

@@ -79,6 +79,7 @@ class TargetResult(BaseModel):
     tool: str
     builder: str
     builder_reason: str | None = None
+    rebuild_reason: str | None = None  # why it was built: never built, requirements changed (...), --force
     status: Status
     started_at: float | None = None  # Unix time the build started (the report's timeline)
     duration_s: float = 0.0

@@ -26,6 +26,7 @@ from .errors import BuildError, LayerctlError, TargetTimeout
 from .events import Phase
 from .executors import Executor, InstallRequest, WheelRequest
 from .fileio import replace_tree, write_atomic
+from .freshness import lock_inputs, offline_record
 from .localsrc import LocalRef
 from .localwheels import LocalSet, keyed_requirements, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
@@ -109,6 +110,7 @@ class Attempt:
         out = target.out_dir
         await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
+        inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
         requirements = await requirements_for(target)
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
@@ -117,12 +119,17 @@ class Attempt:
         local = local_projects(target, requirements)
         keyed = await keyed_requirements(ctx.local, target, requirements, local) if local else requirements
         key = input_key(target, await self.executor.fingerprint(target), keyed)
-        previous = await anyio.to_thread.run_sync(up_to_date, out, key)
+        record = await offline_record(target, ctx.local, requirements, inputs)
+        previous = await anyio.to_thread.run_sync(lambda: up_to_date(out, key, verify=ctx.verify_zips))
         if previous is not None and not ctx.force:
             await log(f"up to date: inputs unchanged since the last build ({previous.sha256[:12]})")
+            if previous.offline is None or previous.offline.material != record.material:
+                await anyio.to_thread.run_sync(write_stamp, out, key, previous.result, record)
             return UpToDate(previous)
 
         await anyio.to_thread.run_sync(log.open)
+        if target.rebuild_reason:
+            await log(f"rebuilding: {target.rebuild_reason}")
         await self.phase("installing")  # in-repo wheels first, then the set
         built = await self._local_wheels(requirements, local) if local else None
         own = ""
@@ -190,7 +197,7 @@ class Attempt:
             image=installed.image,
             image_id=installed.image_id,
         )
-        await anyio.to_thread.run_sync(write_stamp, out, key, made)
+        await anyio.to_thread.run_sync(write_stamp, out, key, made, record)
         return Built(made)
 
     @staticmethod

@@ -43,6 +43,7 @@ class Target:
     settings: LayerSettings
     decided: Builder | None = None  # the builder this target builds with, once decided
     builder_reason: str | None = None  # why this builder
+    rebuild_reason: str | None = None  # why it builds (freshness.py); None: not checked or up to date
 
     @property
     def python(self) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,12 +30,14 @@ from .errors import (
 from .events import Emit, Event, Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
+from .freshness import check_targets
 from .localwheels import LocalWheels
 from .places import cache_dir, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
+from .stamp import Stamp
 from .tools import uv_environment
 
 __all__ = ["event_pipe", "exit_code_for", "finish_run", "report_path", "run_plan"]
@@ -122,20 +125,26 @@ def report_path(plan: Plan) -> Path:
     return plan.workspace.root / plan.options.report_dir / "report.json"
 
 
-async def decide(plan: Plan, credentials: Credentials, local: LocalWheels | None = None) -> list[Target]:
-    """The plan's targets with every `auto` builder decided (see decide.py). In-repo projects
-    are built into ``local`` (the run's), else into a temporary directory removed here."""
+async def decide(
+    plan: Plan,
+    credentials: Credentials,
+    local: LocalWheels | None = None,
+    targets: Sequence[Target] | None = None,
+) -> list[Target]:
+    """The targets (default: the plan's) with every `auto` builder decided (see decide.py).
+    In-repo projects are built into ``local`` (the run's), else into a temporary directory."""
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
+    targets = plan.targets if targets is None else targets
 
     def env_for(target: Target) -> dict[str, str]:
         urls = context.indexes(target)
         return uv_environment(urls.default, context.ca_bundle(target), extra_index_urls=urls.extra)
 
     if local is not None:
-        return await decide_builders(plan.targets, env_for, local)
+        return await decide_builders(targets, env_for, local)
     local = LocalWheels()
     try:
-        return await decide_builders(plan.targets, env_for, local)
+        return await decide_builders(targets, env_for, local)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
@@ -151,37 +160,45 @@ async def run_plan(
     retries: int = 0,
     credentials: Credentials | None = None,
     publish: bool = False,
+    refresh: bool = False,
+    verify_zips: bool = False,
 ) -> tuple[RunOutcome, int]:
     """Build the plan's targets; with ``publish``, each target's zip is published as soon as it
-    is ready, in the target's own task (``publish/``: boto3 is imported only then)."""
+    is ready, in the target's own task (``publish/``: boto3 is imported only then). Targets
+    whose inputs equal their last good build's are found first (``freshness.py``), before any
+    decision, executor or network."""
     credentials = credentials or Credentials.from_env()
     local = LocalWheels(cache_dir(plan))  # in-repo wheels of this run, removed when it ends
+    policy = _Policy(keep_going, force, refresh, verify_zips, timeout_s, retries, publish)
     try:
-        return await _run_plan(
-            plan, reporter, local, keep_going, force, timeout_s, retries, credentials, publish
-        )
+        return await _run_plan(plan, reporter, local, policy, credentials)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
 
 
+@dataclass(frozen=True)
+class _Policy:
+    keep_going: bool
+    force: bool
+    refresh: bool
+    verify_zips: bool
+    timeout_s: float | None
+    retries: int
+    publish: bool
+
+
 async def _run_plan(
-    plan: Plan,
-    reporter: Reporter,
-    local: LocalWheels,
-    keep_going: bool,
-    force: bool,
-    timeout_s: float | None,
-    retries: int,
-    credentials: Credentials,
-    publish: bool,
+    plan: Plan, reporter: Reporter, local: LocalWheels, policy: _Policy, credentials: Credentials
 ) -> tuple[RunOutcome, int]:
+    retries, publish = policy.retries, policy.publish
     context = BuildContext(
         workspace=plan.workspace.root,
         credentials=credentials,
         masker=Masker.for_credentials(credentials),
-        force=force,
-        timeout_s=timeout_s,
+        force=policy.force,
+        verify_zips=policy.verify_zips,
+        timeout_s=policy.timeout_s,
         retries=retries,
         local=local,
     )
@@ -204,12 +221,21 @@ async def _run_plan(
         async def notice(message: str) -> None:
             await emit(Notice(context.masker(message)))
 
-        undecided = sum(t.builder == "auto" and not t.problem for t in plan.targets)
-        if undecided:
-            await notice(f"deciding the builder of {undecided} targets (is there a wheel for everything?)")
-        targets = list(plan.targets)
+        targets, fresh = list(plan.targets), dict[str, Stamp]()
         with interrupt.cancels():
-            targets = await decide(plan, credentials, local)
+            checks = await check_targets(
+                plan.targets, local, force=policy.force, refresh=policy.refresh, verify=policy.verify_zips
+            )
+            targets = [c.target for c in checks]
+            fresh = {c.target.id: c.stamp for c in checks if c.fresh and c.stamp is not None}
+            stale = [t for t in targets if t.id not in fresh]
+            undecided = sum(t.builder == "auto" and not t.problem for t in stale)
+            if undecided:
+                await notice(
+                    f"deciding the builder of {undecided} targets (is there a wheel for everything?)"
+                )
+            decided = {t.id: t for t in await decide(plan, credentials, local, stale)} if stale else {}
+            targets = [decided.get(t.id, t) for t in targets]
         if interrupt.interrupted:
             await emit(RunStarted(tuple(t.id for t in targets), jobs))
             outcome = await finish(targets, {}, set(), emit, started, interrupted=True)
@@ -225,7 +251,7 @@ async def _run_plan(
                 network=plan.options.container_network,
             )
             # each builder's module is imported and opened only when a target needs it
-            builders = (Builder(t.builder) for t in targets if not t.problem)
+            builders = (Builder(t.builder) for t in targets if not t.problem and t.id not in fresh)
             async with open_executors(builders, setup) as executors:
                 outcome = await run_targets(
                     targets,
@@ -234,8 +260,9 @@ async def _run_plan(
                     jobs=jobs,
                     context=context,
                     interrupt=interrupt,
-                    keep_going=keep_going,
+                    keep_going=policy.keep_going,
                     after=None if after is None else (lambda t, r: after(t, r, emit)),
+                    fresh=fresh,
                 )
     return outcome, await finish_run(plan, outcome, started_at, jobs)
 

@@ -125,6 +125,27 @@ class RunFlags(Model):
     force: bool = setting(
         False, "Rebuild targets whose inputs have not changed.", flag="--force", commands=BUILD, strict=True
     )
+    refresh: bool = setting(
+        False,
+        "Resolve again: re-export uv and Poetry locks, re-resolve pip layers' pins and re-decide `auto` builders (a target whose set is unchanged stays up to date).",
+        flag="--refresh",
+        commands=BUILD | {"list"},
+        strict=True,
+    )
+    verify_zips: bool = setting(
+        False,
+        "Hash every existing layer.zip to confirm it is intact (by default only a zip whose size, mtime or inode changed is hashed).",
+        flag="--verify-zips",
+        commands=BUILD | {"list"},
+        strict=True,
+    )
+    dry_run: bool = setting(
+        False,
+        "Build nothing: show each target as `up to date` or `will build` with the reason (as `layerctl list`).",
+        flag="--dry-run",
+        commands=BUILD,
+        strict=True,
+    )
     publish: bool = setting(
         False,
         "Publish each target to AWS as soon as its zip is ready (`[tool.layerctl.publish]`).",

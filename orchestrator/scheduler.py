@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import anyio
 
-from .build import build_target, result_for
+from .build import build_target, result_for, up_to_date_row
 from .context import BuildContext
 from .errors import EXIT_USAGE
 from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
 from .fanout import Fanned, Interrupt, fan_out
 from .plan import Target
+from .stamp import Stamp
 
 __all__ = [
     "AfterBuild",
@@ -60,21 +61,30 @@ async def run_targets(
     interrupt: Interrupt,
     keep_going: bool = False,
     after: AfterBuild | None = None,
+    fresh: Mapping[str, Stamp] | None = None,
 ) -> RunOutcome:
     """Build the targets, ``jobs`` at a time. ``after`` runs on each good result in the same
-    task, outside the build slot: the next build starts while this target's zip is published."""
+    task, outside the build slot: the next build starts while this target's zip is published.
+    Targets in ``fresh`` (found up to date before the run decided anything) are reported from
+    their stamps, without an executor."""
+    fresh = fresh or {}
     started = time.monotonic()
     await emit(RunStarted(tuple(t.id for t in targets), jobs))
     # a layer whose project cannot be read fails its targets at once, and stops no other layer
     broken = {t.id: broken_layer(t) for t in targets if t.problem}
     for result in broken.values():
         await emit(TargetFinished(result))
-    order = _slowest_first([t for t in targets if not t.problem], executor_for)
+    ready = [t for t in targets if t.id in fresh]
+    order = ready + _slowest_first([t for t in targets if not t.problem and t.id not in fresh], executor_for)
     slots = anyio.CapacityLimiter(jobs)
     began: set[str] = set()
     halted = anyio.Event()  # a build failed under fail-fast: no queued target starts
 
     async def build(target: Target) -> TargetResult:
+        if target.id in fresh:
+            result = up_to_date_row(target, fresh[target.id])
+            await emit(TargetFinished(result))
+            return await after(target, result) if after is not None else result
         async with slots:
             if halted.is_set():
                 await anyio.sleep_forever()  # the fan-out is stopping and cancels this at once

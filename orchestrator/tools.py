@@ -21,6 +21,7 @@ would change what a target installs without changing its input key. So every uv 
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -42,6 +43,7 @@ __all__ = [
     "uv_bin",
     "uv_environment",
     "uv_error",
+    "uv_identity",
     "uv_project_environment",
 ]
 
@@ -58,6 +60,18 @@ def uv_bin() -> str:
     if found:
         return found
     raise EnvironmentProblem("uv not found: install layerctl with its dependencies (pip install layerctl)")
+
+
+async def uv_identity() -> str:
+    """The uv a native build runs, named without starting it when it is layerctl's own (the
+    ``uv`` distribution's binary); any other uv is asked once per run."""
+    try:
+        from uv import find_uv_bin
+
+        find_uv_bin()
+        return f"uv {importlib.metadata.version('uv')}"
+    except (ImportError, FileNotFoundError, importlib.metadata.PackageNotFoundError):
+        return await tool_version(uv_bin())
 
 
 _TIMEOUT_S = 30.0
