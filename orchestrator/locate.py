@@ -29,8 +29,13 @@ def find_workspace(start: Path) -> Path:
         raise ConfigError(f"{start}: no such directory; pass the workspace root with -C")
     here = (start, *start.parents)
     settings = [(d, layers) for d in here if (layers := _settings(d)) is not None]
+    # a pyproject.toml above without settings is a workspace that takes every default
+    defaults = [
+        (d, _DEFAULT_LAYERS) for d in here if (d / "pyproject.toml").is_file() and _settings(d) is None
+    ]
     for i, (candidate, _layers) in enumerate(settings):
-        if not any(_lists(outer, patterns, candidate) for outer, patterns in settings[i + 1 :]):
+        outers = settings[i + 1 :] + [(d, p) for d, p in defaults if d in candidate.parents]
+        if not any(_lists(outer, patterns, candidate) for outer, patterns in outers):
             return candidate
     for directory in here:
         if (directory / "pyproject.toml").is_file() and _matches_any(directory, _DEFAULT_LAYERS):

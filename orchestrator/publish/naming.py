@@ -95,8 +95,15 @@ def s3_key(settings: PublishSettings, target: Target, sha256: str) -> str:
 def check_names(targets: Iterable[tuple[Target, PublishSettings]], regions: Iterable[str]) -> None:
     """Every name a run would send, checked before it sends anything (ConfigError, exit 2)."""
     regions = list(regions)
+    named: dict[str, str] = {}
     for target, settings in targets:
-        layer_name(settings, target)
+        name = layer_name(settings, target)
+        if name in named:  # two targets under one name would prune and shadow each other's versions
+            raise ConfigError(
+                f"{target.id} and {named[name]} would both publish as layer {name!r}: 'layer-name' = "
+                f"{settings.layer_name!r} must tell every target apart (use {{layer}}, {{python_nodot}}, {{arch}})"
+            )
+        named[name] = target.id
         description(settings, target, "0" * 64)
         for region in regions:
             bucket_name(settings, region)

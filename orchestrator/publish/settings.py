@@ -4,6 +4,8 @@ Credentials and the endpoint are never settings: they come from the AWS SDK's ow
 
 from __future__ import annotations
 
+import string
+
 from pydantic import field_validator
 
 from ..settings import Model, setting
@@ -16,11 +18,20 @@ _EXAMPLE = {"layer": "web", "python": "3.12", "python_nodot": "312", "arch": "ar
 
 
 def _check_template(value: str, allowed: dict[str, str]) -> str:
+    """Only plain ``{name}`` placeholders: no attribute or index access, conversion or format spec
+    (a template is text with values put in, never code that reaches into them)."""
+    names = ", ".join("{" + name + "}" for name in allowed)
     try:
-        value.format(**allowed)
-    except (KeyError, IndexError, ValueError):
-        names = ", ".join("{" + name + "}" for name in allowed)
+        fields = [
+            (field, spec, conv)
+            for _text, field, spec, conv in string.Formatter().parse(value)
+            if field is not None
+        ]
+    except ValueError:
         raise ValueError(f"may use only the placeholders {names}") from None
+    for field, spec, conv in fields:
+        if field not in allowed or spec or conv:
+            raise ValueError(f"may use only the placeholders {names} (found {{{field}}})")
     return value
 
 

@@ -206,3 +206,15 @@ def test_only_takes_slugs(make_workspace: Callable[..., Path]) -> None:
         "web:py3.12-arm64",
         "data:py3.12-arm64",
     }
+
+
+def test_a_layer_with_its_own_table_under_a_root_without_settings(tmp_path: Path) -> None:
+    """The root only a uv workspace marks (no [tool.layerctl]) still wins over a layer whose own
+    table sets `python`, `extras` or `name`: from inside the layer, the root is found."""
+    (tmp_path / "layers/api").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text('[tool.uv.workspace]\nmembers = ["layers/*"]\n')
+    for own in ('python = ["3.11"]', 'name = "api"', 'builder = "native"'):
+        (tmp_path / "layers/api/pyproject.toml").write_text(
+            f'[project]\nname = "api"\nversion = "1"\n\n[tool.layerctl]\n{own}\n'
+        )
+        assert find_workspace(tmp_path / "layers/api") == tmp_path, own

@@ -40,6 +40,8 @@ def plan(root: Path, workspace: str, layer: str = "", name: str = "web") -> Plan
         ('share = {accounts = ["12"]}', "'share': '12' is not an AWS account id (12 digits, as a string)"),
         ("keep = 0", "'keep': Input should be greater than or equal to 1"),
         ('layer-name = "{name}"', "'layer-name': may use only the placeholders"),
+        ('layer-name = "{layer.__class__}"', "'layer-name': may use only the placeholders"),
+        ('description = "{layer!r}"', "'description': may use only the placeholders"),
         ('bucket = "x-{arch}"', "'bucket': may use only the placeholders {region}"),
         ('regions = ["Europe"]', "'regions': 'Europe' is not an AWS region name (e.g. eu-west-1)"),
     ],
@@ -81,3 +83,16 @@ def test_names_aws_would_refuse_are_caught_before_sending(
     with pytest.raises(ConfigError) as caught:
         check_names(pairs, ["eu-west-1"])
     assert error in caught.value.message
+
+
+def test_two_targets_under_one_layer_name_are_refused(tmp_path: Path) -> None:
+    """They would prune and shadow each other's versions, and hand deleted ARNs to a deploy."""
+    made = plan(tmp_path, 'regions = ["eu-west-1"]\nlayer-name = "{layer}-{arch}"')
+    (tmp_path / "pyproject.toml").write_text(
+        (tmp_path / "pyproject.toml").read_text().replace('python = ["3.12"]', 'python = ["3.11", "3.12"]')
+    )
+    config = load_workspace(tmp_path)
+    made = make_plan(config, discover_layers(config))
+    pairs = [(t, settings_for(made.workspace.publish, t.layer.publish)) for t in made.targets]
+    with pytest.raises(ConfigError, match="would both publish as layer 'web-arm64'"):
+        check_names(pairs, ["eu-west-1"])
