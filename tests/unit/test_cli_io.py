@@ -71,8 +71,8 @@ def test_unreadable_layers_parent_is_an_error_naming_it(workspace: Path) -> None
     assert f"error: {workspace / 'layers'}: cannot look into this directory" in result.stderr
 
 
-# Builds here never reach an index: layers have no dependencies (or one uv cannot find offline).
-OFFLINE = {"UV_OFFLINE": "1", "LAYERCTL_INDEX_URL": "http://127.0.0.1:9/simple"}
+# Builds here never reach an index: layers have no dependencies (or one the closed index cannot have).
+OFFLINE = {"UV_HTTP_RETRIES": "0", "LAYERCTL_INDEX_URL": "http://127.0.0.1:9/simple"}
 
 
 def offline(root: Path) -> dict[str, str]:

@@ -6,8 +6,8 @@ projects and lock files, odd ``LAYERCTL_*`` variables) run through ``layerctl li
 a documented one and nothing shows a traceback; 70 (a bug in layerctl) fails the test with the
 traceback (LAYERCTL_DEBUG=1 is set for it).
 
-Offline and fast: ``list --no-decide``; builds get ``UV_OFFLINE=1``, an empty uv cache and an
-index on a closed loopback port, so an install fails at once instead of reaching a network.
+Offline and fast: ``list --no-decide``; builds get an index on a closed loopback port, an empty
+uv cache and no uv retries, so an install fails at once instead of reaching a network.
 In CI (``CI`` set) the examples are derandomized, so a failure there is reproducible;
 ``FUZZ_SCALE=N`` runs N times as many examples (a longer hunt, locally).
 """
@@ -31,13 +31,15 @@ from tests.support.cli import invoke
 
 pytestmark = pytest.mark.fuzz
 
-DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 130}
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guide.md"
+# The guide's table of exit codes, but 70: a bug in layerctl is what this test looks for.
+DOCUMENTED_EXIT_CODES = {int(c) for c in re.findall(r"^\| (\d+) \|", GUIDE.read_text(), re.M)} - {70}
 CI = bool(os.environ.get("CI"))
 SCALE = int(os.environ.get("FUZZ_SCALE", "1"))  # FUZZ_SCALE=20 for a long hunt
 
 settings.register_profile(
     "layerctl-fuzz",
-    deadline=timedelta(seconds=5),
+    deadline=timedelta(seconds=10),  # generous: CI machines are shared
     derandomize=CI,  # CI explores the same examples on every run
     database=None if CI else settings.default.database,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -168,6 +170,7 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "timeout": some(0.5, 1, 30, 1e9, 10**12),
     "retries": st.integers(0, 10),
     "name": some("web", "data", "a:b", "", "x.y_z-1"),
+    "container-network": some("bridge", "host", "none", "my-net", "a b", ""),
 }
 
 
@@ -188,7 +191,7 @@ def value_for(draw: st.DrawFn, key: str, calm: int) -> Any:
     if not rarely(draw, 10 * calm):
         if key in GOOD and not rarely(draw, 3 * calm):
             return draw(GOOD[key])
-        return draw(PLAUSIBLE[key])
+        return draw(PLAUSIBLE.get(key, values))  # a key added since: odd values until it is here
     if key in PATH_KEYS:  # where layerctl writes: odd, but never outside the example
         return draw(st.one_of(some(*SAFE_PATHS), st.integers(), st.booleans(), st.lists(text)))
     return draw(values)
@@ -326,10 +329,9 @@ class Workspace:
 # (counted in the statistics, not failed); the xfail examples below keep each in view and
 # fail once it is fixed, so its entry here goes then.
 FIXED_ELSEWHERE = {
-    ("orchestrator/build.py", "build_target"): "an output directory that cannot be created (a file "
-    "in the way, a name too long) raises out of build_target before the target's log opens",
-    ("orchestrator/resolve/poetry.py", None): "a malformed poetry.lock (an invalid lock-version, a "
-    "package without name or version, fields of the wrong type) raises instead of failing its target",
+    ("orchestrator/outputs.py", "check_inside"): "a path setting (output, report-dir, cache-dir) with "
+    "a part longer than the file system allows: is_symlink raises ENAMETOOLONG instead of a one-line "
+    "ConfigError",
 }
 
 
@@ -418,6 +420,7 @@ def run(case: Workspace, base: Path, command: list[str]) -> None:
                 "GITHUB_ACTIONS": None,
                 "GITHUB_STEP_SUMMARY": None,
                 "UV_OFFLINE": "1",
+                "UV_HTTP_RETRIES": "0",  # (layerctl drops UV_OFFLINE): the closed port answers at once
                 "UV_CACHE_DIR": str(Path(tmp) / "uv-cache"),
                 "HOME": tmp,
                 "NO_COLOR": "1",
@@ -447,43 +450,44 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-@settings(PROFILE, max_examples=400 * SCALE)
+@settings(PROFILE, max_examples=300 * SCALE)
 @given(case=workspaces())
 def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
     run(case, base, ["list", "--no-decide"])
 
 
-def known(bug: str, root_text: str = "[tool.layerctl]\n", **layer: Any) -> Workspace:
-    """One layer ``a`` with the given files: an explicit example of a bug fixed elsewhere."""
+def one_layer(root_text: str = "[tool.layerctl]\n", known_bug: str | None = None, **layer: Any) -> Workspace:
+    """One layer ``a`` with the given files (an explicit example)."""
     pyproject = '[project]\nname = "a"\nversion = "1"\ndependencies = []\n'
-    return Workspace("pyproject.toml", root_text, [Layer("a", pyproject, **layer)], known_bug=bug)
+    return Workspace("pyproject.toml", root_text, [Layer("a", pyproject, **layer)], known_bug=known_bug)
 
 
-OUTPUT_IS_A_FILE = known("build.py", '[tool.layerctl]\noutput = "pyproject.toml"\n')
-OUTPUT_TOO_LONG = known("build.py", f'[tool.layerctl]\noutput = "{"x" * 300}"\n')
-POETRY_LOCK_VERSION = known("poetry.py", poetry_lock='[metadata]\nlock-version = "abc"\n')
-POETRY_PACKAGE_WITHOUT_NAME = known(
-    "poetry.py", poetry_lock='[metadata]\nlock-version = "2.1"\n[[package]]\ngroups = ["main"]\n'
+# Found by this test, fixed since: they stay as explicit examples.
+OUTPUT_IS_A_FILE = one_layer('[tool.layerctl]\noutput = "pyproject.toml"\n')
+POETRY_LOCK_VERSION = one_layer(poetry_lock='[metadata]\nlock-version = "abc"\n')
+POETRY_PACKAGE_WITHOUT_NAME = one_layer(
+    poetry_lock='[metadata]\nlock-version = "2.1"\n[[package]]\ngroups = ["main"]\n'
 )
-POETRY_METADATA_NOT_A_TABLE = known("poetry.py", poetry_lock='metadata = "2.1"\n')
+POETRY_METADATA_NOT_A_TABLE = one_layer(poetry_lock='metadata = "2.1"\n')
+# Being fixed elsewhere (see FIXED_ELSEWHERE): strict, so they fail once fixed.
+NAME_TOO_LONG = ("orchestrator/outputs.py", "check_inside")
+OUTPUT_TOO_LONG = one_layer(f'[tool.layerctl]\noutput = "{"x" * 300}"\n', known_bug="outputs.py")
+REPORT_DIR_TOO_LONG = one_layer(f'[tool.layerctl]\nreport-dir = "{"x" * 300}"\n', known_bug="outputs.py")
 
 
-@settings(PROFILE, max_examples=150 * SCALE, deadline=timedelta(seconds=30))
+@settings(PROFILE, max_examples=120 * SCALE, deadline=timedelta(seconds=60))
 @given(case=workspaces(calm=5), log_format=st.sampled_from(["plain", "json", "github"]))
-@example(case=OUTPUT_IS_A_FILE, log_format="plain").xfail(
-    reason="build.py: " + FIXED_ELSEWHERE[("orchestrator/build.py", "build_target")], raises=AssertionError
-)
+@example(case=OUTPUT_IS_A_FILE, log_format="plain")
+@example(case=POETRY_LOCK_VERSION, log_format="json")
+@example(case=POETRY_PACKAGE_WITHOUT_NAME, log_format="github")
+@example(case=POETRY_METADATA_NOT_A_TABLE, log_format="plain")
 @example(case=OUTPUT_TOO_LONG, log_format="plain").xfail(
-    reason="build.py: " + FIXED_ELSEWHERE[("orchestrator/build.py", "build_target")], raises=AssertionError
+    reason="outputs.py: " + FIXED_ELSEWHERE[NAME_TOO_LONG], raises=AssertionError
 )
-@example(case=POETRY_LOCK_VERSION, log_format="plain").xfail(
-    reason="poetry.py: " + FIXED_ELSEWHERE[("orchestrator/resolve/poetry.py", None)], raises=AssertionError
-)
-@example(case=POETRY_PACKAGE_WITHOUT_NAME, log_format="plain").xfail(
-    reason="poetry.py: " + FIXED_ELSEWHERE[("orchestrator/resolve/poetry.py", None)], raises=AssertionError
-)
-@example(case=POETRY_METADATA_NOT_A_TABLE, log_format="plain").xfail(
-    reason="poetry.py: " + FIXED_ELSEWHERE[("orchestrator/resolve/poetry.py", None)], raises=AssertionError
+@example(case=REPORT_DIR_TOO_LONG, log_format="plain").xfail(
+    reason="outputs.py: " + FIXED_ELSEWHERE[NAME_TOO_LONG], raises=AssertionError
 )
 def test_build_all_never_shows_a_traceback(base: Path, case: Workspace, log_format: str) -> None:
-    run(case, base, ["build-all", "--builder", "native", "--arch", "x86_64", "--log-format", log_format])
+    # one architecture and no retries (each retry waits seconds): the rest is the workspace's
+    flags = ["--builder", "native", "--arch", "x86_64", "--retries", "0", "--log-format", log_format]
+    run(case, base, ["build-all", *flags])
