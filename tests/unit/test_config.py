@@ -423,3 +423,15 @@ def test_the_reference_tables_are_the_declarations() -> None:
         "docs/reference.md differs from the declarations: run "
         "python -c 'from orchestrator.options import reference_tables as r; print(r(), end=\"\")'"
     )
+
+
+def test_a_tool_key_that_is_not_a_table_in_the_root(tmp_path: Path) -> None:
+    """Found by the fuzz test: finding the workspace upward met `tool = 5` with a TypeError."""
+    from tests.support.cli import invoke
+
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n")
+    (tmp_path / "layers/a").mkdir(parents=True)
+    (tmp_path / "layers/a/pyproject.toml").write_text('[project]\nname = "a"\nversion = "1"\n')
+    result = invoke(["-C", str(tmp_path), "list", "--no-decide"])
+    assert result.exit_code == EXIT_USAGE
+    assert result.stderr == f"layerctl: error: {tmp_path / 'pyproject.toml'}: [tool] must be a table\n"
