@@ -233,6 +233,61 @@ REQUIRES_PYTHON = st.one_of(
 )
 
 
+CONSTRAINTS = some(
+    "^1.2", "~1.2.3", "*", ">=1,<2", ">=1.2 <2.0", "1.2.*", "^0.0.1", "~=1.4", "==1.0", "^abc", "~", "^",
+    "1 || 2", ">=", "", "^1.2.3.4.5", "!=1.*",
+)  # fmt: skip
+POETRY_SPEC = st.one_of(
+    CONSTRAINTS,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "version": CONSTRAINTS | values,
+            "extras": st.lists(some("a", "b")) | values,
+            "optional": st.booleans(),
+            "python": CONSTRAINTS | values,
+            "markers": some("sys_platform == 'linux'", "bad ((", "") | values,
+            "platform": some("linux", "") | values,
+            "git": some("https://127.0.0.1:9/x.git") | values,
+            "rev": some("main") | values,
+            "path": some("../b", "x", "") | values,
+            "url": some("https://127.0.0.1:9/x.whl") | values,
+        },
+    ),
+    values,
+)
+
+
+@st.composite
+def tool_tables(draw: st.DrawFn) -> str:
+    """Poetry-style dependencies and the tools' own indexes: what discovery reads besides PEP 621."""
+    body = ""
+    if rarely(draw, 2):
+        deps = draw(
+            st.dictionaries(some("python", "six", "pkg", "Python", "a b") | text, POETRY_SPEC, max_size=3)
+        )
+        body += toml_table("tool.poetry.dependencies", deps)
+    for table in ("tool.uv.index", "tool.poetry.source"):
+        if rarely(draw, 3):
+            for _ in range(draw(st.integers(1, 2))):
+                entry = draw(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            "name": some("corp", "PyPI", "") | values,
+                            "url": some("http://127.0.0.1:9/simple", "ftp://x", "") | values,
+                            "default": st.booleans() | values,
+                            "explicit": st.booleans() | values,
+                            "priority": some("primary", "supplemental", "explicit", "default", "nope")
+                            | values,
+                            "format": some("simple", "flat") | values,
+                        },
+                    )
+                )
+                body += f"[[{table}]]\n" + toml_table(None, entry)
+    return body
+
+
 @st.composite
 def pyproject(draw: st.DrawFn, calm: int) -> str | None:
     """A layer's pyproject.toml: usually TOML with odd contents, sometimes not TOML at all."""
@@ -252,6 +307,8 @@ def pyproject(draw: st.DrawFn, calm: int) -> str | None:
         if rarely(draw, 4 * calm):
             project["requires-python"] = draw(REQUIRES_PYTHON)
         body += toml_table("project", project)
+    if rarely(draw, 3 * calm) or kind == "no-project":
+        body += draw(tool_tables())
     if draw(st.booleans()):
         keys = [*LAYER_KEYS, "jobs"] if rarely(draw, 10 * calm) else LAYER_KEYS
         body += toml_table("tool.layerctl", draw(settings_table(keys, calm)))
@@ -442,9 +499,13 @@ def run(case: Workspace, base: Path, command: list[str]) -> None:
     event("why: " + re.sub(r"'[^']*'|\"[^\"]*\"", "…", stderr.replace(str(root), "<ws>"))[:70])
     assert result.exit_code in DOCUMENTED_EXIT_CODES, f"exit {result.exit_code}\n{stderr}"
     assert "Traceback" not in stderr, stderr
-    if result.exit_code in (2, 3):  # a refusal: one line that says what and where
-        lines = stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("layerctl: "), stderr
+    # stderr holds one-line messages only (warnings, at most one error); a refusal says why,
+    # there or (a layer that cannot be read) in its targets' rows
+    lines = stderr.strip().splitlines()
+    assert all(line.startswith("layerctl: ") for line in lines), stderr
+    assert sum(line.startswith("layerctl: error") for line in lines) <= 1, stderr
+    if result.exit_code in (2, 3):
+        assert lines or re.search(r"\berror\b|FAILED", result.stdout), result.stdout
 
 
 @pytest.fixture(scope="module")
