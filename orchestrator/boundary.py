@@ -93,9 +93,15 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]
             yield exc
 
 
+# Control characters a message may quote (in a key, a path, a variable) are shown escaped: an
+# error stays one line on a terminal and cannot move its cursor.
+_ESCAPES = {
+    code: repr(chr(code))[1:-1] for code in [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029] if code != 0x09
+}
+
+
 def error_line(text: str) -> None:
-    # one line, whatever a message quotes (a key or a path with a newline in it)
-    typer.echo(text.replace("\r", "\\r").replace("\n", "\\n"), err=True)
+    typer.echo(text.translate(_ESCAPES), err=True)
 
 
 def _print_traceback(exc: BaseException) -> None:

@@ -3,10 +3,12 @@ only in directories carrying its marker; or the containers of runs that are gone
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .discovery import Layer
+from .errors import EnvironmentProblem
 from .outputs import MARKER, check_inside, clean_output_dir, clean_report_dir
 from .runlock import LOCK_NAME
 
@@ -24,16 +26,31 @@ def clean_outputs(outputs: Iterable[tuple[Layer, str]], say: Callable[[str], Non
             seen.add(out_root)
             continue
         seen.add(out_root)
-        if clean_output_dir(out_root) is None:
+        with _removing(out_root):
+            cleaned = clean_output_dir(out_root)
+        if cleaned is None:
             say(f"skipped {out_root}: layerctl did not make it (no {MARKER} in it)")
         else:
             say(f"removed the outputs in {out_root}")
 
 
 def clean_report(report_dir: Path, say: Callable[[str], None]) -> None:
-    for name in clean_report_dir(report_dir) or ():
+    with _removing(report_dir):
+        removed = clean_report_dir(report_dir)
+    for name in removed or ():
         if name != LOCK_NAME:
             say(f"removed {report_dir / name}")
+
+
+@contextmanager
+def _removing(directory: Path) -> Iterator[None]:
+    """A file layerctl may not remove (no permission) is this machine's problem, in one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"{directory}: cannot remove layerctl's files there ({exc.strerror or exc})"
+        ) from None
 
 
 async def remove_leftover_containers(say: Callable[[str], None]) -> None:

@@ -61,7 +61,7 @@ def _settings(directory: Path) -> tuple[str, ...] | None:
             table = tool_table(data, pyproject)
         else:
             return None
-    except (ConfigError, AttributeError):
+    except (ConfigError, AttributeError, TypeError):  # TypeError: `tool = 5`
         return None
     layers = table.get("layers", _DEFAULT_LAYERS)
     if isinstance(layers, str):

@@ -71,8 +71,8 @@ def test_unreadable_layers_parent_is_an_error_naming_it(workspace: Path) -> None
     assert f"error: {workspace / 'layers'}: cannot look into this directory" in result.stderr
 
 
-# Builds here never reach an index: layers have no dependencies (or one uv cannot find offline).
-OFFLINE = {"UV_OFFLINE": "1", "LAYERCTL_INDEX_URL": "http://127.0.0.1:9/simple"}
+# Builds here never reach an index: layers have no dependencies (or one the closed index cannot have).
+OFFLINE = {"UV_HTTP_RETRIES": "0", "LAYERCTL_INDEX_URL": "http://127.0.0.1:9/simple"}
 
 
 def offline(root: Path) -> dict[str, str]:
@@ -217,3 +217,38 @@ def test_github_step_summary_that_cannot_be_written(tmp_path: Path, monkeypatch:
     warning = out.getvalue().splitlines()[-1]
     assert warning.startswith("::warning title=layerctl::cannot append the run summary to ")
     assert str(summary) in warning and "No such file or directory" in warning
+
+
+@needs_nobody
+def test_unreadable_workspace_root(workspace: Path) -> None:
+    workspace.chmod(0o711)  # can pass through it, cannot list it
+    result = layerctl(
+        "-C",
+        str(workspace),
+        "list",
+        "--no-decide",
+        cwd=Path("/"),
+        prefix=NOBODY or [],
+        env={"COLUMNS": "300"},
+    )
+    no_traceback(result)
+    assert result.returncode == EXIT_USAGE  # typer checks -C: a usage error
+    assert "is not readable" in result.stderr
+
+
+@needs_nobody
+def test_clean_that_cannot_remove_the_outputs(workspace: Path) -> None:
+    built = layerctl(
+        "build-all", "--builder", "native", "--arch", "x86_64", cwd=workspace, env=offline(workspace)
+    )
+    assert built.returncode == 0, built.stderr
+    chown_to_nobody(workspace)
+    layer_out = workspace / "layers/a/build/lambda/layer"
+    (layer_out / "py3.12-x86_64").chmod(0o555)  # its zip cannot be removed
+    result = layerctl("clean", cwd=workspace, prefix=NOBODY or [], env=offline(workspace))
+    no_traceback(result)
+    assert result.returncode == EXIT_ENVIRONMENT, result.stdout + result.stderr
+    assert result.stderr.splitlines() == [
+        f"layerctl: error: {layer_out}: cannot remove layerctl's files there (Permission denied)"
+    ]
+    assert (layer_out / "py3.12-x86_64" / "layer.zip").exists()

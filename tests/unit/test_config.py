@@ -473,3 +473,15 @@ def test_a_file_that_is_not_utf8_is_one_line(make_workspace: Callable[..., Path]
     (root / "layers/a/pyproject.toml").write_bytes(b'[project]\nname = "a\xff"\nversion = "1"\n')
     with pytest.raises(ConfigError, match="not UTF-8 text"):
         read_toml(root / "layers/a/pyproject.toml")
+
+
+def test_a_tool_key_that_is_not_a_table_in_the_root(tmp_path: Path) -> None:
+    """Found by the fuzz test: finding the workspace upward met `tool = 5` with a TypeError."""
+    from tests.support.cli import invoke
+
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n")
+    (tmp_path / "layers/a").mkdir(parents=True)
+    (tmp_path / "layers/a/pyproject.toml").write_text('[project]\nname = "a"\nversion = "1"\n')
+    result = invoke(["-C", str(tmp_path), "list", "--no-decide"])
+    assert result.exit_code == EXIT_USAGE
+    assert result.stderr == f"layerctl: error: {tmp_path / 'pyproject.toml'}: [tool] must be a table\n"
