@@ -111,7 +111,7 @@ class Attempt:
         await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
         inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
-        requirements = await requirements_for(target)
+        requirements = await requirements_for(target, ctx.uv_env(target))
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)
