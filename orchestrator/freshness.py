@@ -61,7 +61,8 @@ class Check:
 
 def lock_inputs(target: Target) -> dict[str, str]:
     """The files a uv layer's requirement set is exported from, by digest (other tools: none;
-    Poetry and pip sets are computed in-process, which costs less than hashing)."""
+    Poetry and pylock sets are read from their lock in-process, which costs less than hashing; a
+    pip layer's pins are kept in its stamp)."""
     if target.layer.tool is not Tool.UV:
         return {}
     root = target.layer.root

@@ -15,6 +15,7 @@ from ..plan import Target
 from ..tools import uv_environment
 from .pip import pin_requirements, pip_requirements
 from .poetry import poetry_requirements
+from .pylock import pylock_requirements
 from .uv import uv_requirements
 
 __all__ = ["requirements_for"]
@@ -30,4 +31,6 @@ async def requirements_for(target: Target, env: Mapping[str, str] | None = None)
         return await uv_requirements(target)
     if tool is Tool.POETRY:
         return await anyio.to_thread.run_sync(poetry_requirements, target)  # reads, validates, hashes
+    if tool is Tool.PYLOCK:
+        return await anyio.to_thread.run_sync(pylock_requirements, target)
     return await pin_requirements(target, pip_requirements(target), env or uv_environment())
