@@ -4,7 +4,16 @@ lists for them, so the installer may pick its wheel for the target and never ano
 
 from __future__ import annotations
 
-from packaging.pylock import Package, Pylock, PylockUnsupportedVersionError, PylockValidationError
+from collections.abc import Set as AbstractSet
+
+from packaging.pylock import (
+    Package,
+    PackageSdist,
+    PackageWheel,
+    Pylock,
+    PylockUnsupportedVersionError,
+    PylockValidationError,
+)
 
 from ..config import read_toml
 from ..errors import ConfigError, ResolveError
@@ -26,7 +35,7 @@ def pylock_requirements(target: Target) -> str:
     except (PylockValidationError, PylockUnsupportedVersionError) as exc:
         raise ResolveError(f"{path}: not a valid pylock.toml ({exc}); {_FIX}") from None
     groups = set(target.settings.groups) if target.settings.groups else set(lock.default_groups or ())
-    environment = {
+    environment: dict[str, str | AbstractSet[str]] = {
         **target_environment(target),
         "extras": frozenset(target.settings.extras),
         "dependency_groups": frozenset(groups),
@@ -46,7 +55,10 @@ def _requirement(package: Package, path: object) -> str:
             f"{path}: package {name} comes from a directory, a repository or an archive; layerctl "
             "installs only index packages from a pylock.toml (use a uv or Poetry lock for local sources)"
         )
-    files = [*(package.wheels or ()), *([package.sdist] if package.sdist else [])]
+    files: list[PackageWheel | PackageSdist] = [
+        *(package.wheels or ()),
+        *([package.sdist] if package.sdist else []),
+    ]
     hashes = sorted({f.hashes["sha256"] for f in files if "sha256" in f.hashes})
     if package.version is None or not hashes:
         raise ResolveError(f"{path}: package {name} has no version or no sha256 hashes; {_FIX}")
