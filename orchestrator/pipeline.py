@@ -100,6 +100,8 @@ class Attempt:
                         await anyio.to_thread.run_sync(functools.partial(leftover.unlink, missing_ok=True))
 
     async def _failed(self, cause: LayerctlError) -> Failed:
+        for line in getattr(cause, "output", ()):  # what a resolver printed, for the log and its hint
+            await self.log(self.ctx.masker(line))
         output = tuple(self.log.tail)
         message = self.ctx.masker(cause.message)
         await self.log(f"error: {message}")

@@ -53,7 +53,7 @@ async def uv_pin(target: Target, declared: str, env: Mapping[str, str]) -> str:
     )
     if result.returncode != 0:
         errors = tuple(result.stderr.decode("utf-8", "replace").splitlines())
-        raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(errors)}")
+        raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(errors)}", output=errors)
     return result.stdout.decode("utf-8", "replace")
 
 
