@@ -10,6 +10,7 @@ from .errors import ConfigError
 from .localwheels import LocalWheels
 from .plan import Target
 from .secrets import Credentials, IndexUrls, Masker, index_urls
+from .tools import uv_environment
 
 __all__ = ["BuildContext", "ca_bundle_path"]
 
@@ -37,6 +38,11 @@ class BuildContext:
 
     def ca_bundle(self, target: Target) -> Path | None:
         return ca_bundle_path(self.workspace, target.settings.ca_bundle)
+
+    def uv_env(self, target: Target) -> dict[str, str]:
+        """uv's environment for resolving the target: its indexes, credentials and CA bundle."""
+        urls = self.indexes(target)
+        return uv_environment(urls.default, self.ca_bundle(target), extra_index_urls=urls.extra)
 
 
 def ca_bundle_path(workspace: Path, value: str | None) -> Path | None:

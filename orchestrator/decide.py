@@ -69,7 +69,7 @@ async def decide_builders(
             return with_builder(target, target.builder, f"builder = {target.builder}")
         env = env_for(target) if env_for else uv_environment()
         try:
-            requirements = await requirements_for(target)
+            requirements = await requirements_for(target, env)
             refs = local_projects(target, requirements)
             if refs:
                 request = WheelRequest(target=target, project=target.layer.root)

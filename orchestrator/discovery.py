@@ -41,6 +41,7 @@ __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]
 class Tool(str, enum.Enum):
     PIP = "pip"
     POETRY = "poetry"
+    PYLOCK = "pylock"
     UV = "uv"
 
     def __str__(self) -> str:
@@ -48,8 +49,12 @@ class Tool(str, enum.Enum):
 
 
 # The lock file each locking tool needs, in detection order.
-LOCK_FILES = {Tool.UV: "uv.lock", Tool.POETRY: "poetry.lock"}
-_LOCK_COMMAND = {Tool.UV: "uv lock", Tool.POETRY: "poetry lock"}
+LOCK_FILES = {Tool.UV: "uv.lock", Tool.POETRY: "poetry.lock", Tool.PYLOCK: "pylock.toml"}
+_LOCK_COMMAND = {
+    Tool.UV: "`uv lock`",
+    Tool.POETRY: "`poetry lock`",
+    Tool.PYLOCK: "`pip lock` (or `uv export --format pylock.toml`)",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,7 +205,7 @@ def _detect_tool(pyproject: Path, choice: str) -> Tool:
     if needed and not (root / needed).is_file() and not (tool is Tool.UV and find_uv_workspace(root)):
         raise ConfigError(
             f'{pyproject}: tool = "{tool}" but there is no {needed} next to it; '
-            f"run `{_LOCK_COMMAND[tool]}` in {root} and commit the lock"
+            f"run {_LOCK_COMMAND[tool]} in {root} and commit the lock"
         )
     return tool
 

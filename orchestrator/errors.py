@@ -93,7 +93,12 @@ class TargetTimeout(BuildError):
 
 
 class ResolveError(BuildError):
-    """The lock or dependency list could not be turned into a requirement set."""
+    """The lock or dependency list could not be turned into a requirement set; ``output``: what
+    the resolving tool printed, for the target's log (its hint is read from there)."""
+
+    def __init__(self, message: str, *, output: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.output = output
 
 
 class NoCompatibleWheel(BuildError):

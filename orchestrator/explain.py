@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from .context import BuildContext
 from .freshness import Check, check_targets
 from .localwheels import LocalWheels
 from .plan import Plan, Target
@@ -19,12 +20,13 @@ __all__ = ["describe", "explain", "row", "show"]
 
 
 async def explain(plan: Plan, *, decide_builders: bool, refresh: bool, verify: bool) -> list[Check]:
-    local = LocalWheels()
+    local, credentials = LocalWheels(), Credentials.from_env()
+    env_for = BuildContext(workspace=plan.workspace.root, credentials=credentials).uv_env
     try:
-        checks = await check_targets(plan.targets, local, refresh=refresh, verify=verify)
+        checks = await check_targets(plan.targets, local, refresh=refresh, verify=verify, env_for=env_for)
         stale = [c.target for c in checks if not c.fresh and not c.target.problem]
         if decide_builders and stale:
-            decided = {t.id: t for t in await decide(plan, Credentials.from_env(), local, stale)}
+            decided = {t.id: t for t in await decide(plan, credentials, local, stale)}
             checks = [Check(decided.get(c.target.id, c.target), c.stamp, c.reason) for c in checks]
         return checks
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,8 +30,9 @@ from .localwheels import LocalWheels, keyed_requirements, local_projects
 from .plan import Builder, Target
 from .reqdiff import applicable, describe_changes, set_digest
 from .resolve import requirements_for
+from .resolve.pip import pin_requirements, pip_requirements
 from .stamp import Offline, Stamp, read_stamp, zip_problem
-from .tools import uv_identity
+from .tools import uv_environment, uv_identity
 from .uv_workspace import find_uv_workspace
 
 __all__ = ["Check", "check_targets", "executor_identity", "lock_inputs", "offline_record"]
@@ -42,6 +44,8 @@ _DECISION_KEYS = ("extras", "groups", "include_project", "tool")
 # says what is installed, so a run with the index out of reach still finds everything up to date.
 # The `builder` setting is no input either: the builder a target used is (`auto` decides one).
 _NOT_INPUTS = {"python", "arch", "output", "index_url", "ca_bundle", "builder"}
+
+EnvFor = Callable[[Target], Mapping[str, str]]  # uv's environment with a target's indexes
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,8 @@ class Check:
 
 def lock_inputs(target: Target) -> dict[str, str]:
     """The files a uv layer's requirement set is exported from, by digest (other tools: none;
-    Poetry and pip sets are computed in-process, which costs less than hashing)."""
+    Poetry and pylock sets are read from their lock in-process, which costs less than hashing; a
+    pip layer's pins are kept in its stamp)."""
     if target.layer.tool is not Tool.UV:
         return {}
     root = target.layer.root
@@ -103,6 +108,8 @@ async def offline_record(
     refs = local_projects(target, raw)
     keyed = await keyed_requirements(local, target, raw, refs) if refs else raw
     lines = applicable(target, keyed)
+    if target.layer.tool is Tool.PIP and not declared:
+        declared = pip_requirements(target)
     return Offline(
         material=material(target, set_digest(lines), await executor_identity(target)),
         requirements={name: version for name, version, _ in lines},
@@ -114,16 +121,39 @@ async def offline_record(
     )
 
 
-async def _current(target: Target, stamp: Stamp | None, local: LocalWheels, refresh: bool) -> Offline:
+async def _current(
+    target: Target, stamp: Stamp | None, local: LocalWheels, refresh: bool, env_for: EnvFor | None
+) -> tuple[Target, Offline]:
+    """The target carrying its requirement set, and the record of its inputs now."""
     old = stamp.offline if stamp is not None else None
     inputs = await anyio.to_thread.run_sync(lock_inputs, target)
+    declared = pip_requirements(target) if target.layer.tool is Tool.PIP else ""
+    env = env_for(target) if env_for is not None else uv_environment()
     if old is not None and not refresh and inputs and inputs == old.inputs:
         raw = old.requirements_text  # the lock files are byte-identical: no uv export
+    elif declared and old is not None and not refresh and _same_declaration(target, old, declared):
+        raw = old.requirements_text  # the pins of the last build, reused offline
+    elif declared:
+        raw = await pin_requirements(target, declared, env)
     else:
-        raw = await requirements_for(target)
+        raw = await requirements_for(target, env)
+    target = replace(target, requirements=raw)
+    checked = target
     if old is not None and target.builder == "auto":
-        target = replace(target, decided=Builder(old.builder), builder_reason=old.builder_reason)
-    return await offline_record(target, local, raw, inputs)
+        checked = replace(target, decided=Builder(old.builder), builder_reason=old.builder_reason)
+    return target, await offline_record(checked, local, raw, inputs, declared=declared)
+
+
+def _same_declaration(target: Target, old: Offline, declared: str) -> bool:
+    """A pip layer's pins still answer its declaration: the same declared set, settings and runtime."""
+    now = target.settings.model_dump(mode="json", exclude=_NOT_INPUTS)
+    was = old.material
+    return (
+        old.declared == declared
+        and bool(old.requirements_text)
+        and was.get("settings") == now
+        and was.get("runtime") == target.runtime.model_dump(mode="json")
+    )
 
 
 def _why(old: Offline, new: Offline) -> str | None:
@@ -159,7 +189,13 @@ def _keeps_decision(old: Offline, new: Offline) -> bool:
 
 
 async def check_target(
-    target: Target, local: LocalWheels, *, force: bool = False, refresh: bool = False, verify: bool = False
+    target: Target,
+    local: LocalWheels,
+    *,
+    force: bool = False,
+    refresh: bool = False,
+    verify: bool = False,
+    env_for: EnvFor | None = None,
 ) -> Check:
     if target.problem:
         return Check(target, None, "its project cannot be read")
@@ -169,7 +205,7 @@ async def check_target(
     if stamp.offline is None:
         return _stale(target, stamp, "no record of its inputs (built by an older layerctl)")
     try:
-        new = await _current(target, stamp, local, refresh)
+        target, new = await _current(target, stamp, local, refresh, env_for)
     except LayerctlError as exc:  # the build meets the same problem and reports it
         return _stale(target, stamp, f"its requirement set cannot be read offline ({exc.message})")
     decided = target
@@ -194,11 +230,13 @@ async def check_targets(
     force: bool = False,
     refresh: bool = False,
     verify: bool = False,
+    env_for: EnvFor | None = None,
 ) -> list[Check]:
-    """Each target checked against its stamp, in plan order."""
+    """Each target checked against its stamp, in plan order (``env_for``: uv's environment for a
+    target, its indexes with their credentials, when a pip layer's set must be pinned)."""
 
     async def one(target: Target) -> Check:
-        return await check_target(target, local, force=force, refresh=refresh, verify=verify)
+        return await check_target(target, local, force=force, refresh=refresh, verify=verify, env_for=env_for)
 
     done = await fan_out(targets, one, limiter=_CONCURRENT, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]

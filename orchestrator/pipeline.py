@@ -100,6 +100,8 @@ class Attempt:
                         await anyio.to_thread.run_sync(functools.partial(leftover.unlink, missing_ok=True))
 
     async def _failed(self, cause: LayerctlError) -> Failed:
+        for line in getattr(cause, "output", ()):  # what a resolver printed, for the log and its hint
+            await self.log(self.ctx.masker(line))
         output = tuple(self.log.tail)
         message = self.ctx.masker(cause.message)
         await self.log(f"error: {message}")
@@ -111,7 +113,7 @@ class Attempt:
         await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
         inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
-        requirements = await requirements_for(target)
+        requirements = await requirements_for(target, ctx.uv_env(target))
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)

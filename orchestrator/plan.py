@@ -44,6 +44,9 @@ class Target:
     decided: Builder | None = None  # the builder this target builds with, once decided
     builder_reason: str | None = None  # why this builder
     rebuild_reason: str | None = None  # why it builds (freshness.py); None: not checked or up to date
+    # the requirement set the check found (a pip layer's pins reused from its stamp, or resolved
+    # once): the decision and the build use it rather than resolving again. None: not checked
+    requirements: str | None = None
 
     @property
     def python(self) -> str:

@@ -38,7 +38,6 @@ from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
 from .stamp import Stamp
-from .tools import uv_environment
 
 __all__ = ["event_pipe", "exit_code_for", "finish_run", "report_path", "run_plan"]
 
@@ -136,15 +135,11 @@ async def decide(
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
     targets = plan.targets if targets is None else targets
 
-    def env_for(target: Target) -> dict[str, str]:
-        urls = context.indexes(target)
-        return uv_environment(urls.default, context.ca_bundle(target), extra_index_urls=urls.extra)
-
     if local is not None:
-        return await decide_builders(targets, env_for, local)
+        return await decide_builders(targets, context.uv_env, local)
     local = LocalWheels()
     try:
-        return await decide_builders(targets, env_for, local)
+        return await decide_builders(targets, context.uv_env, local)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
@@ -224,7 +219,12 @@ async def _run_plan(
         targets, fresh = list(plan.targets), dict[str, Stamp]()
         with interrupt.cancels():
             checks = await check_targets(
-                plan.targets, local, force=policy.force, refresh=policy.refresh, verify=policy.verify_zips
+                plan.targets,
+                local,
+                force=policy.force,
+                refresh=policy.refresh,
+                verify=policy.verify_zips,
+                env_for=context.uv_env,
             )
             targets = [c.target for c in checks]
             fresh = {c.target.id: c.stamp for c in checks if c.fresh and c.stamp is not None}

@@ -44,7 +44,7 @@ ENV_PREFIX = "LAYERCTL_"
 # container label: nothing that could split an id or escape a path.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
-ToolChoice = Literal["auto", "pip", "poetry", "uv"]
+ToolChoice = Literal["auto", "pip", "poetry", "pylock", "uv"]
 BuilderChoice = Literal["auto", "native", "container"]
 PullChoice = Literal["missing", "always", "never"]
 LogFormat = Literal["auto", "live", "plain", "github", "json"]

@@ -6,21 +6,31 @@ or pip (in a container) installs as is.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import anyio
 
 from ..discovery import Tool
 from ..plan import Target
-from .pip import pip_requirements
+from ..tools import uv_environment
+from .pip import pin_requirements, pip_requirements
 from .poetry import poetry_requirements
+from .pylock import pylock_requirements
 from .uv import uv_requirements
 
 __all__ = ["requirements_for"]
 
 
-async def requirements_for(target: Target) -> str:
+async def requirements_for(target: Target, env: Mapping[str, str] | None = None) -> str:
+    """The target's set, resolved afresh (``env``: uv's environment with the target's indexes,
+    for a pip layer's pinning; the locks of the other tools are exported offline)."""
+    if target.requirements is not None:
+        return target.requirements  # found by the check before this run decided anything
     tool = target.layer.tool
     if tool is Tool.UV:
         return await uv_requirements(target)
     if tool is Tool.POETRY:
         return await anyio.to_thread.run_sync(poetry_requirements, target)  # reads, validates, hashes
-    return pip_requirements(target)
+    if tool is Tool.PYLOCK:
+        return await anyio.to_thread.run_sync(pylock_requirements, target)
+    return await pin_requirements(target, pip_requirements(target), env or uv_environment())

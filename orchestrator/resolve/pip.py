@@ -1,23 +1,60 @@
-"""pip projects: the requirement set is ``[project.dependencies]`` as written (markers kept; the
-installer evaluates them for the target's Python and platform), plus the optional dependencies of
-the layer's ``extras`` and the PEP 735 dependency groups of its ``groups``. A ``file:`` URL
-relative to the project (``acme @ file:../../libs/acme``) is made absolute: the set is installed
-from elsewhere (``local.py`` builds such a directory into a wheel)."""
+"""pip projects: the declared set is ``[project.dependencies]`` as written, plus the optional
+dependencies of the layer's ``extras`` and the PEP 735 dependency groups of its ``groups``. A
+``file:`` URL relative to the project (``acme @ file:../../libs/acme``) is made absolute: the set
+is installed from elsewhere (``localwheels.py`` builds such a directory into a wheel).
+
+The declared set is pinned once per target (``uv pip compile --generate-hashes`` for its Python
+and platform): the pins, with hashes, are what is installed, written beside the zip as its
+``requirements.txt`` and kept in its stamp, which later runs reuse offline until the declared set
+or the settings change or ``--refresh`` asks again (``freshness.py``)."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import anyio
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ResolveError
 from ..plan import Target
+from ..tools import uv_bin, uv_error
 from .choices import check_choices, dependency_groups, optional_dependencies
 
-__all__ = ["pip_requirements"]
+__all__ = ["pin_requirements", "pip_requirements", "uv_pin"]
+
+
+async def pin_requirements(target: Target, declared: str, env: Mapping[str, str]) -> str:
+    """The declared set pinned for the target, with hashes (a requirements.txt)."""
+    header = f"# pinned by layerctl for {target.id} from {target.layer.pyproject.name} (uv pip compile --generate-hashes)\n"
+    return header + await uv_pin(target, declared, env)
+
+
+async def uv_pin(target: Target, declared: str, env: Mapping[str, str]) -> str:
+    """One resolution through uv, run as every uv is here (``tools.uv_environment``, no
+    configuration files, in the layer's directory). Source distributions are allowed: a
+    dependency with no wheel still pins (and then needs the container to build)."""
+    argv = [
+        uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
+        "--no-python-downloads", "--python-version", target.python,
+        "--python-platform", target.runtime.uv_platform(target.arch), "--generate-hashes",
+    ]  # fmt: skip
+    result = await anyio.run_process(
+        argv,
+        input=declared.encode(),
+        check=False,
+        stderr=subprocess.PIPE,
+        cwd=target.layer.root,
+        env=dict(env),
+    )
+    if result.returncode != 0:
+        errors = tuple(result.stderr.decode("utf-8", "replace").splitlines())
+        raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(errors)}", output=errors)
+    return result.stdout.decode("utf-8", "replace")
 
 
 def pip_requirements(target: Target) -> str:

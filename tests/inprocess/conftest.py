@@ -29,6 +29,25 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@dataclass
+class FakePins:
+    """Stands in for uv's pinning (``resolve.pip.uv_pin``): the declared lines as the pins."""
+
+    calls: list[str] = field(default_factory=list)
+
+    async def __call__(self, target: Target, declared: str, env: object) -> str:
+        self.calls.append(target.id)
+        return "".join(line for line in declared.splitlines(keepends=True) if not line.startswith("#"))
+
+
+@pytest.fixture(autouse=True)
+def fake_pins(monkeypatch: pytest.MonkeyPatch) -> FakePins:
+    """No subprocess in this tier: a pip layer's set is pinned by a fake."""
+    pins = FakePins()
+    monkeypatch.setattr("orchestrator.resolve.pip.uv_pin", pins)
+    return pins
+
+
 async def writes_a_module(request: InstallRequest, log: BatchSink, attempt: int) -> None:
     await log(f"installing {request.target.id} (attempt {attempt})")
     name = request.target.layer.name

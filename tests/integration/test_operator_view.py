@@ -291,7 +291,8 @@ def test_ctrl_c_leaves_the_terminal_clean(tmux: Tmux, tmp_path: Path) -> None:
     with silent_index() as url:
         tmux("send-keys", "-t", tmux.name,
              f"{sys.executable} -m orchestrator -C {root} build good --index-url {url}; echo EXIT=$?", "Enter")  # fmt: skip
-        tmux.wait_for("installing", timeout=60)
+        tmux.wait_for("resolving", timeout=60)  # a pip layer's pinning, held by the silent index
+        time.sleep(1)
         tmux("send-keys", "-t", tmux.name, "C-c")
         tmux.wait_for("EXIT=130", timeout=60)
     time.sleep(0.5)

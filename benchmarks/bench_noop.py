@@ -1,0 +1,194 @@
+"""No-op run benchmark: a second `build-all` when nothing changed, with the package index out of reach.
+
+Prints, in one run:
+  1. the example monorepo's second `build-all` (3 layers x 2 Pythons x 2 arches = 12 targets);
+  2. a generated workspace of 50 layers x 4 targets (uv, Poetry and pip layers mixed), built once
+     first, then its second `build-all`;
+each second run made twice: with the index (and every proxy variable) pointed at a loopback
+server of this script that counts the requests it gets, and at a closed loopback port. Wall time
+(best and median of --repeat runs, the CLI in a subprocess as a user runs it) and the requests
+counted. Targets: under 1 s for the example, under 2 s for 50 x 4, zero network access.
+
+Usage: python benchmarks/bench_noop.py [--repeat N] [--layers N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import os
+import shutil
+import socketserver
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.tools import uv_bin  # noqa: E402
+from tests.support.fixtures import EXAMPLE, copy_example  # noqa: E402
+
+CLOSED = "http://127.0.0.1:9"  # nothing listens on the discard port here
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+class Counter(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """Answers every request 503 and counts it (a proxy CONNECT included)."""
+
+    daemon_threads = True
+    requests: list[str]
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        self.server.requests.append(f"{self.command} {self.path}")  # type: ignore[attr-defined]
+        self.send_response(503)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = do_POST = do_CONNECT = _answer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class names it)
+        pass
+
+
+def offline_env(base: str) -> dict[str, str]:
+    """The index and every proxy pointed at ``base``; nothing else reaches out unseen."""
+    env = {k: v for k, v in os.environ.items() if k.upper() not in {"NO_PROXY"}}
+    env["LAYERCTL_INDEX_URL"] = f"{base}/simple"
+    for name in PROXY_VARIABLES:
+        env[name] = base
+    return env
+
+
+def layerctl(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple[float, int]:
+    start = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "-C", str(root), "build-all", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    return time.perf_counter() - start, result.returncode
+
+
+def generate(dest: Path, layers: int, uv: str) -> Path:
+    """``layers`` layers, a third each uv (one lock made here, copied), Poetry (the example's
+    `data` layer under new names: its poetry.lock holds no URLs) and pip; 4 targets each."""
+    (dest / "layers").mkdir(parents=True)
+    (dest / "pyproject.toml").write_text(
+        '[tool.layerctl]\nlayers = ["layers/*/pyproject.toml"]\npython = ["3.11", "3.12"]\n'
+        'arch = ["x86_64", "arm64"]\nbuilder = "native"\n'
+    )
+    uv_source = dest / ".uv-source"
+    uv_source.mkdir()
+    (uv_source / "pyproject.toml").write_text(
+        '[project]\nname = "uv-layer"\nversion = "1"\nrequires-python = ">=3.10"\n'
+        'dependencies = ["attrs>=23", "six>=1.16"]\n[tool.uv]\npackage = false\n'
+    )
+    subprocess.run([uv, "lock", "--quiet", "--no-config"], cwd=uv_source, check=True)
+    for i in range(layers):
+        layer = dest / "layers" / f"l{i:02d}"
+        kind = i % 3
+        if kind == 0:
+            shutil.copytree(uv_source, layer)
+        elif kind == 1:
+            shutil.copytree(EXAMPLE / "layers" / "data", layer, ignore=shutil.ignore_patterns("build"))
+        else:
+            layer.mkdir()
+            (layer / "pyproject.toml").write_text(
+                f'[project]\nname = "pip-{i}"\nversion = "1"\ndependencies = ["six", "attrs"]\n'
+            )
+    shutil.rmtree(uv_source)
+    return dest
+
+
+def measure(name: str, root: Path, repeat: int) -> dict[str, object]:
+    server = Counter(("127.0.0.1", 0), _Handler)
+    server.requests = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    counted = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        times, codes = [], set()
+        for _ in range(repeat):
+            for base in (counted, CLOSED):
+                seconds, code = layerctl(root, env=offline_env(base))
+                times.append(seconds)
+                codes.add(code)
+    finally:
+        server.shutdown()
+    return {
+        "name": name,
+        "best": min(times),
+        "median": statistics.median(times),
+        "exit codes": sorted(codes),
+        "requests": len(server.requests),
+        "seen": server.requests[:5],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--layers", type=int, default=50)
+    parser.add_argument("--profile", action="store_true", help="print -X importtime's largest imports")
+    args = parser.parse_args()
+    uv = uv_bin()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-noop-") as tmp:
+        example = copy_example(Path(tmp) / "example", uv)
+        start = time.perf_counter()
+        first, code = layerctl(example, "--jobs", "4")
+        assert code == 0, "the example's first build failed"
+        print(f"example: first build-all {first:.1f} s", flush=True)
+        rows.append(measure("example, 12 targets", example, args.repeat))
+
+        big = generate(Path(tmp) / "generated", args.layers, uv)
+        first, code = layerctl(big, "--jobs", "4")
+        assert code == 0, "the generated workspace's first build failed"
+        print(f"generated: {args.layers} layers x 4 targets, first build-all {first:.1f} s", flush=True)
+        rows.append(measure(f"generated, {args.layers} x 4 = {args.layers * 4} targets", big, args.repeat))
+        if args.profile:
+            profile(big)
+        print(f"(whole benchmark {time.perf_counter() - start:.0f} s)\n")
+
+    print("| second build-all, index unreachable | best | median | exit | requests to the network |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print(
+            f"| {row['name']} | {row['best']:.2f} s | {row['median']:.2f} s | {row['exit codes']} | "
+            f"{row['requests']} |"
+        )
+    for row in rows:
+        if row["requests"]:
+            print(f"{row['name']}: requests seen: {row['seen']}")
+
+
+def profile(root: Path) -> None:
+    """Where a no-op run's time goes: the largest imports (cumulative)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "orchestrator", "-C", str(root), "build-all"],
+        env=offline_env(CLOSED),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = []
+    for line in result.stderr.splitlines():
+        parts = line.split("|")
+        if line.startswith("import time:") and len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    print("largest imports (cumulative microseconds):")
+    for micros, name in sorted(rows, reverse=True)[:15]:
+        print(f"  {micros:>8} {name}")
+
+
+if __name__ == "__main__":
+    main()

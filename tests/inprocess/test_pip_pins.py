@@ -1,0 +1,79 @@
+"""A pip layer's declared set is pinned once per target; the pins (kept in its stamp and beside
+its zip as requirements.txt) are reused offline until the declaration or the settings change, or
+``--refresh`` asks for a new resolution."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from orchestrator.config import load_workspace
+from orchestrator.discovery import discover_layers
+from orchestrator.freshness import check_targets
+from orchestrator.localwheels import LocalWheels
+from orchestrator.outputs import REQUIREMENTS_NAME
+from orchestrator.plan import Plan, make_plan
+from orchestrator.stamp import read_stamp
+
+from .conftest import FakeExecutor, FakePins, plan_for, run
+
+pytestmark = pytest.mark.anyio
+
+ID = "a:py3.12-x86_64"
+
+
+def _replan(root: Path) -> Plan:
+    workspace = load_workspace(root)
+    return make_plan(workspace, discover_layers(workspace))
+
+
+async def _check(plan: Plan, **flags: bool) -> dict[str, str | None]:
+    return {c.target.id: c.reason for c in await check_targets(plan.targets, LocalWheels(), **flags)}
+
+
+async def test_the_pins_are_made_once_and_reused_offline(tmp_path: Path, fake_pins: FakePins) -> None:
+    plan = plan_for(tmp_path, ["a"])
+    await run(plan, FakeExecutor())
+    assert fake_pins.calls == [ID]  # by the build: a target never built is not resolved by the check
+    out = plan.targets[0].out_dir
+    stamp = read_stamp(out)
+    assert stamp is not None and stamp.offline is not None
+    assert stamp.offline.declared.splitlines()[1:] == ["six"]
+    assert stamp.offline.requirements_text.startswith(f"# pinned by layerctl for {ID}")
+    assert (out / REQUIREMENTS_NAME).read_text() == stamp.offline.requirements_text
+
+    assert await _check(_replan(tmp_path)) == {ID: None}
+    assert fake_pins.calls == [ID]  # reused: no resolution, no index
+
+
+async def test_refresh_a_new_declaration_or_new_settings_pin_again(
+    tmp_path: Path, fake_pins: FakePins
+) -> None:
+    plan_for(tmp_path, ["a"])
+    await run(_replan(tmp_path), FakeExecutor())
+    fake_pins.calls.clear()
+
+    assert await _check(_replan(tmp_path), refresh=True) == {ID: "--refresh"}
+    assert fake_pins.calls == [ID]
+
+    layer = tmp_path / "layers" / "a" / "pyproject.toml"
+    layer.write_text(layer.read_text() + '[tool.layerctl]\nexclude = ["*.pyi"]\n')
+    assert await _check(_replan(tmp_path)) == {ID: "settings changed: exclude"}
+    assert fake_pins.calls == [ID, ID]
+
+    layer.write_text('[project]\nname = "a"\nversion = "1"\ndependencies = ["six", "orjson==3.10.1"]\n')
+    assert await _check(_replan(tmp_path)) == {ID: "requirements changed: +orjson 3.10.1"}
+    assert fake_pins.calls == [ID, ID, ID]
+
+
+async def test_the_checks_set_is_the_one_built(tmp_path: Path, fake_pins: FakePins) -> None:
+    plan_for(tmp_path, ["a"])
+    await run(_replan(tmp_path), FakeExecutor())
+    checks = await check_targets(_replan(tmp_path).targets, LocalWheels(), refresh=True)
+    assert fake_pins.calls == [ID, ID]
+    plan = _replan(tmp_path)
+    plan = dataclasses.replace(plan, targets=tuple(c.target for c in checks))
+    await run(plan, FakeExecutor(), force=True)
+    assert fake_pins.calls == [ID, ID]  # the build installs the set the check found
