@@ -3,7 +3,7 @@
 A target's build command prints N lines (100 characters each, like a verbose compiler). Each
 run uses layerctl's real path: the process's output read as it comes (process.run_streaming),
 the build's log sink (secret masking, the failure tail, build.log) and the event pipe to a
-reporter (run.event_pipe). Printed:
+reporter (eventpipe.event_pipe). Printed:
   - the baseline: the same lines through the same path into build.log only (a reporter that
     drops every event), and, for scale, the bare command redirected to a file by the OS;
   - each reporter's time and its RATIO to the baseline and to the bare file (target < 1.10);
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestrator.build import TargetLog  # noqa: E402
+from orchestrator.eventpipe import event_pipe  # noqa: E402
 from orchestrator.events import (  # noqa: E402
     Event,
     RunFinished,
@@ -45,7 +46,6 @@ from orchestrator.reporters.github import GitHubReporter  # noqa: E402
 from orchestrator.reporters.jsonl import JsonReporter  # noqa: E402
 from orchestrator.reporters.live import LiveReporter  # noqa: E402
 from orchestrator.reporters.plain import PlainReporter  # noqa: E402
-from orchestrator.run import event_pipe  # noqa: E402
 from orchestrator.secrets import Masker  # noqa: E402
 
 TARGET = "bench:py3.12-arm64"

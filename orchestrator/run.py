@@ -3,18 +3,14 @@ stream events into a reporter, run the scheduler, write the report. The CLI call
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import anyio
 import anyio.to_thread
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from .context import BuildContext
 from .decide import decide_builders
@@ -27,11 +23,13 @@ from .errors import (
     EXIT_USAGE,
     ReportError,
 )
-from .events import Emit, Event, Notice, RunStarted
+from .eventpipe import event_pipe
+from .events import Notice, RunStarted
 from .executors import ExecutorSetup, open_executors
 from .fanout import signals_cancel
 from .freshness import check_targets
 from .localwheels import LocalWheels
+from .outputs import remove_leftovers
 from .places import cache_dir, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
@@ -39,71 +37,7 @@ from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
 from .stamp import Stamp
 
-__all__ = ["event_pipe", "exit_code_for", "finish_run", "report_path", "run_plan"]
-
-_EVENT_BUFFER = 1024  # events queued for a slow reporter before builds wait for it
-
-
-@asynccontextmanager
-async def event_pipe(reporter: Reporter) -> AsyncIterator[Emit]:
-    """An ``emit`` whose events reach ``reporter`` in order, from one consumer task, so builds
-    never wait on a terminal (up to a buffer) and a reporter never sees two events at once."""
-    send, receive = anyio.create_memory_object_stream[Event](_EVENT_BUFFER)
-    failure: Exception | None = None
-
-    async def emit(event: Event) -> None:
-        try:
-            send.send_nowait(event)  # room in the buffer: no trip through the event loop per line
-        except anyio.WouldBlock:
-            await send.send(event)  # the reporter is behind: wait for it
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_consume, reporter, receive)
-        async with send:
-            try:
-                yield emit
-            except Exception as exc:  # re-raised below as itself, not inside an ExceptionGroup
-                failure = exc
-    if failure is not None:
-        raise failure
-
-
-async def _consume(reporter: Reporter, stream: MemoryObjectReceiveStream[Event]) -> None:
-    reading = True
-    async with stream:
-        while True:
-            try:
-                event = stream.receive_nowait()
-            except anyio.WouldBlock:
-                if reading:
-                    try:
-                        reporter.flush()  # idle: push lines out now; under load they go in batches
-                    except OSError:  # a closed or full output: stop showing
-                        reading = False
-                        _silence_stdout()
-                try:
-                    event = await stream.receive()
-                except anyio.EndOfStream:
-                    return
-            except anyio.EndOfStream:
-                return
-            if reading:
-                try:
-                    await reporter.handle(event)
-                except OSError:  # `| head` went away, a full disk: keep building, stop showing
-                    reading = False
-                    _silence_stdout()
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so nothing (not even the final flush) writes to a closed pipe."""
-    try:
-        fileno = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real file (tests) or already closed
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, fileno)
-    os.close(devnull)
+__all__ = ["exit_code_for", "finish_run", "report_path", "run_plan"]
 
 
 def exit_code_for(outcome: RunOutcome) -> int:
@@ -229,6 +163,8 @@ async def _run_plan(
             targets = [c.target for c in checks]
             fresh = {c.target.id: c.stamp for c in checks if c.fresh and c.stamp is not None}
             stale = [t for t in targets if t.id not in fresh]
+            for target in (t for t in targets if t.id in fresh):  # what a killed run left goes here too
+                await anyio.to_thread.run_sync(remove_leftovers, target.out_dir)
             undecided = sum(t.builder == "auto" and not t.problem for t in stale)
             if undecided:
                 await notice(

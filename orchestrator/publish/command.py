@@ -12,6 +12,7 @@ import anyio
 import anyio.to_thread
 
 from ..build import result_for
+from ..eventpipe import event_pipe
 from ..events import RunStarted, TargetFinished, TargetResult
 from ..fanout import Fanned, fan_out, signals_cancel
 from ..fileio import read_no_follow
@@ -19,7 +20,7 @@ from ..outputs import STAMP_NAME, ZIP_NAME
 from ..package import sha256_file
 from ..plan import Plan, Target
 from ..reporters import Reporter
-from ..run import event_pipe, finish_run
+from ..run import finish_run
 from ..scheduler import RunOutcome, default_jobs, failed, finish
 from ..stamp import Stamp
 from .publisher import Publisher

@@ -8,9 +8,9 @@ import anyio
 import pytest
 
 from orchestrator.context import BuildContext
+from orchestrator.eventpipe import event_pipe
 from orchestrator.events import Event, LogLines, RunFinished, TargetFinished
 from orchestrator.fanout import Interrupt
-from orchestrator.run import event_pipe
 from orchestrator.scheduler import run_targets
 
 from .conftest import FakeExecutor, plan_for
