@@ -339,3 +339,43 @@ def test_a_failed_rebuild_keeps_the_requirements_of_the_zip_beside_them(tmp_path
     assert layerctl("-C", str(root), "build-all").returncode == 1
     assert (out / "requirements.txt").read_text() == good
     assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".staging")]
+
+
+def test_a_run_killed_while_zipping_leaves_nothing_trusted(tmp_path: Path) -> None:
+    """kill -9 in the middle of a target's zip, then a new run: that target builds again (its half
+    zip is never trusted, the stamp still names the inputs of the zip on disk) and every other
+    target stays up to date."""
+    import signal
+
+    root, layer, _canary = workspace(tmp_path)
+    other = root / "layers/q"
+    other.mkdir()
+    (other / "pyproject.toml").write_text(
+        '[project]\nname = "q"\nversion = "1"\ndependencies = ["six==1.16.0"]\n'
+    )
+    assert layerctl("-C", str(root), "build-all").returncode == 0
+    (layer / "pyproject.toml").write_text(  # a big tree: its zip takes a while
+        '[project]\nname = "p"\nversion = "1"\ndependencies = ["numpy==2.2.6"]\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "-C", str(root), "build-all", "--log-format", "plain", "-v",
+         "--only", "p:*"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if "-- zipping" in line:
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "".join(seen)
+    out = layer / "build/lambda/layer" / SLUG
+    assert [p.name for p in out.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".staging")]
+    result = layerctl("-C", str(root), "build-all")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    rows = {r["id"]: r for r in report(root)["targets"]}
+    assert rows[f"p:{SLUG}"]["status"] == "built" and rows[f"q:{SLUG}"]["status"] == "up-to-date"
+    assert rows[f"p:{SLUG}"]["sha256"] == sha256_file(out / "layer.zip")
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".staging")]
