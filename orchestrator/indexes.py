@@ -110,7 +110,7 @@ def _poetry_sources(value: Any, pyproject: Path) -> tuple[Index, ...]:
         name = _name(entry, f"{pyproject}: [[tool.poetry.source]]")
         where = f"{pyproject}: [[tool.poetry.source]] {name!r}"
         priority = entry.get("priority", "primary")
-        if priority not in _POETRY_PRIORITY:
+        if not isinstance(priority, str) or priority not in _POETRY_PRIORITY:
             raise ConfigError(f"{where}: priority {priority!r} is not one of {', '.join(_POETRY_PRIORITY)}")
         url = None if name.lower() == "pypi" and "url" not in entry else _url(entry, where)
         sources.append((_POETRY_PRIORITY[priority], name, url))
