@@ -389,6 +389,9 @@ FIXED_ELSEWHERE = {
     ("orchestrator/outputs.py", "File name too long"): "a path setting (output, report-dir, "
     "cache-dir) with a part longer than the file system allows raises ENAMETOOLONG (from "
     "is_symlink, mkdir) instead of a one-line ConfigError",
+    ("orchestrator/poetry_deps.py", ""): "a [tool.poetry.dependencies] entry whose git, rev, tag, "
+    "branch, subdirectory, path, url, platform or markers is not a string raises (TypeError in "
+    "_requirement) instead of a one-line ConfigError",
 }
 
 
@@ -513,12 +516,6 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-@settings(PROFILE, max_examples=300 * SCALE)
-@given(case=workspaces())
-def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
-    run(case, base, ["list", "--no-decide"])
-
-
 def one_layer(root_text: str = "[tool.layerctl]\n", known_bug: str | None = None, **layer: Any) -> Workspace:
     """One layer ``a`` with the given files (an explicit example)."""
     pyproject = '[project]\nname = "a"\nversion = "1"\ndependencies = []\n'
@@ -537,6 +534,22 @@ NAME_TOO_LONG = ("orchestrator/outputs.py", "File name too long")
 OUTPUT_TOO_LONG = one_layer(f'[tool.layerctl]\noutput = "{"x" * 300}"\n', known_bug="outputs.py")
 REPORT_DIR_TOO_LONG = one_layer(f'[tool.layerctl]\nreport-dir = "{"x" * 300}"\n', known_bug="outputs.py")
 CACHE_DIR_TOO_LONG = one_layer(f'[tool.layerctl]\ncache-dir = "{"x" * 300}"\n', known_bug="outputs.py")
+POETRY_DEPS = ("orchestrator/poetry_deps.py", "")
+POETRY_REV_NOT_A_STRING = Workspace(
+    "pyproject.toml",
+    "[tool.layerctl]\n",
+    [Layer("a", '[tool.poetry.dependencies]\nsix = {git = "https://127.0.0.1:9/x.git", rev = ["main"]}\n')],
+    known_bug="poetry_deps.py",
+)
+
+
+@settings(PROFILE, max_examples=300 * SCALE)
+@given(case=workspaces())
+@example(case=POETRY_REV_NOT_A_STRING).xfail(
+    reason="poetry_deps.py: " + FIXED_ELSEWHERE[POETRY_DEPS], raises=AssertionError
+)
+def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
+    run(case, base, ["list", "--no-decide"])
 
 
 @settings(PROFILE, max_examples=120 * SCALE, deadline=timedelta(seconds=60))

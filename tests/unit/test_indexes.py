@@ -120,6 +120,10 @@ def test_container_pip_conf_names_every_index(tmp_path: Path) -> None:
             {"tool": {"poetry": {"source": [{"name": "x", "url": "https://x/", "priority": "top"}]}}},
             "priority 'top'",
         ),
+        (  # found by the fuzz test: a TypeError (unhashable) before
+            {"tool": {"poetry": {"source": [{"name": "x", "url": "https://x/", "priority": []}]}}},
+            "priority [] is not one of",
+        ),
     ],
 )
 def test_bad_index_tables_name_file_and_field(data: dict[str, object], message: str) -> None:
