@@ -10,6 +10,7 @@ setting.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ __all__ = [
     "claim",
     "clean_output_dir",
     "clean_report_dir",
+    "fit_names",
     "is_target_dir",
     "legacy_output",
     "legacy_report",
@@ -76,6 +78,7 @@ def check_inside(base: Path, value: str, *, key: str, where: str) -> Path:
             f"{where}: '{key}' = {value!r} is {base} itself; layerctl writes only into a directory of "
             "its own inside it (the default is build/...)"
         )
+    fit_names(parts, key=key, where=where)
     current = base
     for part in parts:
         current = current / part
@@ -90,6 +93,13 @@ def check_inside(base: Path, value: str, *, key: str, where: str) -> Path:
                 f"there: move the file or set another '{key}'"
             )
     return current
+
+
+def fit_names(parts: Iterable[str], *, key: str, where: str) -> None:
+    """Refuse a path part no file system takes (NAME_MAX, 255 bytes) before anything looks at it."""
+    for part in parts:
+        if len(os.fsencode(part)) > 255:
+            raise ConfigError(f"{where}: '{key}' has a path part of {len(part)} characters; at most 255")
 
 
 def owned(directory: Path, legacy: Callable[[list[Path]], bool] | None = None) -> bool:

@@ -133,6 +133,9 @@ def _requirement(name: str, spec: Any, pyproject: Path, where: str) -> str | Non
     if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
         raise ConfigError(f"{where}: extras must be a list of names")
     head = f"{name}[{','.join(extras)}]" if extras else name
+    for key in ("git", "rev", "tag", "branch", "subdirectory", "path", "url", "platform", "markers"):
+        if key in spec and not isinstance(spec[key], str):
+            raise ConfigError(f"{where}: {key} must be a string")
     if "git" in spec:
         ref = spec.get("rev") or spec.get("tag") or spec.get("branch")
         sub = f"#subdirectory={spec['subdirectory']}" if spec.get("subdirectory") else ""

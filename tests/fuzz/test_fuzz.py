@@ -385,14 +385,7 @@ class Workspace:
 # in layerctl and a part of the error line. A generated example that meets one is rejected
 # (counted in the statistics, not failed); the xfail examples below keep each in view and fail
 # once it is fixed, so its entry here goes then.
-FIXED_ELSEWHERE = {
-    ("orchestrator/outputs.py", "File name too long"): "a path setting (output, report-dir, "
-    "cache-dir) with a part longer than the file system allows raises ENAMETOOLONG (from "
-    "is_symlink, mkdir) instead of a one-line ConfigError",
-    ("orchestrator/poetry_deps.py", ""): "a [tool.poetry.dependencies] entry whose git, rev, tag, "
-    "branch, subdirectory, path, url, platform or markers is not a string raises (TypeError in "
-    "_requirement) instead of a one-line ConfigError",
-}
+FIXED_ELSEWHERE: dict[tuple[str, str], str] = {}
 
 
 KNOWN_VARS = [env_name(k) for k in WORKSPACE_KEYS if k != "ca-bundle"]
@@ -529,12 +522,10 @@ POETRY_PACKAGE_WITHOUT_NAME = one_layer(
     poetry_lock='[metadata]\nlock-version = "2.1"\n[[package]]\ngroups = ["main"]\n'
 )
 POETRY_METADATA_NOT_A_TABLE = one_layer(poetry_lock='metadata = "2.1"\n')
-# Being fixed elsewhere (see FIXED_ELSEWHERE): strict, so they fail once fixed.
-NAME_TOO_LONG = ("orchestrator/outputs.py", "File name too long")
+# Found by this test, fixed, and kept as examples.
 OUTPUT_TOO_LONG = one_layer(f'[tool.layerctl]\noutput = "{"x" * 300}"\n', known_bug="outputs.py")
 REPORT_DIR_TOO_LONG = one_layer(f'[tool.layerctl]\nreport-dir = "{"x" * 300}"\n', known_bug="outputs.py")
 CACHE_DIR_TOO_LONG = one_layer(f'[tool.layerctl]\ncache-dir = "{"x" * 300}"\n', known_bug="outputs.py")
-POETRY_DEPS = ("orchestrator/poetry_deps.py", "")
 POETRY_REV_NOT_A_STRING = Workspace(
     "pyproject.toml",
     "[tool.layerctl]\n",
@@ -545,9 +536,7 @@ POETRY_REV_NOT_A_STRING = Workspace(
 
 @settings(PROFILE, max_examples=300 * SCALE)
 @given(case=workspaces())
-@example(case=POETRY_REV_NOT_A_STRING).xfail(
-    reason="poetry_deps.py: " + FIXED_ELSEWHERE[POETRY_DEPS], raises=AssertionError
-)
+@example(case=POETRY_REV_NOT_A_STRING)
 def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
     run(case, base, ["list", "--no-decide"])
 
@@ -558,15 +547,9 @@ def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
 @example(case=POETRY_LOCK_VERSION, log_format="json")
 @example(case=POETRY_PACKAGE_WITHOUT_NAME, log_format="github")
 @example(case=POETRY_METADATA_NOT_A_TABLE, log_format="plain")
-@example(case=OUTPUT_TOO_LONG, log_format="plain").xfail(
-    reason="outputs.py: " + FIXED_ELSEWHERE[NAME_TOO_LONG], raises=AssertionError
-)
-@example(case=REPORT_DIR_TOO_LONG, log_format="plain").xfail(
-    reason="outputs.py: " + FIXED_ELSEWHERE[NAME_TOO_LONG], raises=AssertionError
-)
-@example(case=CACHE_DIR_TOO_LONG, log_format="plain").xfail(
-    reason="outputs.py: " + FIXED_ELSEWHERE[NAME_TOO_LONG], raises=AssertionError
-)
+@example(case=OUTPUT_TOO_LONG, log_format="plain")
+@example(case=REPORT_DIR_TOO_LONG, log_format="plain")
+@example(case=CACHE_DIR_TOO_LONG, log_format="plain")
 def test_build_all_never_shows_a_traceback(base: Path, case: Workspace, log_format: str) -> None:
     # one architecture and no retries (each retry waits seconds): the rest is the workspace's
     flags = ["--builder", "native", "--arch", "x86_64", "--retries", "0", "--log-format", log_format]
