@@ -85,14 +85,21 @@ class Compiled:
 
 
 async def uv_compile(
-    target: Target, requirements: str, env: Mapping[str, str], platform: str, *extra: str
+    target: Target,
+    requirements: str,
+    env: Mapping[str, str],
+    platform: str,
+    *extra: str,
+    wheels_only: bool = True,
 ) -> Compiled:
-    """A wheel-only resolution of ``requirements`` for the target's Python on ``platform``."""
+    """A resolution of ``requirements`` for the target's Python on ``platform`` (of wheels only,
+    unless ``wheels_only`` is false), run as every uv is here: no configuration files, in the
+    layer's directory, ``env`` from ``tools.uv_environment``."""
     argv = [
         uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
         # markers come from --python-version: an interpreter of that version is never fetched
         "--no-python-downloads", "--python-version", target.python, "--python-platform", platform,
-        "--only-binary", ":all:", *extra,
+        *(["--only-binary", ":all:"] if wheels_only else []), *extra,
     ]  # fmt: skip
     result = await anyio.run_process(
         argv,

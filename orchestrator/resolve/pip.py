@@ -10,19 +10,18 @@ or the settings change or ``--refresh`` asks again (``freshness.py``)."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import anyio
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..errors import ConfigError, ResolveError
 from ..plan import Target
-from ..tools import uv_bin, uv_error
+from ..tools import uv_error
+from ..wheels import uv_compile
 from .choices import check_choices, dependency_groups, optional_dependencies
 
 __all__ = ["pin_requirements", "pip_requirements", "uv_pin"]
@@ -38,23 +37,13 @@ async def uv_pin(target: Target, declared: str, env: Mapping[str, str]) -> str:
     """One resolution through uv, run as every uv is here (``tools.uv_environment``, no
     configuration files, in the layer's directory). Source distributions are allowed: a
     dependency with no wheel still pins (and then needs the container to build)."""
-    argv = [
-        uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
-        "--no-python-downloads", "--python-version", target.python,
-        "--python-platform", target.runtime.uv_platform(target.arch), "--generate-hashes",
-    ]  # fmt: skip
-    result = await anyio.run_process(
-        argv,
-        input=declared.encode(),
-        check=False,
-        stderr=subprocess.PIPE,
-        cwd=target.layer.root,
-        env=dict(env),
-    )
+    platform = target.runtime.uv_platform(target.arch)
+    result = await uv_compile(target, declared, env, platform, "--generate-hashes", wheels_only=False)
     if result.returncode != 0:
-        errors = tuple(result.stderr.decode("utf-8", "replace").splitlines())
-        raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(errors)}", output=errors)
-    return result.stdout.decode("utf-8", "replace")
+        raise ResolveError(
+            f"uv pip compile failed for {target.id}: {uv_error(result.errors)}", output=result.errors
+        )
+    return result.output
 
 
 def pip_requirements(target: Target) -> str:
