@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,7 @@ def discover_layers(
         if not matches:
             raise ConfigError(f"{where}: 'layers' pattern {pattern!r} matches no pyproject.toml under {root}")
         found.update(dict.fromkeys(matches))
+    _one_layer_per_project(found)
     layers = [
         _load_or_broken(path, default_tool, tool)
         for path in found
@@ -102,6 +103,20 @@ def discover_layers(
             )
         by_name[layer.name] = layer
     return sorted(layers, key=lambda layer: layer.name)
+
+
+def _one_layer_per_project(found: Iterable[Path]) -> None:
+    """A project found under two paths (a link to a layer's directory) would be two layers
+    building into one output directory: refused, naming both."""
+    seen: dict[Path, Path] = {}
+    for path in sorted(found, key=lambda p: (p.resolve() != p, str(p))):  # the path without a link first
+        real = path.resolve()
+        if real in seen:
+            raise ConfigError(
+                f"{seen[real]}: found twice by 'layers', also as {path}; one project is one layer: "
+                "remove the link or narrow the pattern"
+            )
+        seen[real] = path
 
 
 def _resolved(path: Path | None) -> Path | None:

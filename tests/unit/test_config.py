@@ -485,3 +485,18 @@ def test_a_tool_key_that_is_not_a_table_in_the_root(tmp_path: Path) -> None:
     result = invoke(["-C", str(tmp_path), "list", "--no-decide"])
     assert result.exit_code == EXIT_USAGE
     assert result.stderr == f"layerctl: error: {tmp_path / 'pyproject.toml'}: [tool] must be a table\n"
+
+
+@pytest.mark.parametrize("pattern", ["layers/*/pyproject.toml", "layers/*"])
+def test_one_project_under_two_names_is_refused(make_workspace: Callable[..., Path], pattern: str) -> None:
+    """Found by the fuzz test: layers/twin -> web made two layers of one project, whose builds
+    shared one output directory (and build-all waited for its own run lock for ever)."""
+    root = make_workspace(f"layers = [{json.dumps(pattern)}]", {"web": ""})
+    (root / "layers/twin").symlink_to("web")
+    with pytest.raises(ConfigError) as info:
+        plan_for(root)
+    assert str(info.value) == (
+        f"{root / 'layers/web/pyproject.toml'}: found twice by 'layers', also as "
+        f"{root / 'layers/twin/pyproject.toml'}; one project is one layer: remove the "
+        "link or narrow the pattern"
+    )
