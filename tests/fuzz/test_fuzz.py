@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -462,6 +465,29 @@ def write(case: Workspace, root: Path) -> None:
             link.symlink_to(target)
 
 
+HANG_S = 120  # a deadline only counts once an example ends: this ends one that never would
+
+
+class Hung(Exception):
+    pass
+
+
+@contextmanager
+def watchdog(seconds: int) -> Iterator[None]:
+    """Raise Hung in the CLI (a bug, exit 70: the test fails) if it has not answered in time."""
+
+    def alarm(signum: int, frame: object) -> None:
+        raise Hung(f"no answer after {seconds} s: a lock or a wait that never ends")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run(case: Workspace, base: Path, command: list[str]) -> None:
     with tempfile.TemporaryDirectory(dir=base) as tmp:
         root = Path(tmp) / "ws"
@@ -482,7 +508,8 @@ def run(case: Workspace, base: Path, command: list[str]) -> None:
                 "LAYERCTL_DEBUG": "1",  # a bug shows its traceback in the failure message
             }
         )
-        result = invoke(["-C", str(root), *command, *case.args], env=env)  # type: ignore[arg-type]
+        with watchdog(HANG_S):
+            result = invoke(["-C", str(root), *command, *case.args], env=env)  # type: ignore[arg-type]
     stderr = result.stderr
     if result.exit_code == 70 and case.known_bug is None:
         frames = re.findall(r'File ".*?/(orchestrator/[^"]+)", line \d+', stderr)
@@ -523,6 +550,8 @@ POETRY_PACKAGE_WITHOUT_NAME = one_layer(
 )
 POETRY_METADATA_NOT_A_TABLE = one_layer(poetry_lock='metadata = "2.1"\n')
 # Found by this test, fixed, and kept as examples.
+LINKED_TWIN = one_layer()  # layers/twin -> a: two layers of one project (build-all hung on its lock)
+LINKED_TWIN.symlinks["twin"] = "a"
 OUTPUT_TOO_LONG = one_layer(f'[tool.layerctl]\noutput = "{"x" * 300}"\n', known_bug="outputs.py")
 REPORT_DIR_TOO_LONG = one_layer(f'[tool.layerctl]\nreport-dir = "{"x" * 300}"\n', known_bug="outputs.py")
 CACHE_DIR_TOO_LONG = one_layer(f'[tool.layerctl]\ncache-dir = "{"x" * 300}"\n', known_bug="outputs.py")
@@ -547,6 +576,7 @@ def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
 @example(case=POETRY_LOCK_VERSION, log_format="json")
 @example(case=POETRY_PACKAGE_WITHOUT_NAME, log_format="github")
 @example(case=POETRY_METADATA_NOT_A_TABLE, log_format="plain")
+@example(case=LINKED_TWIN, log_format="plain")
 @example(case=OUTPUT_TOO_LONG, log_format="plain")
 @example(case=REPORT_DIR_TOO_LONG, log_format="plain")
 @example(case=CACHE_DIR_TOO_LONG, log_format="plain")
