@@ -29,7 +29,8 @@ def run_locks(
     two runs never deadlock. A run locks its report directory and the output directory of every
     layer it builds or cleans: another run on any of them, whatever its report directory or
     workspace root, waits (or exits with --no-wait)."""
-    ordered = sorted({directory.absolute(): prepare for directory, prepare in places}.items())
+    # one lock file per directory, however it was reached (a link to a layer is the layer)
+    ordered = sorted({directory.resolve(): prepare for directory, prepare in places}.items())
     announced = False
     while True:
         with ExitStack() as held:
