@@ -75,6 +75,11 @@ class Stamp(BaseModel):
     result: StampResult
     offline: Offline | None = None
 
+    def result_at(self, out: Path) -> dict[str, Any]:
+        """What the build made, as an up-to-date row reports it: the zip where it is now (the
+        workspace may have been copied or moved since; the key knows no path)."""
+        return {**self.result.model_dump(), "zip_path": str(out / ZIP_NAME)}
+
 
 def read_stamp(out: Path) -> Stamp | None:
     """The stamp of the last good build; one that cannot be read, is a link, or has fields of

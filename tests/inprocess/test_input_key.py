@@ -90,6 +90,8 @@ async def test_a_copy_of_the_built_workspace_elsewhere_is_up_to_date(tmp_path: P
     executor = FakeExecutor()
     assert await _states(tmp_path / "there" / "checkout", executor) == UNCHANGED
     assert executor.calls == {}
+    row = by_id(await run(_replan(tmp_path / "there" / "checkout"), executor))[A]
+    assert (row.zip_path or "").startswith(str(tmp_path / "there"))  # where the zip is now
 
 
 @pytest.mark.parametrize(
