@@ -58,7 +58,7 @@ def up_to_date_row(target: Target, stamp: Stamp) -> TargetResult:
         status="up-to-date",
         builder_reason=reason,
         log=str(target.out_dir / LOG_NAME),
-        **stamp.result.model_dump(),
+        **stamp.result_at(target.out_dir),
     )
 
 
@@ -110,7 +110,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
     if isinstance(outcome, Built):
         status, fields = "built", outcome.made.model_dump()
     elif isinstance(outcome, UpToDate):
-        status, fields = "up-to-date", outcome.stamp.result.model_dump()
+        status, fields = "up-to-date", outcome.stamp.result_at(target.out_dir)
     else:
         status, fields = "failed", _failure_fields(target, outcome, tail, ctx.workspace)
     result = result_for(

@@ -1,15 +1,15 @@
 """The check that runs first: is a target's last good build still good, before any builder is
 decided, any executor opened, any network reached?
 
-A target's stamp (``stamp.Offline``) records its inputs as they are known offline: layerctl's
-version, the runtime row, the settings, the tool, the requirement set that applies to the target
-(as its lock gives it: a uv lock by its files' digests, so an unchanged lock costs no ``uv
-export``; a Poetry lock read in-process; a pip layer's pinned set), what builds it (native: the
-uv version; container: the image *reference*, so an image re-tagged under the same name is
-noticed only with ``--refresh``), the ``auto`` decision with its reason, and the zip's size,
-mtime and inode. Equal inputs and an intact zip: the target is up to date, reported from its
-stamp. Otherwise the check says why it rebuilds, and keeps the decision when only what cannot
-change it (e.g. ``exclude``) changed.
+A target's stamp records its input key and what the key is made of (``inputkey.py``: the one
+key, which the build computes the same way), and how the requirement set was found: a uv lock by
+its files' digests, so an unchanged lock costs no ``uv export``; a Poetry lock read in-process; a
+pip layer's pinned set. What installs is known offline too: a native build's uv version; a
+container build's image digest is the one the stamp recorded while the target names the same
+image (an image re-tagged under the same name is noticed only with ``--refresh``, when the build
+asks the engine). Equal keys and an intact zip (its size, mtime and inode, else its bytes): the
+target is up to date, reported from its stamp. Otherwise the check says why it rebuilds, and
+keeps the ``auto`` decision when only what cannot change it (e.g. ``exclude``) changed.
 """
 
 from __future__ import annotations
@@ -22,28 +22,25 @@ from typing import Any
 
 import anyio.to_thread
 
-from . import __version__
 from .discovery import Tool
 from .errors import LayerctlError
 from .fanout import fan_out
+from .inputkey import input_key, key_material, runtime_part, settings_part
 from .localwheels import LocalWheels, keyed_requirements, local_projects
 from .plan import Builder, Target
 from .reqdiff import applicable, describe_changes, set_digest
 from .resolve import requirements_for
 from .resolve.pip import pin_requirements, pip_requirements
-from .stamp import Offline, Stamp, read_stamp, zip_problem
+from .stamp import STAMP_FORMAT, Offline, Stamp, read_stamp, zip_problem
 from .tools import uv_environment, uv_identity
 from .uv_workspace import find_uv_workspace
 
-__all__ = ["Check", "check_targets", "executor_identity", "lock_inputs", "offline_record"]
+__all__ = ["Check", "check_targets", "installer_offline", "lock_inputs", "offline_record"]
 
 _CONCURRENT = 16
-# settings that cannot change the `auto` decision: a target rebuilt for them keeps its builder
-_DECISION_KEYS = ("extras", "groups", "include_project", "tool")
-# Where the packages come from is no input: the lock (or a pip layer's pinned set, with hashes)
-# says what is installed, so a run with the index out of reach still finds everything up to date.
-# The `builder` setting is no input either: the builder a target used is (`auto` decides one).
-_NOT_INPUTS = {"python", "arch", "output", "index_url", "ca_bundle", "builder"}
+# the settings that choose the requirement set besides the lock: while they and the set are
+# unchanged, the `auto` decision holds and an unchanged lock's export is reused
+_SET_KEYS = ("extras", "groups", "include_project")
 
 EnvFor = Callable[[Target], Mapping[str, str]]  # uv's environment with a target's indexes
 
@@ -81,43 +78,43 @@ def lock_inputs(target: Target) -> dict[str, str]:
     return digests
 
 
-async def executor_identity(target: Target) -> str:
-    """What builds the target, known without opening the executor."""
+async def installer_offline(target: Target, stamp: Stamp | None) -> str:
+    """What installs with the target's builder, known without opening its executor: uv's version
+    (native, as ``NativeExecutor.fingerprint`` says it); for a container target, the image digest
+    its stamp recorded while it names the same image (another image: a value no digest equals)."""
     if target.builder == Builder.CONTAINER:
-        return f"image {target.build_image}"
+        old = stamp.offline if stamp is not None else None
+        if old is not None and old.image == target.build_image:
+            return str(old.material.get("installer", ""))
+        return f"{target.build_image} (not yet pulled)"
     return await uv_identity()
 
 
-def material(target: Target, requirements_digest: str, identity: str) -> dict[str, Any]:
-    return {
-        "layerctl": __version__,
-        "runtime": target.runtime.model_dump(mode="json"),
-        "tool": target.layer.tool.value,
-        "builder": target.builder,
-        "settings": target.settings.model_dump(mode="json", exclude=_NOT_INPUTS),
-        "requirements": requirements_digest,
-        "executor": identity,
-        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
-    }
-
-
 async def offline_record(
-    target: Target, local: LocalWheels, raw: str, inputs: dict[str, str], *, declared: str = ""
+    target: Target,
+    local: LocalWheels,
+    raw: str,
+    inputs: dict[str, str],
+    *,
+    installer: str,
+    declared: str = "",
 ) -> Offline:
-    """The stamp's record of a target built (or about to be checked) with requirement set ``raw``."""
+    """The stamp's record of a target built (or about to be checked) with requirement set ``raw``
+    by ``installer`` (``installer_offline``, or the executor's fingerprint in the build)."""
     refs = local_projects(target, raw)
     keyed = await keyed_requirements(local, target, raw, refs) if refs else raw
     lines = applicable(target, keyed)
     if target.layer.tool is Tool.PIP and not declared:
         declared = pip_requirements(target)
     return Offline(
-        material=material(target, set_digest(lines), await executor_identity(target)),
+        material=key_material(target, set_digest(lines), installer),
         requirements={name: version for name, version, _ in lines},
         requirements_text=raw,
         inputs=inputs,
         declared=declared,
         builder=target.builder,
         builder_reason=target.builder_reason,
+        image=target.build_image if target.builder == Builder.CONTAINER else None,
     )
 
 
@@ -129,7 +126,8 @@ async def _current(
     inputs = await anyio.to_thread.run_sync(lock_inputs, target)
     declared = pip_requirements(target) if target.layer.tool is Tool.PIP else ""
     env = env_for(target) if env_for is not None else uv_environment()
-    if old is not None and not refresh and inputs and inputs == old.inputs:
+    same_set = old is not None and _same(old.material.get("settings") or {}, settings_part(target), _SET_KEYS)
+    if old is not None and not refresh and inputs and inputs == old.inputs and same_set:
         raw = old.requirements_text  # the lock files are byte-identical: no uv export
     elif declared and old is not None and not refresh and _same_declaration(target, old, declared):
         raw = old.requirements_text  # the pins of the last build, reused offline
@@ -141,28 +139,33 @@ async def _current(
     checked = target
     if old is not None and target.builder == "auto":
         checked = replace(target, decided=Builder(old.builder), builder_reason=old.builder_reason)
-    return target, await offline_record(checked, local, raw, inputs, declared=declared)
+    installer = await installer_offline(checked, stamp)
+    return target, await offline_record(checked, local, raw, inputs, installer=installer, declared=declared)
+
+
+def _same(before: dict[str, Any], after: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    return all(before.get(k) == after.get(k) for k in keys)
 
 
 def _same_declaration(target: Target, old: Offline, declared: str) -> bool:
     """A pip layer's pins still answer its declaration: the same declared set, settings and runtime."""
-    now = target.settings.model_dump(mode="json", exclude=_NOT_INPUTS)
     was = old.material
     return (
         old.declared == declared
         and bool(old.requirements_text)
-        and was.get("settings") == now
-        and was.get("runtime") == target.runtime.model_dump(mode="json")
+        and was.get("settings") == settings_part(target)
+        and was.get("runtime") == runtime_part(target)
     )
 
 
 def _why(old: Offline, new: Offline) -> str | None:
+    """Which part of the key changed, the first in this order; None: the same key."""
     was, now = old.material, new.material
-    if was.get("layerctl") != now["layerctl"]:
-        return f"layerctl version changed ({was.get('layerctl')} -> {now['layerctl']})"
-    if was.get("tool") != now["tool"]:
-        return f"tool changed ({was.get('tool')} -> {now['tool']})"
-    if was.get("runtime") != now["runtime"]:
+    if input_key(was) == input_key(now):
+        return None
+    if was.get("recipe") != now["recipe"]:
+        return f"layerctl's build recipe changed ({was.get('recipe')} -> {now['recipe']})"
+    if any(was.get(k) != now[k] for k in ("python", "arch", "runtime")):
         return "runtime changed (resources/runtimes.toml)"
     before, after = was.get("settings") or {}, now["settings"]
     keys = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
@@ -173,18 +176,21 @@ def _why(old: Offline, new: Offline) -> str | None:
         return "requirements changed" + (f": {changes}" if changes else " (in-repo sources or hashes)")
     if was.get("builder") != now["builder"]:
         return f"builder changed ({was.get('builder')} -> {now['builder']})"
-    if was.get("executor") != now["executor"]:
-        kind = "image" if str(now["executor"]).startswith("image ") else "builder"
-        return f"{kind} changed ({was.get('executor')} -> {now['executor']})"
+    if was.get("installer") != now["installer"]:
+        if new.image is None:
+            return f"builder changed ({was.get('installer')} -> {now['installer']})"
+        if old.image != new.image:
+            return f"image changed ({old.image} -> {new.image})"
+        return f"image changed ({new.image}: {was.get('installer')} -> {now['installer']})"
     if was.get("source_date_epoch") != now["source_date_epoch"]:
         return "SOURCE_DATE_EPOCH changed"
-    return None
+    return "inputs changed"
 
 
 def _keeps_decision(old: Offline, new: Offline) -> bool:
     before, after = old.material.get("settings") or {}, new.material["settings"]
-    return old.material.get("requirements") == new.material["requirements"] and all(
-        before.get(k) == after.get(k) for k in _DECISION_KEYS
+    return old.material.get("requirements") == new.material["requirements"] and _same(
+        before, after, _SET_KEYS
     )
 
 
@@ -202,8 +208,8 @@ async def check_target(
     stamp = await anyio.to_thread.run_sync(read_stamp, target.out_dir)
     if stamp is None:
         return _stale(target, None, "never built")
-    if stamp.offline is None:
-        return _stale(target, stamp, "no record of its inputs (built by an older layerctl)")
+    if stamp.format != STAMP_FORMAT or stamp.offline is None:
+        return _stale(target, stamp, "layerctl's stamp format changed")
     try:
         target, new = await _current(target, stamp, local, refresh, env_for)
     except LayerctlError as exc:  # the build meets the same problem and reports it

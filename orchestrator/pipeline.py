@@ -27,15 +27,16 @@ from .events import Phase
 from .executors import Executor, InstallRequest, WheelRequest
 from .fileio import replace_tree, write_atomic
 from .freshness import lock_inputs, offline_record
+from .inputkey import input_key
 from .localsrc import LocalRef
-from .localwheels import LocalSet, keyed_requirements, local_projects, own_requirement, with_wheels
+from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from .package import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
 from .resolve import requirements_for
 from .scripts_fix import fix_scripts, forget_direct_urls
 from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
-from .stamp import Stamp, StampResult, input_key, up_to_date, write_stamp
+from .stamp import Stamp, StampResult, up_to_date, write_stamp
 from .targetlog import TargetLog
 from .tools import uv_environment
 
@@ -117,16 +118,17 @@ class Attempt:
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)
-        # in-repo projects enter the key by their sources, not by where the checkout is
+        # the one input key (inputkey.py), as the check before the run computed it; in-repo
+        # projects enter it by their sources, not by where the checkout is
         local = local_projects(target, requirements)
-        keyed = await keyed_requirements(ctx.local, target, requirements, local) if local else requirements
-        key = input_key(target, await self.executor.fingerprint(target), keyed)
-        record = await offline_record(target, ctx.local, requirements, inputs)
+        installer = await self.executor.fingerprint(target)
+        record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
+        key = input_key(record.material)
         previous = await anyio.to_thread.run_sync(lambda: up_to_date(out, key, verify=ctx.verify_zips))
         if previous is not None and not ctx.force:
             await log(f"up to date: inputs unchanged since the last build ({previous.sha256[:12]})")
-            if previous.offline is None or previous.offline.material != record.material:
-                await anyio.to_thread.run_sync(write_stamp, out, key, previous.result, record)
+            if previous.offline is None or previous.offline.model_copy(update={"zip_stat": None}) != record:
+                await anyio.to_thread.run_sync(write_stamp, out, previous.result, record)
             return UpToDate(previous)
 
         await anyio.to_thread.run_sync(log.open)
@@ -199,7 +201,7 @@ class Attempt:
             image=installed.image,
             image_id=installed.image_id,
         )
-        await anyio.to_thread.run_sync(write_stamp, out, key, made, record)
+        await anyio.to_thread.run_sync(write_stamp, out, made, record)
         return Built(made)
 
     @staticmethod

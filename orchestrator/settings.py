@@ -35,6 +35,7 @@ __all__ = [
     "PullChoice",
     "ToolChoice",
     "kebab",
+    "output_settings",
     "setting",
 ]
 
@@ -71,17 +72,28 @@ def setting(
     listed: bool = False,
     repeated: bool = False,
     counted: bool = False,
+    output: bool | None = None,
     **constraints: Any,
 ) -> Any:
     """One setting, declared once: its default and help, and on which commands it is a flag
     (``options.py`` makes the flags, the ``LAYERCTL_*`` variable and the reference table from
     this). ``listed``: comma-separated on the command line and in the environment;
-    ``repeated``: the flag may be given again; ``counted``: the flag counts (``-vv``)."""
+    ``repeated``: the flag may be given again; ``counted``: the flag counts (``-vv``).
+    ``output``: whether the setting changes the tree or zip a target builds (every layer setting
+    says, True or False; ``inputkey.py`` keys a target by exactly those that do)."""
     cli: dict[str, JsonValue] = {
         "flag": flag, "short": short, "commands": list[JsonValue](sorted(commands)), "metavar": metavar,
         "listed": listed, "repeated": repeated, "counted": counted,
     }  # fmt: skip
-    return Field(default, description=help, json_schema_extra={"cli": cli}, **constraints)
+    return Field(default, description=help, json_schema_extra={"cli": cli, "output": output}, **constraints)
+
+
+def output_settings(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``model`` declared to change what a target builds (``output=True``)."""
+    fields = model.model_fields.items()
+    return tuple(
+        n for n, i in fields if isinstance(i.json_schema_extra, dict) and i.json_schema_extra["output"]
+    )
 
 
 class Model(BaseModel):
@@ -98,6 +110,7 @@ class LayerSettings(Model):
         commands=SELECT,
         metavar="VERSIONS",
         listed=True,
+        output=False,  # python, arch: the key takes the target's own
     )
     arch: tuple[Arch, ...] = setting(
         (Arch.X86_64, Arch.ARM64),
@@ -106,44 +119,55 @@ class LayerSettings(Model):
         commands=SELECT,
         metavar="ARCHES",
         listed=True,
+        output=False,
     )
-    tool: ToolChoice = setting("auto", "Who manages the dependencies; `auto` detects it from the lock file.")
+    tool: ToolChoice = setting(  # the set it gives is keyed, not who gave it
+        "auto", "Who manages the dependencies; `auto` detects it from the lock file.", output=False
+    )
     builder: BuilderChoice = setting(
         "auto",
         "Where targets build: `auto` decides per target (native when every dependency has a wheel).",
         flag="--builder",
         commands=BUILD | {"list"},
+        output=False,  # the key takes the builder decided for the target
     )
     exclude: tuple[str, ...] = setting(
         (),
         'Paths (gitignore-style patterns, relative to `python/`) left out of the zip, e.g. `["*.pyi", "numpy/tests/"]`; a pattern git would refuse is an error when the settings are read.',
+        output=True,
     )
     exclude_runtime_provided: bool = setting(
         False,
         "Leave out what every Lambda Python runtime ships: boto3, botocore, s3transfer, jmespath (their packages, `.dist-info` and `.libs`).",
         strict=True,
+        output=True,
     )
     include_project: bool = setting(
         False,
         "Install the layer project itself (its own package, built into a wheel with its build backend) into the layer, beside its dependencies.",
         strict=True,
+        output=True,
     )
     extras: tuple[str, ...] = setting(
         (),
         'Optional dependencies (`[project.optional-dependencies]`) the layer installs too, e.g. `["fast"]`.',
+        output=True,
     )
     groups: tuple[str, ...] = setting(
         (),
         'Dependency groups the layer installs besides the main dependencies: `[dependency-groups]` (uv, pip) or `[tool.poetry.group.<name>]` (Poetry), e.g. `["aws"]`; none by default (never `dev` unless named).',
+        output=True,
     )
     output: str = setting(
         "build/lambda/layer",
         "Where the layer's targets are written: strictly inside the layer project, no `..`, no symlink on the way, and a new, empty or layerctl-made (marked) directory.",
+        output=False,
     )
     bytecode: bool = setting(
         False,
         "Precompile `.pyc` files (`unchecked-hash`) when an interpreter of the target's version is available.",
         strict=True,
+        output=True,
     )
     compression_level: int = setting(
         6,
@@ -151,10 +175,12 @@ class LayerSettings(Model):
         ge=0,
         le=9,
         strict=True,
+        output=True,
     )
     image: str | None = setting(
         None,
         "Container build image; `{python}` and `{arch}` are replaced (`x86_64`/`arm64`); may pin a digest (`...@sha256:...`). Default: the SAM build image of the runtime table.",
+        output=False,  # a container target is keyed by its image's digest, a native one not at all
     )
     verify_image: str | None = setting(
         None,
@@ -162,6 +188,7 @@ class LayerSettings(Model):
         flag="--image",
         commands=frozenset({"verify"}),
         metavar="TEMPLATE",
+        output=False,
     )
     index_url: str | None = setting(
         None,
@@ -169,6 +196,7 @@ class LayerSettings(Model):
         flag="--index-url",
         commands=BUILD | {"list"},
         metavar="URL",
+        output=False,  # where packages come from: the set (with hashes) says what is installed
     )
     ca_bundle: str | None = setting(
         None,
@@ -176,6 +204,7 @@ class LayerSettings(Model):
         flag="--ca-bundle",
         commands=BUILD | {"list"},
         metavar="PEM",
+        output=False,
     )
 
     @field_validator("image", "verify_image")

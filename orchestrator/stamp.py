@@ -1,28 +1,25 @@
-"""The up-to-date check: a target's input key (everything that decides its zip's bytes) and the
-stamp of its last good build (``.layerctl-stamp.json``: the key and what the build made)."""
+"""The stamp of a target's last good build (``.layerctl-stamp.json``): its input key
+(``inputkey.py``) with what the key is made of, and what the build made. A stamp of another
+format (an older layerctl's) is read, and rebuilds once: "layerctl's stamp format changed"."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from . import __version__
 from .events import PackageSize
 from .fileio import read_no_follow, write_atomic
+from .inputkey import input_key
 from .outputs import ARTIFACTS, STAMP_NAME, ZIP_NAME
 from .package import sha256_file
-from .plan import Target
 
 __all__ = [
+    "STAMP_FORMAT",
     "Offline",
     "Stamp",
     "StampResult",
-    "input_key",
     "read_stamp",
     "up_to_date",
     "write_stamp",
@@ -47,9 +44,14 @@ class StampResult(BaseModel):
     image_id: str | None = None
 
 
+# 1: layerctl before one input key (no ``format``); 2: the key of inputkey.py
+STAMP_FORMAT = 2
+
+
 class Offline(BaseModel):
-    """What the check before any decision compares (``freshness.py``): the inputs as they are
-    known offline, the builder decided with its reason, and the zip's size, mtime and inode."""
+    """What the check before any decision reads (``freshness.py``): what the key is made of
+    (``inputkey.key_material``), how the set was found, the builder decided with its reason, and
+    the zip's size, mtime and inode."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -60,32 +62,23 @@ class Offline(BaseModel):
     declared: str = ""  # a pip layer's declared dependencies, from which its pins were resolved
     builder: str
     builder_reason: str | None = None
+    image: str | None = None  # a container build's image by name: its digest is in ``material``
     zip_stat: tuple[int, int, int] | None = None  # size, mtime_ns, inode of the zip when stamped
 
 
 class Stamp(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    format: int = 1
     key: str
     sha256: str
     result: StampResult
     offline: Offline | None = None
 
-
-def input_key(target: Target, fingerprint: str, requirements: str) -> str:
-    """Everything that decides the zip's bytes; equal keys mean an identical build."""
-    material = {
-        "layerctl": __version__,
-        "runtime": target.runtime.model_dump(),
-        "arch": target.arch.value,
-        "builder": target.builder,
-        "executor": fingerprint,
-        "tool": target.layer.tool.value,
-        "settings": target.settings.model_dump(mode="json", exclude={"python", "arch", "output", "builder"}),
-        "requirements": requirements,
-        "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
-    }
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+    def result_at(self, out: Path) -> dict[str, Any]:
+        """What the build made, as an up-to-date row reports it: the zip where it is now (the
+        workspace may have been copied or moved since; the key knows no path)."""
+        return {**self.result.model_dump(), "zip_path": str(out / ZIP_NAME)}
 
 
 def read_stamp(out: Path) -> Stamp | None:
@@ -116,18 +109,18 @@ def zip_problem(out: Path, stamp: Stamp, *, verify: bool = False) -> str | None:
 
 
 def up_to_date(out: Path, key: str, *, verify: bool = False) -> Stamp | None:
-    """The last good build's stamp if its inputs equal ``key`` and its zip is intact."""
+    """The last good build's stamp if its input key is ``key`` and its zip is intact."""
     stamp = read_stamp(out)
-    if stamp is None or stamp.key != key or zip_problem(out, stamp, verify=verify) is not None:
+    if stamp is None or stamp.format != STAMP_FORMAT or stamp.key != key:
         return None
-    return stamp
+    return stamp if zip_problem(out, stamp, verify=verify) is None else None
 
 
-def write_stamp(out: Path, key: str, made: StampResult, offline: Offline | None = None) -> None:
+def write_stamp(out: Path, made: StampResult, offline: Offline) -> None:
     """The stamp, written after the zip it describes (a run killed between the two leaves a zip
     whose inode differs from the old stamp's: it is hashed, found different and rebuilt)."""
-    if offline is not None:
-        info = (out / ZIP_NAME).lstat()
-        offline = offline.model_copy(update={"zip_stat": (info.st_size, info.st_mtime_ns, info.st_ino)})
-    stamp = Stamp(key=key, sha256=made.sha256, result=made, offline=offline)
+    info = (out / ZIP_NAME).lstat()
+    offline = offline.model_copy(update={"zip_stat": (info.st_size, info.st_mtime_ns, info.st_ino)})
+    key = input_key(offline.material)
+    stamp = Stamp(format=STAMP_FORMAT, key=key, sha256=made.sha256, result=made, offline=offline)
     write_atomic(out / STAMP_NAME, stamp.model_dump_json(indent=2))

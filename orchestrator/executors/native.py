@@ -16,7 +16,7 @@ from ..errors import BuildError, NoCompatibleWheel
 from ..plan import Target
 from ..process import BatchSink, ProcessResult, run_streaming
 from ..scripts_fix import forget_direct_urls
-from ..tools import no_wheel_package, tool_version, uv_bin, uv_environment, uv_error
+from ..tools import no_wheel_package, tool_version, uv_bin, uv_environment, uv_error, uv_identity
 from ..wheels import exact_wheels, no_wheel
 from . import ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
 
@@ -39,7 +39,7 @@ class NativeExecutor:
         return None
 
     async def fingerprint(self, target: Target) -> str:
-        return await tool_version(uv_bin())
+        return await uv_identity()  # as the check before the run names it (freshness.py)
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target

@@ -20,6 +20,7 @@ from orchestrator.places import prepare_outputs
 from orchestrator.plan import Plan, Target, make_plan
 from orchestrator.process import BatchSink
 from orchestrator.scheduler import AfterBuild, RunOutcome, run_targets
+from orchestrator.tools import uv_identity
 
 Behaviour = Callable[[InstallRequest, BatchSink, int], Awaitable[None]]
 
@@ -59,7 +60,7 @@ class FakeExecutor:
     """Installs by running a behaviour per layer name; counts its calls."""
 
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
-    fingerprint_value: str = "fake-1"
+    fingerprint_value: str | None = None  # None: uv's version, as a native build (and the check) say
     calls: dict[str, int] = field(default_factory=dict)
     name: str = "fake"
     prepare_phase: Phase | None = None
@@ -72,7 +73,7 @@ class FakeExecutor:
         self.prepared.append(target.id)
 
     async def fingerprint(self, target: Target) -> str:
-        return self.fingerprint_value
+        return self.fingerprint_value or await uv_identity()
 
     async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
         target = request.target
