@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,9 @@ def poetry_project(root: Path) -> str:
 @pytest.mark.parametrize(
     ("make", "tool"), [(pip_project, "pip"), (uv_project, "uv"), (poetry_project, "poetry")], ids=str
 )
-def test_one_project_builds_with_no_setting(tmp_path: Path, make: object, tool: str) -> None:
+def test_one_project_builds_with_no_setting(tmp_path: Path, make: Callable[[Path], str], tool: str) -> None:
     root = tmp_path / "project"
     root.mkdir()
-    assert callable(make)
     name = make(root)
     (root / "src").mkdir()
     result = layerctl("build-all", cwd=root / "src")  # from inside it, as a user would
