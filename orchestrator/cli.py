@@ -21,7 +21,7 @@ from .config import env_overrides, load_workspace
 from .errors import EXIT_USAGE, ConfigError
 from .invocation import Invocation
 from .locate import find_workspace
-from .options import parameters
+from .options import help_text, parameters
 from .places import lock_places, report_dir
 from .plan import Plan
 from .reporters import Reporter, make_reporter
@@ -38,6 +38,7 @@ app = typer.Typer(
     help="Build AWS Lambda layers for a whole monorepo: every layer x Python x architecture, at once.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="rich",  # help texts go through options.help_text, so brackets show as written
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -108,7 +109,7 @@ def command(
 
         run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         run.__annotations__ = {p.name: p.annotation for p in params}
-        run.__doc__, run.__name__ = body.__doc__, body.__name__
+        run.__doc__, run.__name__ = help_text(body.__doc__ or ""), body.__name__
         app.command(name)(boundary(run))
         return body
 

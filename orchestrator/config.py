@@ -88,6 +88,9 @@ class WorkspaceConfig(BaseModel):
     options: WorkspaceOptions
     layer_defaults: dict[str, Any]  # the workspace's explicitly set LayerSettings keys
     publish: dict[str, Any] = {}  # the workspace's explicitly set [tool.layerctl.publish] keys
+    # layer-only keys (``name``) in a root pyproject.toml's table: the root is a layer itself
+    # (single.py), or they are an error once discovery knows it is not
+    layer_only: tuple[str, ...] = ()
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -175,7 +178,9 @@ def load_workspace(root: Path) -> WorkspaceConfig:
             f"{root}: no pyproject.toml or {WORKSPACE_FILE}; run layerctl in the workspace root "
             "or pass it with -C"
         )
-    check_keys(table, WORKSPACE_KEYS, where, hint=" (workspace settings)" if "name" in table else "")
+    own = _keys(LayerOnly) if source == pyproject else []  # the root project may be the layer
+    hint = " (workspace settings)" if "name" in table and not own else ""
+    check_keys(table, [*WORKSPACE_KEYS, *own], where, hint=hint)
     options = WorkspaceOptions(**validate(WorkspaceOptions, table, where))
     return WorkspaceConfig(
         root=root,
@@ -183,6 +188,7 @@ def load_workspace(root: Path) -> WorkspaceConfig:
         options=options,
         layer_defaults=validate(LayerSettings, table, where),
         publish=publish_table(table, where),
+        layer_only=tuple(key for key in table if key in own),
     )
 
 

@@ -33,6 +33,7 @@ from .globs import expand
 from .indexes import Index, read_indexes
 from .poetry_deps import poetry_dependencies, poetry_requires_python
 from .settings import NAME_PATTERN, LayerOnly, LayerSettings
+from .single import check_layer_only_keys, literal, project_name, root_project
 from .uv_workspace import find_uv_workspace
 
 __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]
@@ -83,17 +84,27 @@ def discover_layers(
     default_tool = str(workspace.layer_defaults.get("tool", "auto"))
     where = str(workspace.source) if workspace.source else str(root)
     found: dict[Path, None] = {}
+    single = root_project(workspace, layers_globs)  # the root's project, if it can be the layer
+    own: set[Path] = set()  # the root's project, when it is a layer (single.py)
     for pattern in workspace.options.layers if layers_globs is None else layers_globs:
         matches = expand(root, pattern)
-        if not matches:
+        if not matches and not single:
             raise ConfigError(f"{where}: 'layers' pattern {pattern!r} matches no pyproject.toml under {root}")
+        if literal(pattern):  # "." or "pyproject.toml": the root's project named as a layer
+            own.update(p.resolve() for p in matches if p.resolve() == (root / "pyproject.toml").resolve())
         found.update(dict.fromkeys(matches))
+    if single and not found:  # a single project: no layers setting, none found, it is the layer
+        found[single] = None
+        own.add(single.resolve())
     _one_layer_per_project(found)
+    source = _resolved(workspace.source)
     layers = [
-        _load_or_broken(path, default_tool, tool)
+        _load_or_broken(path, default_tool, tool, shared=path.resolve() in own)
         for path in found
-        if path.resolve() != _resolved(workspace.source)
+        if path.resolve() != source or path.resolve() in own
     ]
+    if not own:
+        check_layer_only_keys(workspace)
     by_name: dict[str, Layer] = {}
     for layer in layers:
         if layer.name in by_name:
@@ -123,12 +134,12 @@ def _resolved(path: Path | None) -> Path | None:
     return path.resolve() if path else None
 
 
-def _load_or_broken(pyproject: Path, default_tool: str, tool: str | None) -> Layer:
+def _load_or_broken(pyproject: Path, default_tool: str, tool: str | None, *, shared: bool) -> Layer:
     try:
-        return load_layer(pyproject, default_tool=default_tool, tool=tool)
+        return load_layer(pyproject, default_tool=default_tool, tool=tool, shared=shared)
     except ConfigError as exc:
         return Layer(
-            name=_best_name(pyproject),
+            name=_best_name(pyproject, own=shared),
             root=pyproject.parent,
             pyproject=pyproject,
             tool=Tool.PIP,
@@ -138,11 +149,12 @@ def _load_or_broken(pyproject: Path, default_tool: str, tool: str | None) -> Lay
         )
 
 
-def _best_name(pyproject: Path) -> str:
-    """A broken layer's name in target ids: its own ``name`` if that much can be read, else its
-    directory's name (made fit for an id)."""
+def _best_name(pyproject: Path, *, own: bool = False) -> str:
+    """A broken layer's name in target ids: its own ``name`` if that much can be read (for the
+    root's project, also its project name), else its directory's name (made fit for an id)."""
     try:
-        name = tool_table(read_toml(pyproject), pyproject).get("name")
+        data = read_toml(pyproject)
+        name = tool_table(data, pyproject).get("name") or (project_name(data) if own else None)
     except ConfigError:
         name = None
     if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name):
@@ -150,16 +162,24 @@ def _best_name(pyproject: Path) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "-", pyproject.parent.name).lstrip("._-") or "layer"
 
 
-def load_layer(pyproject: Path, *, default_tool: str = "auto", tool: str | None = None) -> Layer:
+def load_layer(
+    pyproject: Path, *, default_tool: str = "auto", tool: str | None = None, shared: bool = False
+) -> Layer:
+    """``shared``: the workspace root's project as a layer (single.py), whose table also holds
+    the workspace's settings (checked when the workspace was loaded); its name may also come
+    from the project's own."""
     data = read_toml(pyproject)
     table = tool_table(data, pyproject)
     where = f"{pyproject} [tool.layerctl]"
+    if shared:
+        table = {key: value for key, value in table.items() if key in LAYER_KEYS}
     for key in table:
         if key in WORKSPACE_KEYS and key not in LAYER_KEYS:
             raise ConfigError(f"{where}: '{key}' is a workspace setting; set it in the workspace root")
     check_keys(table, LAYER_KEYS, where)
     settings = validate(LayerSettings, table, where)
-    name = validate(LayerOnly, table, where).get("name") or _directory_name(pyproject)
+    name = validate(LayerOnly, table, where).get("name")
+    name = name or (project_name(data) if shared else None) or _directory_name(pyproject)
 
     requires_python, dependencies = _project(pyproject, data)
     tool_ = _detect_tool(pyproject, tool or settings.get("tool") or default_tool)

@@ -5,7 +5,8 @@ settings — a ``layerctl.toml``, or a ``pyproject.toml`` with a ``[tool.layerct
 an outer one lists it as a layer: a layer project may have a ``[tool.layerctl]`` table of its
 own (its ``name``, its ``python`` list), and inside it the workspace is still the one above. With
 no settings anywhere, the nearest ``pyproject.toml`` whose default ``layers`` glob finds layers
-is the root (a workspace that takes every default).
+is the root (a workspace that takes every default); failing that, the nearest ``pyproject.toml``
+that declares dependencies (a single project, its own layer: ``single.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .config import WORKSPACE_FILE, read_toml, tool_table
 from .errors import ConfigError
 from .globs import expand
 from .run_settings import WorkspaceOptions
+from .single import declares_dependencies
 
 __all__ = ["find_workspace"]
 
@@ -40,10 +42,13 @@ def find_workspace(start: Path) -> Path:
     for directory in here:
         if (directory / "pyproject.toml").is_file() and _matches_any(directory, _DEFAULT_LAYERS):
             return directory
+    for directory in here:  # a single project that is its own layer (single.py)
+        if declares_dependencies(directory / "pyproject.toml"):
+            return directory
     raise ConfigError(
-        f"{start}: not inside a layerctl workspace (no {WORKSPACE_FILE} and no pyproject.toml with a "
-        "[tool.layerctl] table here or in any parent directory); run layerctl inside one or pass "
-        "its root with -C"
+        f"{start}: not inside a layerctl workspace (no {WORKSPACE_FILE}, no pyproject.toml with a "
+        "[tool.layerctl] table and no project that declares dependencies, here or in any parent "
+        "directory); run layerctl inside one or pass its root with -C"
     )
 
 

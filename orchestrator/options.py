@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from .publish.settings import PublishSettings
 from .run_settings import RunFlags, WorkspaceOptions
 from .settings import LayerOnly, LayerSettings, kebab
 
-__all__ = ["Flag", "flags_for", "parameters", "parse_flags", "reference_tables"]
+__all__ = ["Flag", "flags_for", "help_text", "parameters", "parse_flags", "reference_tables"]
 
 Kind = Literal["bool", "count", "repeat", "value"]
 _FLAGGED: tuple[type[BaseModel], ...] = (LayerSettings, WorkspaceOptions, RunFlags)
@@ -67,8 +68,18 @@ def flags_for(command: str) -> list[Flag]:
                 kind = "repeat" if cli.get("repeated") else "value"
                 decls = (flag, *([short] if short else []))
             metavar = cli.get("metavar") or ("|".join(choices) if choices else None)
-            found.append(Flag(kebab(name), name, decls, info.description or "", metavar, kind))
+            found.append(Flag(kebab(name), name, decls, help_text(info.description or ""), metavar, kind))
     return found
+
+
+# What rich reads as a markup tag (its own ``rich.markup.escape`` rule, without importing rich,
+# which --version and --help would pay for): ``[tool.layerctl.publish]`` would vanish from help.
+_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def help_text(text: str) -> str:
+    """A help text as typer's rich help shows it verbatim: brackets escaped."""
+    return _TAG.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
 
 
 def parameters(command: str) -> list[inspect.Parameter]:

@@ -24,9 +24,19 @@ __all__ = [
 
 
 def report_dir(plan: Plan) -> Path:
-    """The checked report directory: inside the workspace, never through a link (ConfigError)."""
+    """The checked report directory: inside the workspace, never through a link, and apart from
+    every layer's output directory (a single project's are both under its build/): ConfigError."""
     where = plan.origin("report_dir")
-    return check_inside(plan.workspace.root, plan.options.report_dir, key="report-dir", where=where)
+    report = check_inside(plan.workspace.root, plan.options.report_dir, key="report-dir", where=where)
+    mine = report.resolve()
+    for target in (t for t in plan.targets if not t.problem):
+        out = output_root(target, plan).resolve()
+        if out == mine or out in mine.parents or mine in out.parents:
+            raise ConfigError(
+                f"{where}: 'report-dir' = {plan.options.report_dir!r} overlaps {out}, the output "
+                f"directory of layer {target.layer.name}; give each a directory of its own"
+            )
+    return report
 
 
 def claim_report_dir(plan: Plan) -> Path:

@@ -55,7 +55,7 @@ class WorkspaceOptions(Model):
     )
     report_dir: str = setting(
         "build/layerctl",
-        "Where `report.json`, `report.html` and the run lock are written, strictly inside the workspace root.",
+        "Where `report.json`, `report.html` and the run lock are written, strictly inside the workspace root and apart from every layer's `output`.",
     )
     pull: PullChoice = setting(
         "missing",

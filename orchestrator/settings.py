@@ -295,6 +295,6 @@ class LayerOnly(Model):
 
     name: str | None = setting(
         None,
-        "The layer's name in target ids (default: the directory name): letters, digits, `.`, `_`, `-`, starting with a letter or digit; a directory name that breaks this rule is an error until the layer sets `name`.",
+        "The layer's name in target ids (default: the directory name; for a workspace root that is its own layer, its project's name first): letters, digits, `.`, `_`, `-`, starting with a letter or digit; a directory name that breaks this rule is an error until the layer sets `name`.",
         pattern=NAME_PATTERN,
     )
