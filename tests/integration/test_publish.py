@@ -238,8 +238,8 @@ def test_two_targets_under_one_layer_name_are_refused_before_anything_is_sent(
     for command in (["publish"], ["build-all", "--publish"], ["publish", "web"]):
         line = one_error(layerctl("-C", str(root), *command, env=aws.env()))
         assert re.fullmatch(
-            r"layerctl: error: (web:py3\.1[12]-\w+) and (?!\1)(web:py3\.1[12]-\w+) would both publish as layer "
-            r"'web' in eu-west-1: 'layer-name' = '\{layer\}' must tell every target apart .*",
+            r"layerctl: error: ((\w+):py3\.1[12]-\w+) and (?!\1)(\2:py3\.1[12]-\w+) would both publish as "
+            r"layer '\2' in eu-west-1: 'layer-name' = '\{layer\}' must tell every target apart .*",
             line,
         ), line
     assert aws.proxy.ops["PublishLayerVersion"] == aws.proxy.ops["DeleteLayerVersion"] == 0
