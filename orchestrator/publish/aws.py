@@ -1,9 +1,9 @@
 """The AWS SDK behind a small async surface: boto3 imported only here (only when a run
 publishes), one session, clients created once per region, every call in a worker thread and at
 most ``CALLS_PER_REGION`` at once per region. Throttling and 5xx are retried by the SDK's own
-retry mode (``standard``; ``AWS_RETRY_MODE`` / ``AWS_MAX_ATTEMPTS`` choose another). Credentials,
-region and endpoint come from the SDK's chain (``AWS_PROFILE``, ``AWS_REGION``,
-``AWS_ENDPOINT_URL``, ...), never from layerctl's settings.
+retry mode (``standard``; ``AWS_RETRY_MODE`` / ``AWS_MAX_ATTEMPTS`` choose another). Credentials
+and endpoint come from the SDK's chain (``AWS_PROFILE``, ``AWS_ENDPOINT_URL``, ...), never from
+layerctl's settings; the default region is ``AWS_REGION`` then the SDK's chain, as in the AWS CLI.
 
 ``aws_errors`` is the one place botocore's exceptions become ``PublishError``: one line naming
 the target, the region and AWS's error code, secrets masked, the SDK's exception kept as cause."""
@@ -79,7 +79,9 @@ class Aws:
 
     @property
     def default_region(self) -> str | None:
-        return self.session.region_name  # type: ignore[no-any-return]
+        """The region when the settings name none, as the AWS CLI v2 finds it: ``AWS_REGION``,
+        then the SDK's chain (``AWS_DEFAULT_REGION``, then the profile's ``region``)."""
+        return os.environ.get("AWS_REGION") or self.session.region_name or None
 
     async def check_credentials(self, where: str) -> None:
         """Fail before anything is built when the SDK's chain finds no credentials at all."""

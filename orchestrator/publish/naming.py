@@ -1,6 +1,7 @@
 """Names made from a target and the publish settings, checked against AWS's rules before
-anything is sent: the layer name, the bucket, the S3 key and the description that carries the
-zip's sha256 (how any runner knows whether a version is current). Pure."""
+anything is sent: the layer name, the bucket, the S3 key and the description that records the
+zip's sha256 and the target (how any runner knows whether a version is current, and which
+target's it is). Pure."""
 
 from __future__ import annotations
 
@@ -15,16 +16,20 @@ from .settings import PublishSettings
 __all__ = [
     "DIRECT_LIMIT",
     "MARKER",
+    "TARGET_MARKER",
     "bucket_name",
     "carries",
     "check_names",
     "description",
     "layer_name",
+    "recorded_target",
     "s3_key",
     "settings_for",
 ]
 
 MARKER = "layerctl sha256:"
+TARGET_MARKER = "target:"  # after the sha256: the id of the target the version was published for
+_RECORD = re.compile(rf"{MARKER}[0-9a-f]{{64}} {TARGET_MARKER}(?P<target>\S+)$")
 DIRECT_LIMIT = 50 * 1024 * 1024  # Lambda takes a zip this large in the request itself
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,140}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -70,13 +75,15 @@ def bucket_name(settings: PublishSettings, region: str) -> str | None:
 
 
 def description(settings: PublishSettings, target: Target, sha256: str) -> str:
+    """The template's text, then layerctl's record: ``layerctl sha256:<hex> target:<id>``."""
     text = settings.description.format(**_values(target)).strip()
-    marked = f"{text} {MARKER}{sha256}".strip()
+    record = f"{MARKER}{sha256} {TARGET_MARKER}{target.id}"
+    marked = f"{text} {record}".strip()
     if len(marked) > _DESCRIPTION_MAX:
-        room = _DESCRIPTION_MAX - len(MARKER) - 64 - 1
+        room = max(0, _DESCRIPTION_MAX - len(record) - 1)
         raise ConfigError(
             f"{target.id}: the description is {len(text)} characters; Lambda allows {room} besides "
-            "layerctl's sha256 marker: shorten [tool.layerctl.publish] description"
+            "layerctl's record (sha256 and target): shorten [tool.layerctl.publish] description"
         )
     return marked
 
@@ -86,24 +93,36 @@ def carries(text: str | None, sha256: str) -> bool:
     return bool(text) and f"{MARKER}{sha256}" in str(text)
 
 
+def recorded_target(text: str | None) -> str | None:
+    """The id of the target layerctl published a version for, from its description; None for a
+    version published by hand (or by a layerctl that did not record the target yet)."""
+    found = _RECORD.search(str(text or "").rstrip())
+    return found.group("target") if found else None
+
+
 def s3_key(settings: PublishSettings, target: Target, sha256: str) -> str:
     """Content addressed: the same zip always has the same key, so it is uploaded once."""
     path = f"{target.layer.name}/{target.python}-{target.arch.value}/{sha256}.zip"
     return f"{settings.prefix}/{path}" if settings.prefix else path
 
 
-def check_names(targets: Iterable[tuple[Target, PublishSettings]], regions: Iterable[str]) -> None:
-    """Every name a run would send, checked before it sends anything (ConfigError, exit 2)."""
-    regions = list(regions)
-    named: dict[str, str] = {}
-    for target, settings in targets:
+def check_names(
+    targets: Iterable[tuple[Target, PublishSettings, Iterable[str]]],
+) -> dict[tuple[str, str], str]:
+    """Every name a run would send, checked before it sends anything (ConfigError, exit 2), over
+    the whole publish set at once: two targets under one layer name in one region would shadow
+    and prune each other's versions. Returns the target id of each (region, layer name)."""
+    claimed: dict[tuple[str, str], str] = {}
+    for target, settings, regions in targets:
         name = layer_name(settings, target)
-        if name in named:  # two targets under one name would prune and shadow each other's versions
-            raise ConfigError(
-                f"{target.id} and {named[name]} would both publish as layer {name!r}: 'layer-name' = "
-                f"{settings.layer_name!r} must tell every target apart (use {{layer}}, {{python_nodot}}, {{arch}})"
-            )
-        named[name] = target.id
         description(settings, target, "0" * 64)
         for region in regions:
             bucket_name(settings, region)
+            other = claimed.setdefault((region, name), target.id)
+            if other != target.id:
+                raise ConfigError(
+                    f"{other} and {target.id} would both publish as layer {name!r} in {region}: "
+                    f"'layer-name' = {settings.layer_name!r} must tell every target apart "
+                    "(use {layer}, {python_nodot} and {arch})"
+                )
+    return claimed

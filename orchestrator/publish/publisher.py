@@ -13,6 +13,7 @@ from ..once import Once
 from ..plan import Plan, Target
 from .aws import Aws
 from .naming import check_names, settings_for
+from .owners import check_owners
 from .settings import PublishSettings
 from .target import Zip, publish_to_region
 
@@ -28,8 +29,9 @@ class Publisher:
 
     @classmethod
     async def open(cls, plan: Plan) -> Publisher:
-        """Raises ConfigError (a name AWS would refuse, no region) or PublishError (no
-        credentials) before the run builds or sends anything."""
+        """Raises ConfigError (a name AWS would refuse, two targets under one layer name, a name
+        holding another target's versions, no region) or PublishError (no credentials, AWS
+        refused the listing) before the run builds or sends anything."""
         aws = await Aws.open()
         settings: dict[str, PublishSettings] = {}
         regions: dict[str, tuple[str, ...]] = {}
@@ -42,12 +44,14 @@ class Publisher:
             if not regions[layer.name]:
                 raise ConfigError(
                     f"{layer.name}: no region to publish to: set [tool.layerctl.publish] regions, "
-                    "or the AWS SDK's region (AWS_REGION, AWS_PROFILE's region)"
+                    "or the AWS SDK's region (AWS_REGION, AWS_DEFAULT_REGION, AWS_PROFILE's region)"
                 )
-        for target in plan.targets:
-            check_names([(target, settings[target.layer.name])], regions[target.layer.name])
+        # the whole publish set at once: `build-all --publish` publishes each target as it is ready
+        claimed = check_names((t, settings[t.layer.name], regions[t.layer.name]) for t in plan.targets)
         everywhere = sorted({region for names in regions.values() for region in names})
         await aws.check_credentials(f"publish to {', '.join(everywhere)}")
+        templates = {t.id: settings[t.layer.name].layer_name for t in plan.targets}
+        await check_owners(aws, claimed, templates)
         return cls(aws, settings, regions)
 
     async def publish(self, target: Target, made: Zip) -> list[PublishResult]:

@@ -59,7 +59,8 @@ class PublishSettings(Model):
     """Where and how targets are published (`layerctl publish`, `build-all --publish`)."""
 
     regions: tuple[str, ...] = setting(
-        (), "AWS regions to publish to (default: the AWS SDK's configured region, e.g. `AWS_REGION`)."
+        (),
+        "AWS regions to publish to (default, as the AWS CLI v2 chooses: `AWS_REGION`, then `AWS_DEFAULT_REGION`, then the profile's `region`).",
     )
     bucket: str | None = setting(
         None,
@@ -71,18 +72,18 @@ class PublishSettings(Model):
     )
     layer_name: str = setting(
         "{layer}-py{python_nodot}-{arch}",
-        "Lambda layer name, a template: `{layer}`, `{python}`, `{python_nodot}`, `{arch}`, `{runtime}`; checked against Lambda's rules (letters, digits, `-`, `_`, at most 140) before anything is sent.",
+        "Lambda layer name, a template: `{layer}`, `{python}`, `{python_nodot}`, `{arch}`, `{runtime}`; checked against Lambda's rules (letters, digits, `-`, `_`, at most 140) before anything is sent, and one name per target (two targets under one name, or a name holding versions published for another target, is an error, exit 2).",
     )
     description: str = setting(
         "{layer} for {runtime} on {arch}",
-        "Layer version description, a template like `layer-name`; layerctl appends `layerctl sha256:<hex>` (how it knows a version is current).",
+        "Layer version description, a template like `layer-name`; layerctl appends `layerctl sha256:<hex> target:<id>` (how it knows a version is current, and whose it is).",
     )
     license_info: str | None = setting(
         None, "The layer versions' license (an SPDX id or a URL).", max_length=512
     )
     keep: int | None = setting(
         None,
-        "Prune: keep the newest N versions of each layer name, delete older ones (default: delete none).",
+        "Prune: keep the newest N versions layerctl published for each target, delete its older ones; versions published by hand are never deleted (default: delete none).",
         ge=1,
         strict=True,
     )

@@ -1,7 +1,7 @@
 """One target's zip in one region: a new layer version only when the latest version of its
 layer name does not already record this zip's sha256 (the state lives in AWS, so every runner
 agrees), the zip uploaded to its content-addressed key only when no object is there yet, the
-version shared and old versions pruned. Never raises for AWS's refusal: the result says it."""
+version shared and this target's old versions pruned. Never raises for AWS's refusal: the result says it."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ..once import Once
 from ..plan import Target
 from .aws import Aws, Clients, aws_errors, error_code, hint_for
 from .naming import DIRECT_LIMIT, bucket_name, carries, description, layer_name, s3_key
+from .owners import list_versions, owned_versions
 from .settings import PublishSettings
 
 __all__ = ["Zip", "publish_to_region"]
@@ -60,7 +61,7 @@ async def _publish(
     if latest is not None and carries(latest.get("Description"), made.sha256):
         version, arn = int(latest["Version"]), str(latest["LayerVersionArn"])
         shared = await _share(aws, region, name, version, settings, new=False)
-        pruned = await _prune(aws, region, name, settings.keep)
+        pruned = await _prune(aws, region, name, target.id, settings.keep)
         return PublishResult(
             region=region, status="unchanged", layer_name=name, version=version, arn=arn,
             shared=shared, pruned=pruned,
@@ -80,7 +81,7 @@ async def _publish(
     made_version = await aws.call(region, lambda c: c.lambda_.publish_layer_version(**request))
     version, arn = int(made_version["Version"]), str(made_version["LayerVersionArn"])
     shared = await _share(aws, region, name, version, settings, new=True)
-    pruned = await _prune(aws, region, name, settings.keep)
+    pruned = await _prune(aws, region, name, target.id, settings.keep)
     return PublishResult(
         region=region, status="published", layer_name=name, version=version, arn=arn,
         uploaded=uploaded, shared=shared, pruned=pruned,
@@ -216,18 +217,16 @@ def _policy_ids(clients: Clients, name: str, version: int) -> set[str]:
     return {str(s.get("Sid")) for s in json.loads(policy.get("Policy") or "{}").get("Statement", [])}
 
 
-async def _prune(aws: Aws, region: str, name: str, keep: int | None) -> list[int]:
-    """Delete all but the newest ``keep`` versions of the layer name."""
+async def _prune(aws: Aws, region: str, name: str, target_id: str, keep: int | None) -> list[int]:
+    """Delete all but the newest ``keep`` versions layerctl published for this target under the
+    layer name; versions published by hand (or recorded for no target) are never deleted."""
     if keep is None:
         return []
 
     def prune(clients: Clients) -> list[int]:
-        pages = clients.lambda_.get_paginator("list_layer_versions").paginate(LayerName=name)
-        versions = sorted(
-            (int(v["Version"]) for p in pages for v in p.get("LayerVersions", [])), reverse=True
-        )
-        for old in versions[keep:]:
-            clients.lambda_.delete_layer_version(LayerName=name, VersionNumber=old)
-        return versions[keep:]
+        old = owned_versions(list_versions(clients, name), target_id)[keep:]
+        for version in old:
+            clients.lambda_.delete_layer_version(LayerName=name, VersionNumber=version)
+        return old
 
     return await aws.call(region, prune)

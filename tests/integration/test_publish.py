@@ -8,8 +8,12 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
+import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,24 +186,171 @@ def test_a_changed_dependency_publishes_only_its_layer(built_example: Any, aws: 
         assert counts == {name: 2 if name.startswith("utils-") else 1 for name in counts}
 
 
-def test_keep_prunes_and_share_adds_a_statement(built_example: Any, aws: Aws, tmp_path: Path) -> None:
+def test_keep_prunes_only_this_targets_versions_and_share_adds_a_statement(
+    built_example: Any, aws: Aws, tmp_path: Path
+) -> None:
     root = workspace(
         built_example, tmp_path, 'regions = ["eu-west-1"]\nkeep = 1\nshare = {accounts = ["111122223333"]}\n'
     )
     lam = aws.client("lambda")
     old = base64.b64decode("UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA==")  # an empty zip
-    for _ in range(2):
-        lam.publish_layer_version(LayerName="web-py312-arm64", Content={"ZipFile": old})
+    for text in (
+        "published by hand",  # 1, 2: never layerctl's
+        "by hand too",
+        f"an earlier run layerctl sha256:{'ab' * 32} target:web:py3.12-arm64",  # 3: this target's
+        f"an older layerctl layerctl sha256:{'cd' * 32}",  # 4: no target recorded
+    ):
+        lam.publish_layer_version(LayerName="web-py312-arm64", Description=text, Content={"ZipFile": old})
     result = layerctl("-C", str(root), "publish", "web", "--only", "web:py3.12-arm64", env=aws.env())
     assert result.returncode == 0, result.stdout + result.stderr
     (published,) = rows(root)["web:py3.12-arm64"]["publish"]
-    assert published["status"] == "published" and published["pruned"] == [2, 1]
+    assert published["status"] == "published" and published["version"] == 5 and published["pruned"] == [3]
     versions = lam.list_layer_versions(LayerName="web-py312-arm64")["LayerVersions"]
-    assert [v["Version"] for v in versions] == [3]
-    policy = json.loads(lam.get_layer_version_policy(LayerName="web-py312-arm64", VersionNumber=3)["Policy"])
+    assert sorted(v["Version"] for v in versions) == [1, 2, 4, 5]
+    (new,) = [v for v in versions if v["Version"] == 5]
+    assert new["Description"].endswith(f"layerctl sha256:{published_sha(root)} target:web:py3.12-arm64")
+    policy = json.loads(lam.get_layer_version_policy(LayerName="web-py312-arm64", VersionNumber=5)["Policy"])
     assert [(s["Sid"], s["Principal"]) for s in policy["Statement"]] == [
         ("layerctl-111122223333", "111122223333")
     ]
+
+
+def published_sha(root: Path) -> str:
+    return str(rows(root)["web:py3.12-arm64"]["sha256"])
+
+
+def one_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The run's one line on stderr (exit 2, no traceback)."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("layerctl: error: ") and "Traceback" not in result.stdout
+    return line
+
+
+def test_two_targets_under_one_layer_name_are_refused_before_anything_is_sent(
+    built_example: Any, aws: Aws, tmp_path: Path
+) -> None:
+    """`layer-name` without {python} and {arch}: every target of a layer maps to one name. The
+    whole publish set is checked at once, also when build-all publishes each zip as it is ready."""
+    root = workspace(
+        built_example, tmp_path, 'regions = ["eu-west-1"]\nlayer-name = "{layer}"\n', builds=True
+    )
+    for command in (["publish"], ["build-all", "--publish"], ["publish", "web"]):
+        line = one_error(layerctl("-C", str(root), *command, env=aws.env()))
+        assert re.fullmatch(
+            r"layerctl: error: ((\w+):py3\.1[12]-\w+) and (?!\1)(\2:py3\.1[12]-\w+) would both publish as "
+            r"layer '\2' in eu-west-1: 'layer-name' = '\{layer\}' must tell every target apart .*",
+            line,
+        ), line
+    assert aws.proxy.ops["PublishLayerVersion"] == aws.proxy.ops["DeleteLayerVersion"] == 0
+    assert aws.versions("eu-west-1") == {}
+
+
+def test_a_layer_name_holding_another_targets_versions_is_refused(
+    built_example: Any, aws: Aws, tmp_path: Path
+) -> None:
+    """Targets selected in separate runs meet in AWS: the versions record their target."""
+    root = workspace(
+        built_example,
+        tmp_path,
+        'regions = ["eu-west-1"]\nlayer-name = "{layer}-{arch}"\nkeep = 1\n',
+        builds=True,
+    )
+    first = layerctl("-C", str(root), "publish", "--only", "web:py3.12-arm64", env=aws.env())
+    assert first.returncode == 0, first.stdout + first.stderr
+    aws.proxy.reset()
+    for command in (["publish"], ["build-all", "--publish"]):
+        line = one_error(layerctl("-C", str(root), *command, "--only", "web:py3.11-arm64", env=aws.env()))
+        assert line == (
+            "layerctl: error: web:py3.11-arm64: layer 'web-arm64' in eu-west-1 holds version 1, which layerctl "
+            "published for web:py3.12-arm64: 'layer-name' = '{layer}-{arch}' must tell them apart (use {layer}, "
+            "{python_nodot} and {arch}), or delete that layer's versions"
+        )
+    assert aws.proxy.ops["PublishLayerVersion"] == aws.proxy.ops["DeleteLayerVersion"] == 0
+    assert [v["Version"] for v in aws.versions("eu-west-1")["web-arm64"]] == [1]
+    again = layerctl("-C", str(root), "publish", "--only", "web:py3.12-arm64", env=aws.env())
+    assert again.returncode == 0, again.stdout + again.stderr  # its own versions are its own
+
+
+def test_the_region_setting_then_aws_region_then_aws_default_region(
+    built_example: Any, aws: Aws, tmp_path: Path
+) -> None:
+    """As the AWS CLI v2 chooses: the setting, AWS_REGION, AWS_DEFAULT_REGION, the profile."""
+    root = workspace(built_example, tmp_path, "")
+    env = aws.env(AWS_REGION="us-east-2", AWS_DEFAULT_REGION="eu-west-1")
+    for region, environment in (
+        ("us-east-2", env),
+        ("eu-west-1", {k: v for k, v in env.items() if k != "AWS_REGION"}),
+    ):
+        result = layerctl("-C", str(root), "publish", "--only", "web:py3.12-arm64", env=environment)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert [p["region"] for p in rows(root)["web:py3.12-arm64"]["publish"]] == [region]
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'regions = ["ap-south-1"]\n')
+    result = layerctl("-C", str(root), "publish", "--only", "web:py3.12-arm64", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [p["region"] for p in rows(root)["web:py3.12-arm64"]["publish"]] == ["ap-south-1"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_readme_moto_example_runs_as_written(built_example: Any, tmp_path: Path) -> None:
+    """README.md, "To try publishing without an AWS account": moto's own server, the README's
+    variables (and nothing of this machine's AWS configuration), build-all --publish twice."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        readme = (Path(__file__).parents[2] / "README.md").read_text()
+        assert (
+            "export AWS_ENDPOINT_URL=http://127.0.0.1:5000 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing"
+            in readme
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_"))}
+        env.update(
+            AWS_ENDPOINT_URL=url, AWS_REGION="eu-west-1", AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            # no profile, no instance metadata: only what the README sets
+            AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true",
+        )  # fmt: skip
+        root, built = built_example
+        assert built.returncode == 0, built.stdout + built.stderr
+        examples = tmp_path / "examples"
+        shutil.copytree(root, examples / "monorepo", symlinks=True, ignore=shutil.ignore_patterns("layerctl"))
+        assert "[tool.layerctl.publish]" not in (examples / "monorepo/pyproject.toml").read_text()
+        first = layerctl("-C", "examples/monorepo", "build-all", "--publish", cwd=tmp_path, env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        lam = boto3.client(
+            "lambda", region_name="eu-west-1", endpoint_url=url, aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )  # fmt: skip
+        names = [layer["LayerName"] for layer in lam.list_layers()["Layers"]]
+        assert len(names) == 12
+        assert all(len(lam.list_layer_versions(LayerName=n)["LayerVersions"]) == 1 for n in names)
+        statuses = [p["status"] for row in rows(examples / "monorepo").values() for p in row["publish"]]
+        assert statuses == ["published"] * 12
+        again = layerctl("-C", "examples/monorepo", "build-all", "--publish", cwd=tmp_path, env=env)
+        assert again.returncode == 0, again.stdout + again.stderr
+        statuses = [p["status"] for row in rows(examples / "monorepo").values() for p in row["publish"]]
+        assert statuses == ["unchanged"] * 12
+        assert all(len(lam.list_layer_versions(LayerName=n)["LayerVersions"]) == 1 for n in names)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_a_zip_over_50_mb_needs_a_bucket(built_example: Any, aws: Aws, tmp_path: Path) -> None:

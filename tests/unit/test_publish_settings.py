@@ -6,13 +6,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
 import pytest
 
 from orchestrator.config import load_workspace
 from orchestrator.discovery import discover_layers
 from orchestrator.errors import ConfigError
 from orchestrator.plan import Plan, make_plan
-from orchestrator.publish.naming import bucket_name, carries, check_names, description, s3_key, settings_for
+from orchestrator.publish.aws import Aws
+from orchestrator.publish.naming import (
+    bucket_name,
+    carries,
+    check_names,
+    description,
+    recorded_target,
+    s3_key,
+    settings_for,
+)
 from tests.support.cli import invoke
 
 
@@ -62,8 +72,23 @@ def test_a_layer_overrides_the_workspace_key_by_key(tmp_path: Path) -> None:
     assert bucket_name(settings, "us-east-2") == "b-us-east-2"
     assert s3_key(settings, target, "ab" * 32) == f"layerctl/web/3.12-arm64/{'ab' * 32}.zip"
     text = description(settings, target, "ab" * 32)
-    assert text == f"web for python3.12 on arm64 layerctl sha256:{'ab' * 32}"
+    assert text == f"web for python3.12 on arm64 layerctl sha256:{'ab' * 32} target:web:py3.12-arm64"
     assert carries(text, "ab" * 32) and not carries(text, "cd" * 32) and not carries(None, "ab" * 32)
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        (f"web for python3.12 layerctl sha256:{'ab' * 32} target:web:py3.12-arm64", "web:py3.12-arm64"),
+        (f"layerctl sha256:{'ab' * 32} target:my_layer:py3.11-x86_64 ", "my_layer:py3.11-x86_64"),
+        (f"web layerctl sha256:{'ab' * 32}", None),  # a layerctl that did not record the target
+        ("published by hand", None),
+        ("by hand, target:web:py3.12-arm64", None),  # no layerctl record before it
+        (None, None),
+    ],
+)
+def test_the_target_a_version_was_published_for(text: str | None, target: str | None) -> None:
+    assert recorded_target(text) == target
 
 
 @pytest.mark.parametrize(
@@ -79,9 +104,9 @@ def test_names_aws_would_refuse_are_caught_before_sending(
     tmp_path: Path, workspace: str, name: str, error: str
 ) -> None:
     made = plan(tmp_path, f'regions = ["eu-west-1"]\n{workspace}', name=name)
-    pairs = [(t, settings_for(made.workspace.publish, t.layer.publish)) for t in made.targets]
+    pairs = [(t, settings_for(made.workspace.publish, t.layer.publish), ["eu-west-1"]) for t in made.targets]
     with pytest.raises(ConfigError) as caught:
-        check_names(pairs, ["eu-west-1"])
+        check_names(pairs)
     assert error in caught.value.message
 
 
@@ -93,6 +118,37 @@ def test_two_targets_under_one_layer_name_are_refused(tmp_path: Path) -> None:
     )
     config = load_workspace(tmp_path)
     made = make_plan(config, discover_layers(config))
-    pairs = [(t, settings_for(made.workspace.publish, t.layer.publish)) for t in made.targets]
-    with pytest.raises(ConfigError, match="would both publish as layer 'web-arm64'"):
-        check_names(pairs, ["eu-west-1"])
+    settings = [(t, settings_for(made.workspace.publish, t.layer.publish)) for t in made.targets]
+    with pytest.raises(ConfigError, match="would both publish as layer 'web-arm64' in eu-west-1"):
+        check_names((t, s, ["eu-west-1"]) for t, s in settings)
+    # in two regions of their own they do not meet
+    claimed = check_names((t, s, [r]) for (t, s), r in zip(settings, ["eu-west-1", "us-east-2"], strict=True))
+    assert claimed == {
+        ("eu-west-1", "web-arm64"): "web:py3.11-arm64",
+        ("us-east-2", "web-arm64"): "web:py3.12-arm64",
+    }
+
+
+@pytest.mark.parametrize(
+    ("env", "region"),
+    [
+        ({}, "ap-south-1"),  # the profile's region
+        ({"AWS_DEFAULT_REGION": "us-west-2"}, "us-west-2"),
+        ({"AWS_REGION": "eu-west-1"}, "eu-west-1"),
+        ({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-west-2"}, "eu-west-1"),
+        ({"AWS_REGION": "", "AWS_DEFAULT_REGION": "us-west-2"}, "us-west-2"),  # empty: not set
+    ],
+)
+def test_the_default_region_is_found_as_the_aws_cli_finds_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], region: str
+) -> None:
+    """AWS_REGION, then AWS_DEFAULT_REGION, then the profile (the `regions` setting comes first:
+    tests/integration/test_publish.py)."""
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = ap-south-1\n")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert anyio.run(Aws.open).default_region == region
