@@ -12,6 +12,9 @@ package with no such version.
    rounds, may come from its source distribution: that package alone (``--no-binary`` it; every
    other package stays wheels-only), and the resolution starts again. Its pins then need the
    target's image, and the ``auto`` decision names that package.
+
+In-repo projects (local directories) are built into wheels by layerctl (``localwheels.py``); uv
+may build one to read its metadata (``setup.py``) from the first resolution on.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..errors import ResolveError
+from ..localsrc import local_refs
 from ..plan import Target
 from ..tools import no_wheel_package, uv_error
 from ..wheels import Compiled, exact_misses, uv_compile
@@ -46,12 +51,13 @@ async def wheel_pins(target: Target, declared: str, env: Mapping[str, str]) -> P
     platform = target.runtime.uv_platform(target.arch)
     above = target.runtime.uv_platform_above(target.arch)
     sources: list[str] = []
+    in_repo = _in_repo(declared)  # built into wheels by layerctl: uv may build them to read them
     below: dict[str, str] = {}  # package: the version it must stay below (exact-tag step)
     excluded: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="layerctl-pins-") as work:
         constraints = Path(work) / "constraints.txt"
         for _ in range(_ROUNDS):
-            extra = _options(sources)
+            extra = _options([*in_repo, *sources])
             if not below:
                 result = await uv_compile(target, declared, env, platform, "--generate-hashes", *extra)
                 if result.returncode == 0:
@@ -95,6 +101,17 @@ async def wheel_pins(target: Target, declared: str, env: Mapping[str, str]) -> P
         f"uv pip compile for {target.id}: no set of wheels found in {_ROUNDS} resolutions "
         f"(source builds allowed for: {', '.join(sources) or 'none'})"
     )
+
+
+def _in_repo(declared: str) -> list[str]:
+    """The names of the in-repo projects (local directories) of a declared set."""
+    names = []
+    for ref in local_refs(declared):
+        try:
+            names.append(Requirement(ref.line or "").name)
+        except InvalidRequirement:
+            continue
+    return names
 
 
 def _options(sources: list[str]) -> tuple[str, ...]:

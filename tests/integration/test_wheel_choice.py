@@ -5,9 +5,10 @@ One workspace as teams have it, for Amazon Linux 2 (python3.11: manylinux_2_26):
   whose only Linux wheels are manylinux_2_24 (uv's 2_17 platform sees none: the exact-tag step);
 * ``num``, a pip layer declaring ``numpy>=2.2``: numpy 2.3 and later have no Amazon Linux 2 wheel
   (aarch64: manylinux_2_28 only; x86_64: 2_27/2_28), numpy 2.2.6 has manylinux2014 wheels;
-* ``src``, a pip layer declaring ``numpy>=2.2`` and docopt, which has a source distribution only.
+* ``src``, a pip layer declaring ``numpy>=2.2`` and docopt, which has a source distribution only;
+* ``dyn``, a pip layer using an in-repo project whose metadata only its ``setup.py`` knows.
 
-``auto`` builds app and num natively (they installed natively all along, yet were sent to the
+``auto`` builds app, num and dyn natively (they installed natively all along, yet were sent to the
 container); only src needs the container, and its reason names docopt.
 """
 
@@ -72,6 +73,13 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "layers/app/pyproject.toml").write_text(APP_TOML)
     pip_layer(root, "num", ["numpy>=2.2"])
     pip_layer(root, "src", ["numpy>=2.2", "docopt"])
+    # an in-repo project whose metadata only its setup.py knows: uv builds it to read it
+    (root / "libs/legacy/legacy").mkdir(parents=True)
+    (root / "libs/legacy/legacy/__init__.py").write_text("")
+    (root / "libs/legacy/setup.py").write_text(
+        'from setuptools import setup\nsetup(name="legacy", version="0.1", packages=["legacy"], install_requires=["six"])\n'
+    )
+    pip_layer(root, "dyn", ["legacy @ file:../../libs/legacy"])
     subprocess.run([uv_bin(), "lock", "--quiet", "--project", str(root)], check=True, cwd=root)
     return root
 
@@ -81,7 +89,7 @@ def test_auto_chooses_native_where_wheels_exist_and_names_the_one_without(ws: Pa
     assert listed.returncode == 0, listed.stderr
     rows = {row["id"]: row for row in json.loads(listed.stdout)}
     for arch in ("x86_64", "arm64"):
-        for layer in ("app", "num"):
+        for layer in ("app", "num", "dyn"):
             row = rows[f"{layer}:py3.11-{arch}"]
             assert (row["builder"], row["builder_reason"]) == ("native", "every dependency has a wheel"), row
         src = rows[f"src:py3.11-{arch}"]
@@ -118,3 +126,5 @@ def test_they_build_natively_and_pass_the_audit(ws: Path) -> None:
         with zipfile.ZipFile(rows[f"num:py3.11-{arch}"]["zip_path"]) as zf:
             (numpy,) = {n.split("/")[1] for n in zf.namelist() if n.startswith("python/numpy-")}
         assert numpy.startswith("numpy-2.2."), numpy
+        with zipfile.ZipFile(rows[f"dyn:py3.11-{arch}"]["zip_path"]) as zf:
+            assert {"python/legacy/__init__.py", "python/six.py"} <= set(zf.namelist())
