@@ -30,7 +30,7 @@ from .localwheels import LocalWheels, keyed_requirements, local_projects
 from .plan import Builder, Target
 from .reqdiff import applicable, describe_changes, set_digest
 from .resolve import requirements_for
-from .resolve.pip import pin_requirements, pip_requirements
+from .resolve.pip import PINS_HOW, pin_requirements, pip_requirements
 from .stamp import STAMP_FORMAT, Offline, Stamp, read_stamp, zip_problem
 from .tools import uv_environment, uv_identity
 from .uv_workspace import find_uv_workspace
@@ -152,7 +152,7 @@ def _same_declaration(target: Target, old: Offline, declared: str) -> bool:
     was = old.material
     return (
         old.declared == declared
-        and bool(old.requirements_text)
+        and PINS_HOW in old.requirements_text.partition("\n")[0]  # pins chosen as they are now
         and was.get("settings") == settings_part(target)
         and was.get("runtime") == runtime_part(target)
     )

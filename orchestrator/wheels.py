@@ -16,6 +16,8 @@ import re
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote
 
 import anyio
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -31,6 +33,7 @@ __all__ = [
     "Chosen",
     "Compiled",
     "choose_wheels",
+    "exact_misses",
     "exact_wheels",
     "locked_hashes",
     "no_wheel",
@@ -142,15 +145,8 @@ def choose_wheels(pylock: str, target: Target, allowed: Mapping[str, set[str]]) 
     """The best wheel of every package of ``pylock`` (uv's resolution at the platform above the
     runtime) among the runtime's exact tags. NoCompatibleWheel names the first package with
     none; a chosen wheel whose hash its lock does not list is a ResolveError."""
-    try:
-        data = toml_loads(pylock)
-    except TOMLDecodeError as exc:
-        raise ResolveError(f"uv wrote an unreadable pylock.toml for {target.id}: {exc}") from None
-    rank = {tag: index for index, tag in enumerate(supported_tags(target))}
     chosen: list[Chosen] = []
-    for package in data.get("packages", []):
-        name, version = str(package.get("name", "?")), str(package.get("version", "?"))
-        best = _best(package.get("wheels") or [], rank)
+    for name, version, best in _ranked(pylock, target):
         if best is None:
             raise no_wheel(target, f"{name} {version}", name)
         url, sha256, tag = best
@@ -164,14 +160,41 @@ def choose_wheels(pylock: str, target: Target, allowed: Mapping[str, set[str]]) 
     return chosen
 
 
-def _best(wheels: Iterable[Mapping[str, object]], rank: Mapping[Tag, int]) -> tuple[str, str, str] | None:
+def exact_misses(pylock: str, target: Target) -> dict[str, str]:
+    """The packages of ``pylock`` (name: version) with no wheel among the runtime's exact tags."""
+    return {name: version for name, version, best in _ranked(pylock, target) if best is None}
+
+
+def _ranked(pylock: str, target: Target) -> list[tuple[str, str, tuple[str, str, str] | None]]:
+    """Each package of ``pylock``: its name, version and best wheel for the target (or None)."""
+    try:
+        data = toml_loads(pylock)
+    except TOMLDecodeError as exc:
+        raise ResolveError(f"uv wrote an unreadable pylock.toml for {target.id}: {exc}") from None
+    rank = {tag: index for index, tag in enumerate(supported_tags(target))}
+    found = []
+    for package in data.get("packages", []):
+        name, version = str(package.get("name", "?")), str(package.get("version", "?"))
+        files = list(package.get("wheels") or [])
+        archive = package.get("archive")  # a wheel file named directly: an in-repo project's
+        if isinstance(archive, Mapping):
+            files.append(archive)
+        found.append((name, version, _best(files, rank, target.layer.root)))
+    return found
+
+
+def _best(
+    wheels: Iterable[Mapping[str, object]], rank: Mapping[Tag, int], base: Path
+) -> tuple[str, str, str] | None:
     best: tuple[int, str, str, str] | None = None
     for wheel in wheels:
-        url = str(wheel.get("url") or wheel.get("path") or "")
+        url = str(wheel.get("url") or "")
+        if not url and wheel.get("path"):  # a local file (pylock paths are relative to uv's directory)
+            url = (base / str(wheel["path"])).resolve().as_uri()
         hashes = wheel.get("hashes")
         sha256 = str(hashes.get("sha256", "")).lower() if isinstance(hashes, Mapping) else ""
         try:
-            _name, _version, _build, tags = parse_wheel_filename(url.rsplit("/", 1)[-1])
+            _name, _version, _build, tags = parse_wheel_filename(unquote(url.rsplit("/", 1)[-1]))
         except InvalidWheelFilename:
             continue
         ranked = [(rank[tag], tag) for tag in tags if tag in rank]

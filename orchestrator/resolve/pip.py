@@ -18,32 +18,35 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from ..errors import ConfigError, ResolveError
+from ..errors import ConfigError
 from ..plan import Target
-from ..tools import uv_error
-from ..wheels import uv_compile
 from .choices import check_choices, dependency_groups, optional_dependencies
+from .wheelpins import wheel_pins
 
-__all__ = ["pin_requirements", "pip_requirements", "uv_pin"]
+__all__ = ["PINS_HEADER", "PINS_HOW", "pin_requirements", "pip_requirements", "uv_pin"]
+
+PINS_HEADER = "# pinned by layerctl"
+# how the pins were chosen: pins chosen otherwise (by an older layerctl) are not reused offline
+PINS_HOW = "(newest versions with a wheel for the target; uv pip compile --generate-hashes)"
 
 
 async def pin_requirements(target: Target, declared: str, env: Mapping[str, str]) -> str:
     """The declared set pinned for the target, with hashes (a requirements.txt)."""
-    header = f"# pinned by layerctl for {target.id} from {target.layer.pyproject.name} (uv pip compile --generate-hashes)\n"
-    return header + await uv_pin(target, declared, env)
+    return f"{PINS_HEADER} for {target.id} from {target.layer.pyproject.name} {PINS_HOW}\n" + await uv_pin(
+        target, declared, env
+    )
 
 
 async def uv_pin(target: Target, declared: str, env: Mapping[str, str]) -> str:
-    """One resolution through uv, run as every uv is here (``tools.uv_environment``, no
-    configuration files, in the layer's directory). Source distributions are allowed: a
-    dependency with no wheel still pins (and then needs the container to build)."""
-    platform = target.runtime.uv_platform(target.arch)
-    result = await uv_compile(target, declared, env, platform, "--generate-hashes", wheels_only=False)
-    if result.returncode != 0:
-        raise ResolveError(
-            f"uv pip compile failed for {target.id}: {uv_error(result.errors)}", output=result.errors
-        )
-    return result.output
+    """The newest versions with a wheel for the target (``wheelpins.py``); a package with none
+    is pinned to its source distribution, named in a comment (it needs the container)."""
+    pins = await wheel_pins(target, declared, env)
+    if not pins.sources:
+        return pins.text
+    where = f"{target.runtime.manylinux} {target.arch.machine}"
+    return (
+        f"# built from source (no version has a wheel for {where}): {', '.join(pins.sources)}\n" + pins.text
+    )
 
 
 def pip_requirements(target: Target) -> str:

@@ -13,7 +13,7 @@ from orchestrator.config import load_workspace
 from orchestrator.discovery import discover_layers
 from orchestrator.freshness import check_targets
 from orchestrator.localwheels import LocalWheels
-from orchestrator.outputs import REQUIREMENTS_NAME
+from orchestrator.outputs import REQUIREMENTS_NAME, STAMP_NAME
 from orchestrator.plan import Plan, make_plan
 from orchestrator.stamp import read_stamp
 
@@ -77,3 +77,19 @@ async def test_the_checks_set_is_the_one_built(tmp_path: Path, fake_pins: FakePi
     plan = dataclasses.replace(plan, targets=tuple(c.target for c in checks))
     await run(plan, FakeExecutor(), force=True)
     assert fake_pins.calls == [ID, ID]  # the build installs the set the check found
+
+
+async def test_pins_an_older_layerctl_chose_are_pinned_again(tmp_path: Path, fake_pins: FakePins) -> None:
+    # layerctl before issue 16 pinned the newest versions, source distributions allowed: pins
+    # with no wheel for the target (numpy 2.4 on Amazon Linux 2) must not be reused offline
+    plan = plan_for(tmp_path, ["a"])
+    await run(plan, FakeExecutor())
+    out = plan.targets[0].out_dir
+    stamp = read_stamp(out)
+    assert stamp is not None and stamp.offline is not None
+    old_text = f"# pinned by layerctl for {ID} from pyproject.toml (uv pip compile --generate-hashes)\nsix\n"
+    old = stamp.offline.model_copy(update={"requirements_text": old_text})
+    (out / STAMP_NAME).write_text(stamp.model_copy(update={"offline": old}).model_dump_json())
+    fake_pins.calls.clear()
+    assert await _check(_replan(tmp_path)) == {ID: None}  # the same pins: nothing to rebuild
+    assert fake_pins.calls == [ID]  # but they were chosen again
