@@ -143,3 +143,20 @@ def test_the_runs_masker_knows_the_passwords_of_the_layers_index_urls() -> None:
     ]
     mask = Masker.for_credentials(Credentials(), indexes)
     assert mask("401: pw-in-url was refused, tok-in-url too") == "401: **** was refused, **** too"
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_the_explained_plan_masks_its_reasons(make_workspace: Callable[..., Path], fmt: str) -> None:
+    from orchestrator.config import load_workspace
+    from orchestrator.discovery import discover_layers
+    from orchestrator.explain import show
+    from orchestrator.freshness import Check
+    from orchestrator.plan import make_plan
+
+    root = make_workspace("", {"a": ""})
+    plan = make_plan(load_workspace(root), discover_layers(load_workspace(root)), cli_options={})
+    reason = f"requirements changed (+pkg @ https://alice:{PASSWORD}@corp.test/pkg-1-py3-none-any.whl)"
+    shown: list[str] = []
+    show(plan, [Check(t, None, reason) for t in plan.targets], fmt, shown.append)
+    assert shown and all("https://****@corp.test" in text for text in shown)
+    _no_secret(*shown)
