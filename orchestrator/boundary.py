@@ -4,7 +4,7 @@ A LayerctlError prints its one-line message and exits with its code; anything el
 layerctl: one line saying so (exit 70), the traceback only with ``--debug`` or
 ``LAYERCTL_DEBUG=1``. Exception groups (anyio's task groups) are unwrapped to the error they
 stand for. Output that cannot be written (a closed stdout, a full device) never raises into
-the code that was printing."""
+the code that was printing. Every line it writes is masked (``error_line``)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ import typer
 import typer.main
 
 from .errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
+from .secrets import Credentials, Masker
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -101,12 +102,17 @@ _ESCAPES = {
 
 
 def error_line(text: str) -> None:
+    """One line on stderr: control characters escaped, secrets masked (the environment's
+    passwords and any URL's credentials, also in a bug's message or a bad flag's value)."""
+    text = Masker.for_credentials(Credentials.from_env())(text)
     typer.echo(text.translate(_ESCAPES), err=True)
 
 
 def _print_traceback(exc: BaseException) -> None:
     if sys.stderr is not None:
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+        mask = Masker.for_credentials(Credentials.from_env())
+        lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        sys.stderr.write("".join(mask(line) for line in lines))
 
 
 class _Stdout:

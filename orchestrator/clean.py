@@ -1,5 +1,7 @@
 """``layerctl clean``: what layerctl wrote in each layer's output directory and the run report,
-only in directories carrying its marker; or the containers of runs that are gone."""
+only in directories carrying its marker and only of the kind it writes (a file where it writes
+files, a directory where it writes trees); anything else at its names is kept, one line each;
+or the containers of runs that are gone."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pathlib import Path
 
 from .discovery import Layer
 from .errors import EnvironmentProblem
-from .outputs import MARKER, check_inside, clean_output_dir, clean_report_dir
+from .outputs import MARKER, check_inside, clean_output_dir, clean_report_dir, kind_of, writes_tree
 from .runlock import LOCK_NAME
 
 __all__ = ["clean_outputs", "clean_report", "remove_leftover_containers"]
@@ -31,15 +33,25 @@ def clean_outputs(outputs: Iterable[tuple[Layer, str]], say: Callable[[str], Non
         if cleaned is None:
             say(f"skipped {out_root}: layerctl did not make it (no {MARKER} in it)")
         else:
+            _say_left(cleaned, say)
             say(f"removed the outputs in {out_root}")
 
 
 def clean_report(report_dir: Path, say: Callable[[str], None]) -> None:
     with _removing(report_dir):
-        removed = clean_report_dir(report_dir)
-    for name in removed or ():
+        cleaned = clean_report_dir(report_dir)
+    removed, left = cleaned or ([], [])
+    for name in removed:
         if name != LOCK_NAME:
             say(f"removed {report_dir / name}")
+    _say_left(left, say)
+
+
+def _say_left(left: Iterable[Path], say: Callable[[str], None]) -> None:
+    """One line for each entry at one of layerctl's names that is not of the kind it writes."""
+    for path in left:
+        writes = "a directory" if writes_tree(path.name) else "a file"
+        say(f"left {path}: {kind_of(path)} where layerctl writes {writes}; not layerctl's, kept")
 
 
 @contextmanager

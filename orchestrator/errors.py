@@ -1,8 +1,12 @@
 """One error hierarchy: every error a user can cause or meet carries a one-line message and an
 exit code. Library errors (OSError, subprocess failures, pydantic) are translated at the
-boundary so the CLI never shows a traceback for a user mistake."""
+boundary so the CLI never shows a traceback for a user mistake. A message or hint is masked
+when the error is made (``redact.mask_urls``: no ``user:password@`` of a URL it quotes survives),
+so no path that shows, logs or reports an error can leak one."""
 
 from __future__ import annotations
+
+from .redact import mask_urls
 
 __all__ = [
     "EXIT_BUG",
@@ -46,10 +50,11 @@ class LayerctlError(Exception):
     transient: bool = False  # the network's or the engine's bad moment: worth a retry
 
     def __init__(self, message: str, *, hint: str | None = None, transient: bool | None = None) -> None:
+        message = mask_urls(message)
         super().__init__(message)
         self.message = message
         if hint is not None:
-            self.hint = hint
+            self.hint = mask_urls(hint)
         if transient is not None:
             self.transient = transient
 

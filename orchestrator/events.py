@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from . import __version__
+from .redact import mask_urls
 
 __all__ = [
     "SCHEMA",
@@ -53,6 +54,21 @@ class PublishResult(BaseModel):
     error: str | None = None  # one line: target, region, AWS error code
     exit_code: int | None = None
     hint: str | None = None
+
+    @field_validator("error", "hint")
+    @classmethod
+    def _masked(cls, value: Any) -> Any:
+        return _mask(value)
+
+
+def _mask(value: Any) -> Any:
+    """A row's words with the credentials of any URL in them masked (``redact.mask_urls``): what
+    reporters show and report.json keeps, whoever made the row."""
+    if isinstance(value, str):
+        return mask_urls(value)
+    if isinstance(value, list):
+        return [mask_urls(item) if isinstance(item, str) else item for item in value]
+    return value
 
 
 class PackageSize(BaseModel):
@@ -106,6 +122,11 @@ class TargetResult(BaseModel):
     log: str | None = None
     publish: list[PublishResult] = []  # one per region, when the run publishes
 
+    @field_validator("builder_reason", "rebuild_reason", "warnings", "error", "hint", "log_tail")
+    @classmethod
+    def _masked(cls, value: Any) -> Any:
+        return _mask(value)
+
 
 SCHEMA = "layerctl-report/2"
 
@@ -137,6 +158,9 @@ class Notice:
 
     message: str
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", mask_urls(self.message))
+
 
 @dataclass(frozen=True)
 class TargetStarted:
@@ -162,6 +186,9 @@ class LogLines:
 class TargetWarning:
     target: str
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", mask_urls(self.message))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from .freshness import Check, check_targets
 from .localwheels import LocalWheels
 from .plan import Plan, Target
 from .run import decide
-from .secrets import Credentials
+from .secrets import Credentials, mask_urls
 
 __all__ = ["describe", "explain", "row", "show"]
 
@@ -58,10 +58,12 @@ def describe(check: Check) -> dict[str, Any]:
 
 
 def show(plan: Plan, checks: list[Check], fmt: str, echo: Callable[[str], Any]) -> None:
+    """The explained plan, in lines or JSON; a URL's credentials (a direct reference in a changed
+    requirement, say) masked."""
     if fmt == "json":
-        echo(json.dumps([describe(c) for c in checks], indent=2))
+        echo(mask_urls(json.dumps([describe(c) for c in checks], indent=2)))
         return
     for check in checks:
-        echo(row(check))
+        echo(mask_urls(row(check)))
     for layer, why in plan.left_out:
-        echo(f"# {layer}: {why}")
+        echo(mask_urls(f"# {layer}: {why}"))

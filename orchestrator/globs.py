@@ -1,6 +1,8 @@
 """The ``layers`` globs of a workspace: ``Path.glob`` semantics, except that a directory that
 cannot be looked into is an error naming it (pathlib skips it silently, and a layer would go
-missing)."""
+missing), and that nothing in a directory layerctl made (marked ``.layerctl-dir``: an output
+directory, the report or cache directory) is ever a layer: an installed package there may ship
+its own ``pyproject.toml``. Those trees are pruned while globbing, never looked into."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
 from .errors import ConfigError
+from .outputs import MARKER
 
 __all__ = ["expand"]
 
@@ -22,6 +25,11 @@ def expand(root: Path, pattern: str) -> list[Path]:
             path = path / "pyproject.toml"
         if _kind(path, pattern) != "file":
             raise ConfigError(f"{path}: no such file (listed in 'layers'); create it or fix the pattern")
+        if (made := _made_by_layerctl(root, path)) is not None:
+            raise ConfigError(
+                f"{path}: listed in 'layers' but inside {made}, which layerctl made (it holds {MARKER}); "
+                "a layer is a project of yours: fix the pattern"
+            )
         return [path]
     matches = []
     for path in sorted(_glob(root, PurePosixPath(pattern).parts, pattern)):
@@ -29,7 +37,25 @@ def expand(root: Path, pattern: str) -> list[Path]:
             path = path / "pyproject.toml"
         if path.name == "pyproject.toml" and _kind(path, pattern) == "file":
             matches.append(path)
-    return matches
+    # pruned while globbing; a pattern's literal parts may still lead into one
+    return [path for path in matches if _made_by_layerctl(root, path) is None]
+
+
+def _made_by_layerctl(root: Path, path: Path) -> Path | None:
+    """The directory layerctl made that ``path`` is in, below ``root``, if any."""
+    for directory in path.parents:
+        if directory == root or root not in directory.parents:
+            return None
+        if _marked(directory):
+            return directory
+    return None
+
+
+def _marked(directory: Path) -> bool:
+    try:
+        return stat.S_ISREG((directory / MARKER).lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _magic(text: str) -> bool:
@@ -44,16 +70,27 @@ def _glob(base: Path, parts: Sequence[str], pattern: str) -> Iterator[Path]:
         return
     head, rest = parts[0], parts[1:]
     if head == "**":
+        entries = _entries(base, pattern)
+        if _holds_marker(entries):
+            return
         yield from _glob(base, rest, pattern)
-        for entry in _entries(base, pattern):
+        for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 yield from _glob(base / entry.name, parts, pattern)
     elif _magic(head):
-        for entry in _entries(base, pattern):
+        entries = _entries(base, pattern)
+        if _holds_marker(entries):
+            return
+        for entry in entries:
             if fnmatchcase(entry.name, head):
                 yield from _glob(base / entry.name, rest, pattern)
     else:
         yield from _glob(base / head, rest, pattern)
+
+
+def _holds_marker(entries: list[os.DirEntry[str]]) -> bool:
+    """Whether the directory of ``entries`` is layerctl's (its marker, a file, not a link)."""
+    return any(entry.name == MARKER and entry.is_file(follow_symlinks=False) for entry in entries)
 
 
 def _entries(directory: Path, pattern: str) -> list[os.DirEntry[str]]:

@@ -36,10 +36,12 @@ __all__ = [
     "clean_report_dir",
     "fit_names",
     "is_target_dir",
+    "kind_of",
     "legacy_output",
     "legacy_report",
     "owned",
     "remove_leftovers",
+    "writes_tree",
 ]
 
 MARKER = ".layerctl-dir"
@@ -164,26 +166,50 @@ def legacy_report(entries: list[Path]) -> bool:
     return bool(entries) and all(e.name in REPORT_ENTRIES and e.is_file() for e in entries)
 
 
-def _remove(path: Path) -> None:
-    """Remove one entry layerctl created: a link is removed itself, never followed."""
-    shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+def _remove(path: Path, tree: bool) -> bool:
+    """Remove an entry at a name layerctl writes, if it is of the kind layerctl writes there (a
+    directory: ``tree``, else a file); a link is removed itself, never followed (a build replaces
+    it). False: something else is there, kept (a user's directory named ``layer.zip``, say)."""
+    if path.is_symlink():
+        path.unlink()
+    elif tree and path.is_dir():
+        shutil.rmtree(path)
+    elif not tree and path.is_file():
+        path.unlink()
+    return not os.path.lexists(path)
 
 
-def remove_leftovers(target_dir: Path) -> list[str]:
-    """Remove what a killed run left in a target's directory, and a failed build's kept tree."""
+def writes_tree(name: str) -> bool:
+    """Whether layerctl writes a directory at this name (its trees, staging and swapped-out
+    trees), else a file (its files, temp files, the report's)."""
+    return name in BUILD_TREES or (bool(_LEFTOVER.match(name)) and not name.endswith(".tmp"))
+
+
+def _sweep(target_dir: Path, left: list[Path]) -> list[str]:
+    """Remove what a killed run left in a target's directory (temp files, staging and swapped-out
+    trees) and a failed build's kept tree; what is not of their kind is added to ``left``."""
     removed = []
     if target_dir.is_dir() and not target_dir.is_symlink():
         for entry in sorted(target_dir.iterdir()):
             if _LEFTOVER.match(entry.name):
-                _remove(entry)
-                removed.append(entry.name)
+                if _remove(entry, tree=writes_tree(entry.name)):
+                    removed.append(entry.name)
+                else:
+                    left.append(entry)
     return removed
 
 
-def _clean_target_dir(target_dir: Path) -> None:
-    remove_leftovers(target_dir)
+def remove_leftovers(target_dir: Path) -> list[str]:
+    """Remove what a killed run left in a target's directory, and a failed build's kept tree."""
+    return _sweep(target_dir, [])
+
+
+def _clean_target_dir(target_dir: Path, left: list[Path]) -> None:
+    _sweep(target_dir, left)
     for name in BUILD_ENTRIES:
-        _remove(target_dir / name)
+        path = target_dir / name
+        if not _remove(path, tree=writes_tree(name)) and path not in left:
+            left.append(path)
     _rmdir_if_empty(target_dir)
 
 
@@ -195,29 +221,43 @@ def _rmdir_if_empty(directory: Path) -> bool:
         return False
 
 
-def clean_output_dir(directory: Path) -> bool | None:
+def clean_output_dir(directory: Path) -> list[Path] | None:
     """Delete layerctl's entries of every target in an output directory; None when the directory
-    is not layerctl's (nothing is touched), True when it is gone afterwards."""
+    is not layerctl's (nothing is touched), else what was kept at layerctl's names because it is
+    not of the kind layerctl writes there."""
     if not owned(directory, legacy_output):
         return None
+    left: list[Path] = []
     for entry in sorted(directory.iterdir()):
         if is_target_dir(entry):
-            _clean_target_dir(entry)
-    return _unclaim(directory)
+            _clean_target_dir(entry, left)
+    _unclaim(directory)
+    return left
 
 
-def clean_report_dir(directory: Path, names: Iterable[str] = REPORT_ENTRIES) -> list[str] | None:
-    """Delete the report files (and the run lock) of a report directory layerctl made."""
+def clean_report_dir(
+    directory: Path, names: Iterable[str] = REPORT_ENTRIES
+) -> tuple[list[str], list[Path]] | None:
+    """Delete the report files (and the run lock) of a report directory layerctl made: the
+    names removed, and what was kept (not a file, so not layerctl's)."""
     if not owned(directory, legacy_report):
         return None
-    removed = []
+    removed, left = [], []
     for name in names:
         path = directory / name
-        if path.is_symlink() or path.is_file():
-            path.unlink()
+        if not os.path.lexists(path):
+            continue
+        if _remove(path, tree=False):
             removed.append(name)
+        else:
+            left.append(path)
     _unclaim(directory)
-    return removed
+    return removed, left
+
+
+def kind_of(path: Path) -> str:
+    """What is at ``path``, for a line about it: "a directory", "a file" or "something else"."""
+    return "a directory" if path.is_dir() else "a file" if path.is_file() else "something else"
 
 
 def _unclaim(directory: Path) -> bool:

@@ -124,7 +124,7 @@ async def _run_plan(
     context = BuildContext(
         workspace=plan.workspace.root,
         credentials=credentials,
-        masker=Masker.for_credentials(credentials),
+        masker=Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes)),
         force=policy.force,
         verify_zips=policy.verify_zips,
         timeout_s=policy.timeout_s,

@@ -6,22 +6,35 @@ every line layerctl writes (logs, events, reports).
 layerctl's own index (``index-url``) takes ``LAYERCTL_INDEX_USERNAME`` / ``_PASSWORD``; an index
 of the layer's tool configuration (``indexes.py``) takes the tool's own variables, by its name:
 ``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD`` or ``POETRY_HTTP_BASIC_<NAME>_USERNAME`` /
-``_PASSWORD`` (the name upper-cased, every other character than a letter or digit as ``_``)."""
+``_PASSWORD`` (the name upper-cased, every other character than a letter or digit as ``_``).
+
+A ``Masker`` masks every credential layerctl can see: the passwords of the environment, those
+written into the index URLs of the layers' tool configuration, and the user information of any
+URL (``redact.mask_urls``, which every ``LayerctlError`` also applies to its message)."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from .errors import ConfigError
 from .indexes import Index
+from .redact import MASK, mask_urls
 
-__all__ = ["MASK", "Credentials", "IndexUrls", "Masker", "index_url_with_credentials", "index_urls"]
+__all__ = [
+    "MASK",
+    "Credentials",
+    "IndexUrls",
+    "Masker",
+    "index_url_with_credentials",
+    "index_urls",
+    "mask_urls",
+    "url_secrets",
+]
 
-MASK = "****"
 USERNAME_VAR = "LAYERCTL_INDEX_USERNAME"
 PASSWORD_VAR = "LAYERCTL_INDEX_PASSWORD"
 _TOOL_VARS = ("UV_INDEX_{}_", "POETRY_HTTP_BASIC_{}_")
@@ -105,8 +118,24 @@ def _with(index_url: str, credentials: Credentials) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def url_secrets(urls: Iterable[str | None]) -> list[str]:
+    """The credentials written into URLs (a tool's index ``https://user:password@host``): the
+    password, or the user when there is none (a token as the user)."""
+    found = []
+    for url in urls:
+        try:
+            parts = urlsplit(url or "")
+            secret = parts.password if parts.password is not None else parts.username
+        except ValueError:  # not a URL (a bad port, say): nothing to find in it
+            continue
+        if secret:
+            found += [secret, unquote(secret)]
+    return found
+
+
 class Masker:
-    """Replaces every known secret (and its URL-quoted form) in a text with ``****``."""
+    """Replaces every known secret (and its URL-quoted form) in a text with ``****``, and the
+    user information of every URL in it (known or not)."""
 
     def __init__(self, secrets: list[str] | tuple[str, ...] = ()) -> None:
         forms = {form for s in secrets if s for form in (s, quote(s, safe=""))}
@@ -124,17 +153,14 @@ class Masker:
             return any(self.found_in(item) for item in value)
         return False
 
-    @property
-    def active(self) -> bool:
-        """Whether there is anything to mask (when not, lines pass untouched)."""
-        return bool(self._secrets)
-
     @classmethod
-    def for_credentials(cls, credentials: Credentials) -> Masker:
-        return cls(credentials.secrets())
+    def for_credentials(cls, credentials: Credentials, indexes: Iterable[Index] = ()) -> Masker:
+        """The secrets of the environment's ``credentials`` and those in the ``indexes`` of the
+        layers' tool configuration (a run passes every layer's)."""
+        return cls([*credentials.secrets(), *url_secrets(index.url for index in indexes)])
 
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, MASK)
-        return text
+        return mask_urls(text)

@@ -31,8 +31,7 @@ class TargetLog:
         await self.batch([line])
 
     async def batch(self, lines: list[str]) -> None:
-        if self.mask.active:
-            lines = [self.mask(line) for line in lines]
+        lines = [self.mask(line) for line in lines]  # also when no secret is known: URLs' credentials
         self.tail.extend(lines)
         self._write(lines)
         await self.emit(LogLines(self.target, tuple(lines)))

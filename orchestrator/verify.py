@@ -23,7 +23,7 @@ from .events import Emit, LogLines, Notice
 from .fanout import fan_out
 from .outputs import ZIP_NAME
 from .plan import Target
-from .secrets import Credentials, Masker
+from .secrets import Credentials, Masker, mask_urls
 
 if TYPE_CHECKING:
     from .executors.images import Images, Pull
@@ -58,6 +58,9 @@ class VerifyResult:
     modules: int
     detail: str
     exit_code: int = EXIT_BUILD_FAILED  # of a failure: 3 when this machine lacks the image or QEMU
+
+    def __post_init__(self) -> None:  # a container's words may quote a URL with its credentials
+        object.__setattr__(self, "detail", mask_urls(self.detail))
 
 
 def top_level_modules(names: Iterable[str]) -> list[str]:
@@ -112,7 +115,7 @@ async def verify_targets(
         await emit(Notice(message))
 
     # verify containers get no secret at all; the engine refuses any that holds one
-    masker = Masker.for_credentials(Credentials.from_env())
+    masker = Masker.for_credentials(Credentials.from_env(), (i for t in targets for i in t.layer.indexes))
     async with DockerEngine(masker=masker, workspace=workspace) as engine:
         return await verify_with(targets, Images(engine, pull=pull, progress=notice), emit, jobs=jobs)
 

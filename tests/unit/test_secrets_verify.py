@@ -38,7 +38,7 @@ def test_masker_hides_plain_and_quoted_forms() -> None:
     mask = Masker.for_credentials(Credentials("aws", "t/k@n:x"))
     assert (
         mask("pip: https://aws:t%2Fk%40n%3Ax@host/simple and t/k@n:x")
-        == "pip: https://aws:****@host/simple and ****"
+        == "pip: https://****@host/simple and ****"  # a URL's user information is masked whole
     )
     assert Masker()("nothing to hide") == "nothing to hide"
 
