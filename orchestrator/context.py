@@ -1,11 +1,12 @@
 """What every target of a run shares: the workspace, credentials and their masker, the run's
-policy (force, per-attempt timeout, retries) and its in-repo wheels."""
+policy (force, per-attempt timeout, retries), its in-repo wheels and its build caches."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .buildcache.caches import BuildCaches
 from .errors import ConfigError
 from .localwheels import LocalWheels
 from .plan import Target
@@ -25,6 +26,7 @@ class BuildContext:
     timeout_s: float | None = None  # per target attempt
     retries: int = 0  # extra attempts after a transient failure
     local: LocalWheels = field(default_factory=LocalWheels)  # the run's in-repo projects and wheels
+    caches: BuildCaches = field(default_factory=BuildCaches)  # where builds are found and kept
 
     def indexes(self, target: Target) -> IndexUrls:
         """The target's indexes with their credentials: layerctl's setting and its tool's."""

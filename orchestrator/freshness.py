@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from .buildcache.local import LocalCache
 from .discovery import Tool
 from .errors import LayerctlError
 from .fanout import fan_out
@@ -31,7 +32,7 @@ from .plan import Builder, Target
 from .reqdiff import applicable, describe_changes, set_digest
 from .resolve import requirements_for
 from .resolve.pip import PINS_HOW, pin_requirements, pip_requirements
-from .stamp import STAMP_FORMAT, Offline, Stamp, read_stamp, zip_problem
+from .stamp import STAMP_FORMAT, Offline, Stamp
 from .tools import uv_environment, uv_identity
 from .uv_workspace import find_uv_workspace
 
@@ -205,7 +206,8 @@ async def check_target(
 ) -> Check:
     if target.problem:
         return Check(target, None, "its project cannot be read")
-    stamp = await anyio.to_thread.run_sync(read_stamp, target.out_dir)
+    slot = LocalCache(target.out_dir)  # the last good build, whatever its key
+    stamp = await anyio.to_thread.run_sync(slot.last)
     if stamp is None:
         return _stale(target, None, "never built")
     if stamp.format != STAMP_FORMAT or stamp.offline is None:
@@ -221,7 +223,7 @@ async def check_target(
         )
     why = "--refresh" if refresh else "--force" if force else _why(stamp.offline, new)
     if why is None:
-        why = await anyio.to_thread.run_sync(lambda: zip_problem(target.out_dir, stamp, verify=verify))
+        why = await anyio.to_thread.run_sync(lambda: slot.zip_problem(stamp, verify=verify))
     return _stale(decided, stamp, why)
 
 

@@ -27,7 +27,6 @@ from .events import Phase
 from .executors import Executor, InstallRequest, WheelRequest
 from .fileio import replace_tree, write_atomic
 from .freshness import lock_inputs, offline_record
-from .inputkey import input_key
 from .localsrc import LocalRef
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
@@ -36,7 +35,7 @@ from .plan import Target
 from .resolve import requirements_for
 from .scripts_fix import fix_scripts, forget_direct_urls
 from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
-from .stamp import Stamp, StampResult, up_to_date, write_stamp
+from .stamp import Stamp, StampResult
 from .targetlog import TargetLog
 from .tools import uv_environment
 
@@ -123,13 +122,15 @@ class Attempt:
         local = local_projects(target, requirements)
         installer = await self.executor.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
-        key = input_key(record.material)
-        previous = await anyio.to_thread.run_sync(lambda: up_to_date(out, key, verify=ctx.verify_zips))
-        if previous is not None and not ctx.force:
-            await log(f"up to date: inputs unchanged since the last build ({previous.sha256[:12]})")
-            if previous.offline is None or previous.offline.model_copy(update={"zip_stat": None}) != record:
-                await anyio.to_thread.run_sync(write_stamp, out, previous.result, record)
-            return UpToDate(previous)
+        if not ctx.force:  # its build, in its directory or restored there from a shared cache
+            said: list[str] = []
+            found = await anyio.to_thread.run_sync(
+                lambda: ctx.caches.up_to_date(out, record, requirements, verify=ctx.verify_zips, said=said)
+            )
+            for line in said:
+                await log(line)
+            if found is not None:
+                return UpToDate(found)
 
         await anyio.to_thread.run_sync(log.open)
         if target.rebuild_reason:
@@ -201,7 +202,10 @@ class Attempt:
             image=installed.image,
             image_id=installed.image_id,
         )
-        await anyio.to_thread.run_sync(write_stamp, out, made, record)
+        notes: list[str] = []
+        await anyio.to_thread.run_sync(lambda: ctx.caches.keep(out, made, record, notes))
+        for note in notes:
+            await log(note)
         return Built(made)
 
     @staticmethod

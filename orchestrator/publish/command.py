@@ -12,17 +12,16 @@ import anyio
 import anyio.to_thread
 
 from ..build import result_for
+from ..buildcache import zip_matches
+from ..buildcache.local import LocalCache
 from ..eventpipe import event_pipe
 from ..events import RunStarted, TargetFinished, TargetResult
 from ..fanout import Fanned, fan_out, signals_cancel
-from ..fileio import read_no_follow
-from ..outputs import STAMP_NAME, ZIP_NAME
-from ..package import sha256_file
+from ..outputs import ZIP_NAME
 from ..plan import Plan, Target
 from ..reporters import Reporter
 from ..run import finish_run
 from ..scheduler import RunOutcome, default_jobs, failed, finish
-from ..stamp import Stamp
 from .publisher import Publisher
 
 __all__ = ["last_good_build", "publish_plan", "publish_rows"]
@@ -32,19 +31,12 @@ def last_good_build(target: Target) -> TargetResult:
     """The row of the target's last good build (as an up-to-date target reports it), or a
     failed row saying to build it."""
     out = target.out_dir
-    try:
-        stamp = Stamp.model_validate_json(read_no_follow(out / STAMP_NAME))
-    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+    stamp = LocalCache(out).last()  # the build cache's entry in the target's own directory
+    if stamp is None:
         return _unpublishable(target, "no good build to publish")
-    zip_path = out / ZIP_NAME
-    try:
-        intact = not zip_path.is_symlink() and sha256_file(zip_path) == stamp.sha256
-    except OSError:
-        intact = False
-    if not intact:
-        return _unpublishable(target, f"{zip_path} is not the zip its last good build made")
-    made = {**stamp.result.model_dump(), "zip_path": str(zip_path)}  # the workspace may have moved
-    return result_for(target, status="up-to-date", **made)
+    if not zip_matches(out / ZIP_NAME, stamp.sha256):  # hashed, whatever its stat says
+        return _unpublishable(target, f"{out / ZIP_NAME} is not the zip its last good build made")
+    return result_for(target, status="up-to-date", **stamp.result_at(out))  # the workspace may have moved
 
 
 def _unpublishable(target: Target, why: str) -> TargetResult:

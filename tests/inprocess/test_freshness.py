@@ -107,7 +107,7 @@ async def test_an_intact_zip_is_not_read_unless_asked(
     plan = plan_for(tmp_path, ["a"])
     await run(plan, FakeExecutor())
     hashed: list[Path] = []
-    import orchestrator.stamp as stamp
+    import orchestrator.buildcache as stamp
 
     real = stamp.sha256_file
     monkeypatch.setattr(stamp, "sha256_file", lambda p: hashed.append(p) or real(p))

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.buildcache.local import LocalCache
 from orchestrator.config import load_workspace
 from orchestrator.discovery import discover_layers
 from orchestrator.freshness import check_targets
 from orchestrator.localwheels import LocalWheels
 from orchestrator.outputs import REQUIREMENTS_NAME, STAMP_NAME
 from orchestrator.plan import Plan, make_plan
-from orchestrator.stamp import read_stamp
 
 from .conftest import FakeExecutor, FakePins, plan_for, run
 
@@ -38,7 +38,7 @@ async def test_the_pins_are_made_once_and_reused_offline(tmp_path: Path, fake_pi
     await run(plan, FakeExecutor())
     assert fake_pins.calls == [ID]  # by the build: a target never built is not resolved by the check
     out = plan.targets[0].out_dir
-    stamp = read_stamp(out)
+    stamp = LocalCache(out).last()
     assert stamp is not None and stamp.offline is not None
     assert stamp.offline.declared.splitlines()[1:] == ["six"]
     assert stamp.offline.requirements_text.startswith(f"# pinned by layerctl for {ID}")
