@@ -15,7 +15,8 @@ def _interrupted_early(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _interrupted_early)  # until the command line's boundary takes over
+    for signum in (signal.SIGINT, signal.SIGTERM):  # until the command line's boundary takes over
+        signal.signal(signum, _interrupted_early)
     from .cli import main as cli_main
 
     cli_main()
