@@ -145,7 +145,7 @@ def test_ctrl_c_twice_then_sigterm_exits_130_with_an_interrupted_report(
     assert "Traceback" not in output.read_text()
 
 
-@pytest.mark.parametrize("late", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("late", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_after_the_report_changes_nothing(tmp_path: Path, late: signal.Signals) -> None:
     """The report is written: the outcome is decided, a late signal (here while the reporter
     closes) neither kills the process nor changes its exit code."""
