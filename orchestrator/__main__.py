@@ -1,5 +1,5 @@
-"""``python -m orchestrator`` and the ``layerctl`` script: Ctrl-C during start-up (importing
-takes a moment) ends the command like Ctrl-C later on, in one line with exit code 130."""
+"""``python -m orchestrator`` and the ``layerctl`` script: Ctrl-C (or SIGTERM) during start-up
+(importing takes a moment) ends the command like Ctrl-C later on, in one line with exit code 130."""
 
 from __future__ import annotations
 
