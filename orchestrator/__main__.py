@@ -1,5 +1,5 @@
-"""``python -m orchestrator`` and the ``layerctl`` script: Ctrl-C during start-up (importing
-takes a moment) ends the command like Ctrl-C later on, in one line with exit code 130."""
+"""``python -m orchestrator`` and the ``layerctl`` script: Ctrl-C (or SIGTERM) during start-up
+(importing takes a moment) ends the command like Ctrl-C later on, in one line with exit code 130."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ def _interrupted_early(signum: int, frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _interrupted_early)  # until the command line's boundary takes over
+    for signum in (signal.SIGINT, signal.SIGTERM):  # until the command line's boundary takes over
+        signal.signal(signum, _interrupted_early)
     from .cli import main as cli_main
 
     cli_main()

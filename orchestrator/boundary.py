@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +18,7 @@ from typing import Any, TextIO, TypeVar, cast
 import typer
 import typer.main
 
+from . import interrupts
 from .errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
 from .secrets import Credentials, Masker
 
@@ -190,7 +190,7 @@ def run_main(app: typer.Typer) -> None:
     code: int | str | None
     try:
         stdout = _standard_streams()
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on Ctrl-C ends up below
+        interrupts.install()  # from here on Ctrl-C (or SIGTERM) ends up below, or in a run's receiver
         # click's own handling of a bad command line prints a boxed usage: ours is one line
         returned = typer.main.get_command(app).main(
             args=sys.argv[1:], prog_name="layerctl", standalone_mode=False
@@ -210,7 +210,7 @@ def run_main(app: typer.Typer) -> None:
         code = exc.code
     except BaseException as exc:  # raised outside a command (the commands have their own boundary)
         code = _fail(exc, debug="--debug" in sys.argv[1:])
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the outcome is decided: a late Ctrl-C cannot change it
+    interrupts.settle()  # the outcome is decided: a late signal cannot change it
     if stdout is not None and stdout.error is not None:
         error_line(f"layerctl: error: cannot write to stdout ({stdout.error.strerror or stdout.error})")
         if code in (0, None):

@@ -130,26 +130,27 @@ def _targets_or_exit(plan: Plan) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
-Work = Callable[[Plan, Reporter], Awaitable[tuple[RunOutcome, int]]]
+Lock = AbstractContextManager[None]
+Work = Callable[[Plan, Reporter, Lock], Awaitable[tuple[RunOutcome, int]]]
 
 
 def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: bool = False) -> None:
-    """The body of the commands that run targets (build-all, build, publish): the plan, the
-    workspace's run lock, a reporter (on stderr when stdout carries ``rows``), the exit code."""
+    """The body of the commands that run targets (build-all, build, publish): the plan, the run lock
+    (taken once nothing can refuse the run), a reporter (on stderr when stdout carries ``rows``), the exit code."""
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     flags = invocation.run
-    with _run_lock(plan, flags.wait):
-        reporter = make_reporter(
-            flags.log_format,
-            verbose=-1 if flags.quiet else flags.verbose,
-            workspace=plan.workspace.root,
-            out=sys.stderr if rows else None,
-        )
-        try:
-            outcome, code = anyio.run(lambda: work(plan, reporter))
-        finally:
-            reporter.close()  # the live view gives the terminal back on every path
+    lock = _run_lock(plan, flags.wait)
+    reporter = make_reporter(
+        flags.log_format,
+        verbose=-1 if flags.quiet else flags.verbose,
+        workspace=plan.workspace.root,
+        out=sys.stderr if rows else None,
+    )
+    try:
+        outcome, code = anyio.run(lambda: work(plan, reporter, lock))
+    finally:
+        reporter.close()  # the live view gives the terminal back on every path
     if rows:
         from .publish.command import publish_rows
 
@@ -166,11 +167,11 @@ def _build(invocation: Invocation, layers: list[str] | None) -> None:
     if flags.dry_run:
         return list_targets(invocation, layers)
 
-    def work(plan: Plan, reporter: Reporter) -> Awaitable[tuple[RunOutcome, int]]:
+    def work(plan: Plan, reporter: Reporter, lock: Lock) -> Awaitable[tuple[RunOutcome, int]]:
         options, force, publish = plan.options, flags.force, flags.publish
         return run_plan(plan, reporter, keep_going=options.keep_going, force=force, publish=publish,
                         timeout_s=options.timeout, retries=options.retries, refresh=flags.refresh,
-                        verify_zips=flags.verify_zips)  # fmt: skip
+                        verify_zips=flags.verify_zips, lock=lock)  # fmt: skip
 
     _run(invocation, layers, work)
 
@@ -192,7 +193,7 @@ def publish(invocation: Invocation, layers: list[str] | None) -> None:
     """Publish what the last good builds produced to AWS Lambda (see [tool.layerctl.publish])."""
     from .publish.command import publish_plan
 
-    work: Work = lambda plan, reporter: publish_plan(plan, reporter, keep_going=plan.options.keep_going)  # noqa: E731
+    work: Work = lambda plan, reporter, lock: publish_plan(plan, reporter, keep_going=plan.options.keep_going, lock=lock)  # noqa: E731  # fmt: skip
     _run(invocation, layers, work, rows=invocation.run.format == "json")
 
 

@@ -7,13 +7,18 @@ part of the run is going on, deciding included: it cancels every scope registere
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Generic, TypeVar
 
 import anyio
+
+from .interrupts import SIGNALS
 
 __all__ = ["Fanned", "Interrupt", "fan_out", "signals_cancel"]
 
@@ -89,22 +94,38 @@ class Interrupt:
 
 @asynccontextmanager
 async def signals_cancel() -> AsyncIterator[Interrupt]:
-    """Receive SIGINT and SIGTERM for the whole body: each cancels the registered scopes."""
-    interrupt = Interrupt()
-    failure: Exception | None = None
-    async with anyio.create_task_group() as tg:
+    """Receive SIGINT and SIGTERM for the whole body: each cancels the registered scopes.
 
-        async def watch() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
+    The signals reach the event loop through a wakeup descriptor (as asyncio's own handlers
+    do), and as the body ends the handlers it found are put back at once: the signals never
+    fall back to their default action in between (asyncio's ``remove_signal_handler`` would
+    leave SIGTERM's, which kills the process before its report is written)."""
+    interrupt = Interrupt()
+    loop = asyncio.get_running_loop()
+    wanted = {int(signum) for signum in SIGNALS}
+    reader, writer = socket.socketpair()
+    reader.setblocking(False)
+    writer.setblocking(False)
+
+    def receive() -> None:
+        with suppress(OSError):
+            for signum in reader.recv(4096):  # one byte per signal received
+                if signum in wanted:
                     interrupt.fire()
 
-        tg.start_soon(watch, name="signals")
-        try:
-            yield interrupt
-        except Exception as exc:  # re-raised below as itself, not inside an ExceptionGroup
-            failure = exc
-        finally:
-            tg.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
+    loop.add_reader(reader.fileno(), receive)
+    wakeup = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    previous = [(signum, signal.signal(signum, _noted)) for signum in SIGNALS]
+    try:
+        yield interrupt
+    finally:
+        for signum, handler in previous:
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        signal.set_wakeup_fd(wakeup)
+        loop.remove_reader(reader.fileno())
+        reader.close()
+        writer.close()
+
+
+def _noted(signum: int, frame: FrameType | None) -> None:
+    """The signal is in the wakeup descriptor: the event loop takes it from there."""

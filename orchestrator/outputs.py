@@ -30,6 +30,7 @@ __all__ = [
     "REQUIREMENTS_NAME",
     "STAMP_NAME",
     "ZIP_NAME",
+    "check_claim",
     "check_inside",
     "claim",
     "clean_output_dir",
@@ -123,14 +124,7 @@ def claim(
 ) -> Path:
     """Make ``directory`` layerctl's: create it (and its parents) and write the marker. A
     directory that exists, holds anything and is not layerctl's is refused."""
-    if directory.is_dir() and not owned(directory, legacy):
-        entries = sorted(p.name for p in directory.iterdir())
-        if entries:
-            raise ConfigError(
-                f"{where}: '{key}' names {directory}, which layerctl did not make (it holds "
-                f"{entries[0]}{', ...' if len(entries) > 1 else ''}); layerctl writes only into "
-                f"a new or empty directory: set another '{key}'"
-            )
+    check_claim(directory, key=key, where=where, legacy=legacy)
     try:
         directory.mkdir(parents=True, exist_ok=True)
         _mark(directory / MARKER)
@@ -139,6 +133,25 @@ def claim(
             f"{directory}: cannot create it ({exc.strerror or exc}); make it writable or set another '{key}'"
         ) from None
     return directory
+
+
+def check_claim(
+    directory: Path,
+    *,
+    key: str,
+    where: str,
+    legacy: Callable[[list[Path]], bool] | None = None,
+) -> None:
+    """Refuse what ``claim`` would refuse, writing nothing: a directory that exists, holds
+    anything and is not layerctl's."""
+    if directory.is_dir() and not owned(directory, legacy):
+        entries = sorted(p.name for p in directory.iterdir())
+        if entries:
+            raise ConfigError(
+                f"{where}: '{key}' names {directory}, which layerctl did not make (it holds "
+                f"{entries[0]}{', ...' if len(entries) > 1 else ''}); layerctl writes only into "
+                f"a new or empty directory: set another '{key}'"
+            )
 
 
 def _mark(marker: Path) -> None:

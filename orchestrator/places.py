@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ConfigError
-from .outputs import check_inside, claim, fit_names, legacy_output, legacy_report, owned
+from .outputs import check_claim, check_inside, claim, fit_names, legacy_output, legacy_report, owned
 from .package import source_date_epoch
 from .plan import Plan, Target
+from .runlock import check_lock
 
 __all__ = [
     "cache_dir",
+    "check_outputs",
     "claim_report_dir",
     "default_cache_dir",
     "lock_places",
@@ -56,18 +58,23 @@ def _claim_output(root: Path, where: str) -> Path:
 def lock_places(plan: Plan, *, creating: bool) -> list[tuple[Path, Callable[[], object]]]:
     """What the run lock covers: the report directory and the output directory of every layer
     of the plan (``creating``: made when missing, as a build does; else only those that exist
-    and are layerctl's, as ``clean`` needs)."""
+    and are layerctl's, as ``clean`` needs). What taking the lock would refuse (a directory
+    that is not layerctl's, a link at the lock's name) is refused now, writing nothing."""
     places: list[tuple[Path, Callable[[], object]]] = []
-    if creating:
+    if creating:  # what taking the lock would refuse is refused here, before it makes anything
+        check_claim(report_dir(plan), key="report-dir", where=plan.origin("report_dir"), legacy=legacy_report)
         places.append((report_dir(plan), lambda: claim_report_dir(plan)))
     elif owned(report_dir(plan), legacy_report):
         places.append((report_dir(plan), lambda: None))
     for target in (t for t in plan.targets if not t.problem):
-        root = output_root(target, plan)
+        root, where = output_root(target, plan), plan.origin("output", target.layer)
         if creating:
-            places.append((root, functools.partial(_claim_output, root, plan.origin("output", target.layer))))
+            check_claim(root, key="output", where=where, legacy=legacy_output)
+            places.append((root, functools.partial(_claim_output, root, where)))
         elif owned(root, legacy_output):
             places.append((root, lambda: None))
+    for directory, _ in places:
+        check_lock(directory)
     return places
 
 
@@ -99,24 +106,25 @@ def _check_cache_dir(plan: Plan) -> None:
             f"{where}: 'cache-dir' = {plan.options.cache_dir!r} overlaps {overlaps[0]}; layerctl's caches "
             "need a directory of their own (e.g. .cache/layerctl, or one outside the workspace)"
         )
-    claim(cache, key="cache-dir", where=where, legacy=_legacy_cache)
+    check_claim(cache, key="cache-dir", where=where, legacy=_legacy_cache)
 
 
 def _legacy_cache(entries: list[Path]) -> bool:
     return all(e.name.startswith("pip-") and e.is_dir() and not e.is_symlink() for e in entries)
 
 
-def prepare_outputs(plan: Plan) -> None:
-    """Check every place the run will write before anything is written: the output directory
-    of each layer (claimed as layerctl's), each target's directory, the cache directory and
-    SOURCE_DATE_EPOCH. Any problem is a ConfigError: nothing is built, nothing is touched."""
+def check_outputs(plan: Plan) -> None:
+    """Everything ``prepare_outputs`` could refuse, writing nothing (a refused run leaves the
+    workspace as it was): SOURCE_DATE_EPOCH, the output directory of each layer and each
+    target's directory, the cache directory. Any problem is a ConfigError."""
     source_date_epoch()
-    claimed: set[Path] = set()
     for target in (t for t in plan.targets if not t.problem):  # a broken layer writes nothing
-        out_root = output_root(target, plan)
-        if out_root not in claimed:
-            claim(out_root, key="output", where=plan.origin("output", target.layer), legacy=legacy_output)
-            claimed.add(out_root)
+        check_claim(
+            output_root(target, plan),
+            key="output",
+            where=plan.origin("output", target.layer),
+            legacy=legacy_output,
+        )
         out = target.out_dir
         if out.is_symlink() or (out.exists() and not out.is_dir()):
             raise ConfigError(
@@ -124,3 +132,14 @@ def prepare_outputs(plan: Plan) -> None:
                 f"{target.id}'s outputs; remove it"
             )
     _check_cache_dir(plan)
+
+
+def prepare_outputs(plan: Plan) -> None:
+    """Claim every place the run writes, checked first (``check_outputs``): the output
+    directory of each layer and the cache directory are made and marked as layerctl's."""
+    check_outputs(plan)
+    roots = {output_root(t, plan): t.layer for t in plan.targets if not t.problem}
+    for root, layer in roots.items():
+        _claim_output(root, plan.origin("output", layer))
+    if plan.options.cache_dir:
+        claim(cache_dir(plan), key="cache-dir", where=plan.origin("cache_dir"), legacy=_legacy_cache)

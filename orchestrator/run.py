@@ -4,7 +4,8 @@ stream events into a reporter, run the scheduler, write the report. The CLI call
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,20 +25,24 @@ from .errors import (
     ReportError,
 )
 from .eventpipe import event_pipe
-from .events import Notice, RunStarted
+from .events import Emit, Notice, RunStarted, TargetResult
 from .executors import ExecutorSetup, open_executors
-from .fanout import signals_cancel
+from .fanout import Interrupt, signals_cancel
 from .freshness import check_targets
+from .interrupts import settle
 from .localwheels import LocalWheels
 from .outputs import remove_leftovers
-from .places import cache_dir, prepare_outputs
+from .places import cache_dir, check_outputs, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
 from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
 from .stamp import Stamp
 
-__all__ = ["exit_code_for", "finish_run", "report_path", "run_plan"]
+__all__ = ["After", "check_start", "exit_code_for", "finish_run", "report_path", "run_plan"]
+
+# The publisher's hook: a good build's result, published (``publish.publisher``).
+After = Callable[[Target, TargetResult, Emit], Awaitable[TargetResult]]
 
 
 def exit_code_for(outcome: RunOutcome) -> int:
@@ -91,19 +96,58 @@ async def run_plan(
     publish: bool = False,
     refresh: bool = False,
     verify_zips: bool = False,
+    lock: AbstractContextManager[object] | None = None,
 ) -> tuple[RunOutcome, int]:
     """Build the plan's targets; with ``publish``, each target's zip is published as soon as it
-    is ready, in the target's own task (``publish/``: boto3 is imported only then). Targets
-    whose inputs equal their last good build's are found first (``freshness.py``), before any
-    decision, executor or network."""
+    is ready, in the target's own task (``publish/``: boto3 is imported only then). Every check
+    that can refuse the run comes first (``check_start``): a refused run writes nothing. Then
+    the run lock (``lock``: the CLI's) is taken and, from there to the end, the report
+    included, SIGINT and SIGTERM end the run through its report. Targets whose inputs equal
+    their last good build's are found first (``freshness.py``), before any decision, executor
+    or network."""
     credentials = credentials or Credentials.from_env()
     local = LocalWheels(cache_dir(plan))  # in-repo wheels of this run, removed when it ends
     policy = _Policy(keep_going, force, refresh, verify_zips, timeout_s, retries, publish)
+    context = BuildContext(
+        workspace=plan.workspace.root,
+        credentials=credentials,
+        masker=Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes)),
+        force=policy.force,
+        verify_zips=policy.verify_zips,
+        timeout_s=policy.timeout_s,
+        retries=retries,
+        local=local,
+    )
     try:
-        return await _run_plan(plan, reporter, local, policy, credentials)
+        after = await check_start(plan, context, publish=publish)
+        with lock or nullcontext():
+            async with signals_cancel() as interrupt:
+                await anyio.to_thread.run_sync(prepare_outputs, plan)
+                jobs = plan.options.jobs or default_jobs()
+                started_at, started = datetime.now(timezone.utc), time.monotonic()
+                async with event_pipe(reporter) as emit:
+                    run = _Run(plan, context, policy, interrupt, emit, after)
+                    outcome = await run.targets(jobs, started)
+                return outcome, await finish_run(plan, outcome, started_at, jobs)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
+
+
+async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> After | None:
+    """Every check that can refuse the run, before anything is written: each target's index
+    URLs (credentials without an index) and CA bundle, every place the run writes
+    (``places.check_outputs``: SOURCE_DATE_EPOCH, outputs, cache-dir) and, when publishing,
+    names, regions and credentials (the publisher's hook is returned)."""
+    for target in plan.targets:
+        context.index_url(target)
+        context.ca_bundle(target)
+    await anyio.to_thread.run_sync(check_outputs, plan)
+    if not publish:
+        return None
+    from .publish.publisher import Publisher
+
+    return (await Publisher.open(plan)).after_build
 
 
 @dataclass(frozen=True)
@@ -117,39 +161,27 @@ class _Policy:
     publish: bool
 
 
-async def _run_plan(
-    plan: Plan, reporter: Reporter, local: LocalWheels, policy: _Policy, credentials: Credentials
-) -> tuple[RunOutcome, int]:
-    retries, publish = policy.retries, policy.publish
-    context = BuildContext(
-        workspace=plan.workspace.root,
-        credentials=credentials,
-        masker=Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes)),
-        force=policy.force,
-        verify_zips=policy.verify_zips,
-        timeout_s=policy.timeout_s,
-        retries=retries,
-        local=local,
-    )
-    for target in plan.targets:  # a bad index URL or CA bundle stops the run before it starts
-        context.index_url(target)
-        context.ca_bundle(target)
-    after = None
-    if publish:  # names, regions and credentials are checked before anything is built
-        from .publish.publisher import Publisher
+@dataclass(frozen=True)
+class _Run:
+    plan: Plan
+    context: BuildContext
+    policy: _Policy
+    interrupt: Interrupt
+    emit: Emit
+    after: After | None
 
-        after = (await Publisher.open(plan)).after_build
-    await anyio.to_thread.run_sync(prepare_outputs, plan)
-    jobs = plan.options.jobs or default_jobs()
-    started_at = datetime.now(timezone.utc)
+    async def notice(self, message: str) -> None:
+        await self.emit(Notice(self.context.masker(message)))
 
-    started = time.monotonic()
-    # signals are received from here on: Ctrl-C while builders are decided ends the run the same way
-    async with signals_cancel() as interrupt, event_pipe(reporter) as emit:
-
-        async def notice(message: str) -> None:
-            await emit(Notice(context.masker(message)))
-
+    async def targets(self, jobs: int, started: float) -> RunOutcome:
+        plan, context, policy, interrupt, emit = (
+            self.plan,
+            self.context,
+            self.policy,
+            self.interrupt,
+            self.emit,
+        )
+        local = context.local
         targets, fresh = list(plan.targets), dict[str, Stamp]()
         with interrupt.cancels():
             checks = await check_targets(
@@ -167,45 +199,48 @@ async def _run_plan(
                 await anyio.to_thread.run_sync(remove_leftovers, target.out_dir)
             undecided = sum(t.builder == "auto" and not t.problem for t in stale)
             if undecided:
-                await notice(
+                await self.notice(
                     f"deciding the builder of {undecided} targets (is there a wheel for everything?)"
                 )
-            decided = {t.id: t for t in await decide(plan, credentials, local, stale)} if stale else {}
+            decided = (
+                {t.id: t for t in await decide(plan, context.credentials, local, stale)} if stale else {}
+            )
             targets = [decided.get(t.id, t) for t in targets]
         if interrupt.interrupted:
             await emit(RunStarted(tuple(t.id for t in targets), jobs))
-            outcome = await finish(targets, {}, set(), emit, started, interrupted=True)
-        else:
-            setup = ExecutorSetup(
-                progress=notice,
-                workspace=plan.workspace.root,
-                masker=context.masker,
-                cache_dir=cache_dir(plan),
-                pull=plan.options.pull,
-                retries=retries,
-                keep_containers=plan.options.keep_containers,
-                network=plan.options.container_network,
+            return await finish(targets, {}, set(), emit, started, interrupted=True)
+        setup = ExecutorSetup(
+            progress=self.notice,
+            workspace=plan.workspace.root,
+            masker=context.masker,
+            cache_dir=cache_dir(plan),
+            pull=plan.options.pull,
+            retries=policy.retries,
+            keep_containers=plan.options.keep_containers,
+            network=plan.options.container_network,
+        )
+        after = self.after
+        # each builder's module is imported and opened only when a target needs it
+        builders = (Builder(t.builder) for t in targets if not t.problem and t.id not in fresh)
+        async with open_executors(builders, setup) as executors:
+            return await run_targets(
+                targets,
+                executor_for=lambda target: executors[Builder(target.builder)],
+                emit=emit,
+                jobs=jobs,
+                context=context,
+                interrupt=interrupt,
+                keep_going=policy.keep_going,
+                after=None if after is None else (lambda t, r: after(t, r, emit)),
+                fresh=fresh,
             )
-            # each builder's module is imported and opened only when a target needs it
-            builders = (Builder(t.builder) for t in targets if not t.problem and t.id not in fresh)
-            async with open_executors(builders, setup) as executors:
-                outcome = await run_targets(
-                    targets,
-                    executor_for=lambda target: executors[Builder(target.builder)],
-                    emit=emit,
-                    jobs=jobs,
-                    context=context,
-                    interrupt=interrupt,
-                    keep_going=policy.keep_going,
-                    after=None if after is None else (lambda t, r: after(t, r, emit)),
-                    fresh=fresh,
-                )
-    return outcome, await finish_run(plan, outcome, started_at, jobs)
 
 
 async def finish_run(plan: Plan, outcome: RunOutcome, started_at: datetime, jobs: int) -> int:
     """The run's exit code, once its report is written (and, when it published on GitHub
-    Actions, the layer ARNs handed to later steps through ``$GITHUB_OUTPUT``)."""
+    Actions, the layer ARNs handed to later steps through ``$GITHUB_OUTPUT``). Called under
+    the run's signal receiver: once the report is written, the outcome is decided and a late
+    signal changes nothing (``interrupts.settle``)."""
     from .report import write_report
     from .reporters.github import write_outputs
 
@@ -227,6 +262,7 @@ async def finish_run(plan: Plan, outcome: RunOutcome, started_at: datetime, jobs
             )
             if any(r.publish for r in outcome.results):
                 write_outputs(outcome.results)
+            settle()
         except ReportError as exc:  # the builds are done and shown: say so after them
             report_error = exc
     if report_error is not None:

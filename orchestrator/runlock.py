@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import ConfigError, EnvironmentProblem, WorkspaceBusy
 
-__all__ = ["LOCK_NAME", "run_locks"]
+__all__ = ["LOCK_NAME", "check_lock", "run_locks"]
 
 LOCK_NAME = ".layerctl.lock"
 
@@ -62,16 +62,23 @@ def run_locks(
                 return
 
 
+def check_lock(directory: Path) -> None:
+    """Refuse, before anything is written, a link or a directory where ``directory``'s lock
+    file goes (never followed, never removed: it is not layerctl's)."""
+    path = directory / LOCK_NAME
+    what = "a symlink" if path.is_symlink() else "a directory" if path.is_dir() else None
+    if what is not None:
+        raise ConfigError(f"{path}: is {what} where layerctl keeps its run lock; remove it")
+
+
 def _open(path: Path) -> int:
-    """The lock file, created if missing; a link or a directory at its name is refused in one line
-    (never followed, never removed: it is not layerctl's)."""
+    """The lock file, created if missing; a link or a directory at its name is refused in one line."""
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        what = "a symlink" if path.is_symlink() else "a directory" if path.is_dir() else None
-        if what is None:
-            raise EnvironmentProblem(f"{path}: cannot open the run lock ({exc.strerror or exc})") from None
-        raise ConfigError(f"{path}: is {what} where layerctl keeps its run lock; remove it") from None
+        failure = exc
+    check_lock(path.parent)
+    raise EnvironmentProblem(f"{path}: cannot open the run lock ({failure.strerror or failure})")
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -6,6 +6,7 @@ build (``run.finish_run``): report.json, the summary, ``$GITHUB_OUTPUT``."""
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timezone
 
 import anyio
@@ -49,37 +50,49 @@ def _unpublishable(target: Target, why: str) -> TargetResult:
     )
 
 
-async def publish_plan(plan: Plan, reporter: Reporter, *, keep_going: bool = False) -> tuple[RunOutcome, int]:
-    publisher = await Publisher.open(plan)  # names, regions, credentials: before anything is sent
+async def publish_plan(
+    plan: Plan,
+    reporter: Reporter,
+    *,
+    keep_going: bool = False,
+    lock: AbstractContextManager[object] | None = None,
+) -> tuple[RunOutcome, int]:
+    """Publish each target's last good build. Names, regions and credentials are checked
+    before the run lock (``lock``, the CLI's) is taken and before anything is sent: a refused
+    run writes nothing. From the lock on, the report included, signals end the run through
+    its report (as ``run.run_plan``)."""
+    publisher = await Publisher.open(plan)
     targets = list(plan.targets)
     jobs = plan.options.jobs or default_jobs()
-    started_at = datetime.now(timezone.utc)
-    started = time.monotonic()
-    async with signals_cancel() as interrupt, event_pipe(reporter) as emit:
-        await emit(RunStarted(tuple(t.id for t in targets), jobs))
+    with lock or nullcontext():
+        async with signals_cancel() as interrupt:
+            started_at = datetime.now(timezone.utc)
+            started = time.monotonic()
+            async with event_pipe(reporter) as emit:
+                await emit(RunStarted(tuple(t.id for t in targets), jobs))
 
-        async def one(target: Target) -> TargetResult:
-            began = time.time()
-            result = await anyio.to_thread.run_sync(last_good_build, target)
-            result = result.model_copy(update={"started_at": round(began, 3)})
-            await emit(TargetFinished(result))
-            if result.status == "up-to-date":
-                result = await publisher.after_build(target, result, emit)
-            return result.model_copy(update={"duration_s": round(time.time() - began, 3)})
+                async def one(target: Target) -> TargetResult:
+                    began = time.time()
+                    result = await anyio.to_thread.run_sync(last_good_build, target)
+                    result = result.model_copy(update={"started_at": round(began, 3)})
+                    await emit(TargetFinished(result))
+                    if result.status == "up-to-date":
+                        result = await publisher.after_build(target, result, emit)
+                    return result.model_copy(update={"duration_s": round(time.time() - began, 3)})
 
-        fanned: Fanned[TargetResult] = Fanned()
-        with interrupt.cancels():
-            stop = (lambda r: failed(r)) if not keep_going else None
-            await fan_out(targets, one, limiter=jobs, stop=stop, name=lambda t: t.id, into=fanned)
-        outcome = await finish(
-            targets,
-            {targets[i].id: result for i, result in fanned.results.items()},
-            {targets[i].id for i in fanned.started},
-            emit,
-            started,
-            interrupt.interrupted,
-        )
-    return outcome, await finish_run(plan, outcome, started_at, jobs)
+                fanned: Fanned[TargetResult] = Fanned()
+                with interrupt.cancels():
+                    stop = (lambda r: failed(r)) if not keep_going else None
+                    await fan_out(targets, one, limiter=jobs, stop=stop, name=lambda t: t.id, into=fanned)
+                outcome = await finish(
+                    targets,
+                    {targets[i].id: result for i, result in fanned.results.items()},
+                    {targets[i].id for i in fanned.started},
+                    emit,
+                    started,
+                    interrupt.interrupted,
+                )
+            return outcome, await finish_run(plan, outcome, started_at, jobs)
 
 
 def publish_rows(results: tuple[TargetResult, ...]) -> list[dict[str, object]]:

@@ -85,7 +85,7 @@ async def test_pins_an_older_layerctl_chose_are_pinned_again(tmp_path: Path, fak
     plan = plan_for(tmp_path, ["a"])
     await run(plan, FakeExecutor())
     out = plan.targets[0].out_dir
-    stamp = read_stamp(out)
+    stamp = LocalCache(out).last()
     assert stamp is not None and stamp.offline is not None
     old_text = f"# pinned by layerctl for {ID} from pyproject.toml (uv pip compile --generate-hashes)\nsix\n"
     old = stamp.offline.model_copy(update={"requirements_text": old_text})
