@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from .errors import ConfigError
 from .outputs import check_inside, claim, fit_names, legacy_output, legacy_report, owned
 from .package import source_date_epoch
 from .plan import Plan, Target
+from .runlock import run_locks
 
 __all__ = [
     "cache_dir",
@@ -20,6 +22,7 @@ __all__ = [
     "lock_places",
     "prepare_outputs",
     "report_dir",
+    "run_lock",
 ]
 
 
@@ -59,6 +62,14 @@ def lock_places(plan: Plan, *, creating: bool) -> list[tuple[Path, Callable[[], 
         elif owned(root, legacy_output):
             places.append((root, lambda: None))
     return places
+
+
+def run_lock(
+    plan: Plan, wait: bool, *, creating: bool = True, say: Callable[[str], None]
+) -> AbstractContextManager[None]:
+    """The run lock of the report directory and of every layer's outputs: one run at a time on
+    any of them, whatever the other run's report directory or workspace root."""
+    return run_locks(lock_places(plan, creating=creating), wait=wait, say=say)
 
 
 def cache_dir(plan: Plan) -> Path:

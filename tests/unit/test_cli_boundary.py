@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import invocation
+from orchestrator import config
 from orchestrator.errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError
 from tests.support.cli import invoke
 
@@ -58,7 +58,7 @@ def test_every_error_is_one_line_with_its_exit_code(
     line: str,
 ) -> None:
     root = make_workspace()
-    monkeypatch.setattr(invocation, "load_workspace", failing(exc))
+    monkeypatch.setattr(config, "load_workspace", failing(exc))
     result = invoke(["-C", str(root), "list", "--no-decide"])
     assert result.exit_code == code
     assert line in result.stderr
@@ -74,7 +74,7 @@ def test_debug_shows_the_traceback_of_a_bug(
     env: dict[str, str],
 ) -> None:
     root = make_workspace()
-    monkeypatch.setattr(invocation, "load_workspace", failing(RuntimeError("boom")))
+    monkeypatch.setattr(config, "load_workspace", failing(RuntimeError("boom")))
     result = invoke([*args, "-C", str(root), "list", "--no-decide"], env=env)
     assert result.exit_code == EXIT_BUG
     assert "Traceback (most recent call last)" in result.stderr
