@@ -1,15 +1,20 @@
-"""No-op run benchmark: a second `build-all` when nothing changed, with the package index out of reach.
+"""No-op run benchmark: start-up, and a second `build-all` when nothing changed, with the package
+index out of reach.
 
 Prints, in one run:
+  0. start-up: `layerctl --version` and `layerctl --help` (wall time, best and median of --repeat x 4
+     runs, and the CPU time of the best run: on a busy machine the wall time is mostly waiting),
+     and the import cost of a no-op `build-all` (`python -X importtime`: the sum of the top-level
+     imports, and the largest ones). Targets: 0.15 s, 0.15 s and 0.2 s;
   1. the example monorepo's second `build-all` (3 layers x 2 Pythons x 2 arches = 12 targets);
   2. a generated workspace of 50 layers x 4 targets (uv, Poetry and pip layers mixed), built once
      first, then its second `build-all`;
 each second run made twice: with the index (and every proxy variable) pointed at a loopback
 server of this script that counts the requests it gets, and at a closed loopback port. Wall time
 (best and median of --repeat runs, the CLI in a subprocess as a user runs it) and the requests
-counted. Targets: under 1 s for the example, under 2 s for 50 x 4, zero network access.
+counted. Targets: under 0.5 s for the example, under 1 s for 50 x 4, zero network access.
 
-Usage: python benchmarks/bench_noop.py [--repeat N] [--layers N] [--profile]
+Usage: python benchmarks/bench_noop.py [--repeat N] [--layers N] [--profile] [--startup-only]
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import os
+import resource
 import shutil
 import socketserver
 import statistics
@@ -79,6 +85,66 @@ def layerctl(root: Path, *args: str, env: dict[str, str] | None = None) -> tuple
     return time.perf_counter() - start, result.returncode
 
 
+def timed(argv: list[str], cwd: Path, runs: int) -> tuple[float, float, float]:
+    """Best and median wall time of ``runs`` runs of ``argv``, and the CPU time (user + system)
+    of the least busy run."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return min(walls), statistics.median(walls), min(cpus)
+
+
+def import_times(root: Path, *args: str) -> list[tuple[int, int, str]]:
+    """``python -X importtime -m orchestrator -C root *args``: (depth, cumulative us, module)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "orchestrator", "-C", str(root), *args],
+        env=offline_env(CLOSED),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    rows = []
+    for line in result.stderr.splitlines():
+        parts = line.split("|")
+        if line.startswith("import time:") and len(parts) == 3 and parts[1].strip().isdigit():
+            name = parts[2].rstrip()
+            rows.append(((len(name) - len(name.lstrip())) // 2, int(parts[1]), name.strip()))
+    return rows
+
+
+def startup(root: Path, runs: int) -> None:
+    """The start-up figures: --version, --help, and what a no-op build-all imports."""
+    base = [sys.executable, "-m", "orchestrator"]
+    print("| start-up | best | median | CPU | target |")
+    print("|---|---|---|---|---|")
+    for label, argv, target in [
+        ("`python -c pass` (the interpreter alone)", [sys.executable, "-c", "pass"], "-"),
+        ("`layerctl --version`", [*base, "--version"], "0.15 s"),
+        ("`layerctl --help`", [*base, "--help"], "0.15 s"),
+    ]:
+        best, median, cpu = timed(argv, root, runs)
+        print(f"| {label} | {best:.3f} s | {median:.3f} s | {cpu:.3f} s | {target} |")
+    least: list[tuple[int, int, str]] | None = None
+    for _ in range(max(3, runs // 2)):  # the least disturbed of a few runs
+        rows = import_times(root, "build-all")
+        if least is None or sum(m for d, m, _ in rows if d == 0) < sum(m for d, m, _ in least if d == 0):
+            least = rows
+    assert least is not None
+    total = sum(micros for depth, micros, _ in least if depth == 0)
+    print(
+        f"\nimports of a no-op build-all (-X importtime, top level summed): {total / 1e6:.3f} s (target 0.2 s)"
+    )
+    print("largest imports (cumulative):")
+    for _, micros, name in sorted(least, key=lambda r: -r[1])[:15]:
+        print(f"  {micros / 1000:7.1f} ms {name}")
+    print(flush=True)
+
+
 def generate(dest: Path, layers: int, uv: str) -> Path:
     """``layers`` layers, a third each uv (one lock made here, copied), Poetry (the example's
     `data` layer under new names: its poetry.lock holds no URLs) and pip; 4 targets each."""
@@ -139,6 +205,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--layers", type=int, default=50)
     parser.add_argument("--profile", action="store_true", help="print -X importtime's largest imports")
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up figures")
     args = parser.parse_args()
     uv = uv_bin()
     rows = []
@@ -148,6 +215,9 @@ def main() -> None:
         first, code = layerctl(example, "--jobs", "4")
         assert code == 0, "the example's first build failed"
         print(f"example: first build-all {first:.1f} s", flush=True)
+        startup(example, args.repeat * 4)
+        if args.startup_only:
+            return
         rows.append(measure("example, 12 targets", example, args.repeat))
 
         big = generate(Path(tmp) / "generated", args.layers, uv)
@@ -172,22 +242,29 @@ def main() -> None:
 
 
 def profile(root: Path) -> None:
-    """Where a no-op run's time goes: the largest imports (cumulative)."""
+    """Where a no-op run's time goes beyond its imports: cProfile's largest own times."""
     result = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "orchestrator", "-C", str(root), "build-all"],
+        [
+            sys.executable,
+            "-m",
+            "cProfile",
+            "-s",
+            "tottime",
+            "-m",
+            "orchestrator",
+            "-C",
+            str(root),
+            "build-all",
+        ],
         env=offline_env(CLOSED),
         capture_output=True,
         text=True,
         check=False,
     )
-    rows = []
-    for line in result.stderr.splitlines():
-        parts = line.split("|")
-        if line.startswith("import time:") and len(parts) == 3 and parts[1].strip().isdigit():
-            rows.append((int(parts[1]), parts[2].rstrip()))
-    print("largest imports (cumulative microseconds):")
-    for micros, name in sorted(rows, reverse=True)[:15]:
-        print(f"  {micros:>8} {name}")
+    lines = result.stdout.splitlines()
+    head = next((i for i, line in enumerate(lines) if "ncalls" in line), 0)
+    print("no-op build-all of the generated workspace, cProfile (largest own time):")
+    print("\n".join(lines[max(0, head - 3) : head + 25]))
 
 
 if __name__ == "__main__":

@@ -11,12 +11,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TextIO, TypeVar, cast
-
-import typer
-import typer.main
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar, cast
 
 from . import interrupts
 from .errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, LayerctlError
@@ -25,12 +21,13 @@ from .secrets import Credentials, Masker
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["DEBUG_KEY", "boundary", "error_line", "run_main"]
+if TYPE_CHECKING:  # typer is imported when a command line is parsed (``--version`` needs none)
+    import typer
+
+__all__ = ["DEBUG_KEY", "boundary", "error_line", "print_version", "run_main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Raised by typer/click to end a command or show its usage: theirs to handle, not errors of ours.
-_CLI_CONTROL = (typer.Exit, typer.Abort, typer.BadParameter)
 DEBUG_KEY = "layerctl.debug"
 
 
@@ -38,13 +35,18 @@ def boundary(func: F) -> F:
     """The error boundary of a command: a LayerctlError is one line on stderr and its exit code;
     anything else is one line saying it is a bug (exit 70), with the traceback under --debug."""
 
+    import typer
+
+    # Raised by typer/click to end a command or show its usage: theirs to handle, not errors of ours.
+    cli_control = (typer.Exit, typer.Abort, typer.BadParameter)
+
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         meta = getattr(kwargs.get("ctx"), "meta", None)  # the root's --debug (contexts share meta)
         debug = bool(meta and meta.get(DEBUG_KEY))
         try:
             return func(*args, **kwargs)
-        except (*_CLI_CONTROL, SystemExit, GeneratorExit):
+        except (*cli_control, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:
             raise typer.Exit(_fail(exc, debug=debug)) from None
@@ -104,11 +106,15 @@ _ESCAPES = {
 def error_line(text: str) -> None:
     """One line on stderr: control characters escaped, secrets masked (the environment's
     passwords and any URL's credentials, also in a bug's message or a bad flag's value)."""
+    import typer
+
     text = Masker.for_credentials(Credentials.from_env())(text)
     typer.echo(text.translate(_ESCAPES), err=True)
 
 
 def _print_traceback(exc: BaseException) -> None:
+    import traceback
+
     if sys.stderr is not None:
         mask = Masker.for_credentials(Credentials.from_env())
         lines = traceback.format_exception(type(exc), exc, exc.__traceback__)
@@ -186,26 +192,48 @@ def _format(exc: Exception) -> str:
 def run_main(app: typer.Typer) -> None:
     """The ``layerctl`` entry point: the commands' boundary also covers what happens outside
     them (option parsing, help) and an output that could not be written."""
+    import typer
+    import typer.main
+
+    def parse() -> int | str | None:
+        try:
+            # click's own handling of a bad command line prints a boxed usage: ours is one line
+            returned = typer.main.get_command(app).main(
+                args=sys.argv[1:], prog_name="layerctl", standalone_mode=False
+            )
+        except typer.TyperException as exc:  # a bad command line (click's errors are typer's)
+            message = _format(exc)
+            if not message:  # `layerctl` alone: the help was shown
+                return 0
+            context = getattr(exc, "ctx", None)
+            error_line(
+                f"layerctl: error: {message} (see {getattr(context, 'command_path', 'layerctl')} --help)"
+            )
+            return EXIT_USAGE
+        return returned if isinstance(returned, int) else 0
+
+    _main(parse)
+
+
+def print_version(text: str) -> None:
+    """``layerctl --version`` without the command line (typer) or any stage: the same streams,
+    output errors and exit code as every other command."""
+
+    def show() -> int:
+        sys.stdout.write(f"{text}\n")
+        sys.stdout.flush()
+        return 0
+
+    _main(show)
+
+
+def _main(body: Callable[[], int | str | None]) -> None:
     stdout: _Stdout | None = None
     code: int | str | None
     try:
         stdout = _standard_streams()
         interrupts.install()  # from here on Ctrl-C (or SIGTERM) ends up below, or in a run's receiver
-        # click's own handling of a bad command line prints a boxed usage: ours is one line
-        returned = typer.main.get_command(app).main(
-            args=sys.argv[1:], prog_name="layerctl", standalone_mode=False
-        )
-        code = returned if isinstance(returned, int) else 0
-    except typer.TyperException as exc:  # a bad command line (click's errors are typer's)
-        message = _format(exc)
-        if message:
-            context = getattr(exc, "ctx", None)
-            error_line(
-                f"layerctl: error: {message} (see {getattr(context, 'command_path', 'layerctl')} --help)"
-            )
-            code = EXIT_USAGE
-        else:  # `layerctl` alone: the help was shown
-            code = 0
+        code = body()
     except SystemExit as exc:
         code = exc.code
     except BaseException as exc:  # raised outside a command (the commands have their own boundary)

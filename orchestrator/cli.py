@@ -7,29 +7,27 @@ import inspect
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
+import anyio  # its back-ends are imported when a loop starts
 import typer
 
 from . import __version__
 from .boundary import DEBUG_KEY, boundary, error_line, run_main
-from .clean import clean_outputs, clean_report, remove_leftover_containers
-from .config import env_overrides, load_workspace
-from .errors import EXIT_USAGE, ConfigError
+from .errors import EXIT_USAGE
 from .invocation import Invocation
-from .locate import find_workspace
-from .options import help_text, parameters
-from .places import lock_places, report_dir
-from .plan import Plan
-from .reporters import Reporter, make_reporter
-from .reporters.plain import PlainReporter
-from .run import report_path, run_plan
-from .runlock import run_locks
-from .scheduler import RunOutcome, default_jobs
-from .verify import verify_targets
+from .lazycli import LazyGroup, deferred, help_text
+
+if TYPE_CHECKING:  # each stage is imported by the command that uses it: start-up costs nothing
+    from contextlib import AbstractContextManager
+
+    from .plan import Plan
+    from .reporters import Reporter
+    from .scheduler import RunOutcome
+
+    Lock = AbstractContextManager[None]
+    Work = Callable[[Plan, Reporter, Lock], Awaitable[tuple[RunOutcome, int]]]
 
 __all__ = ["app", "main"]
 
@@ -41,6 +39,7 @@ app = typer.Typer(
     rich_markup_mode="rich",  # help texts go through options.help_text, so brackets show as written
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=LazyGroup,
 )
 
 
@@ -89,6 +88,8 @@ def command(
     declare; ``layers``: True (required) or None (optional) for layer-name arguments."""
 
     def register(body: Callable[..., None]) -> Callable[..., None]:
+        from .options import parameters
+
         params = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
         if layers is not False:
             default = typer.Argument(
@@ -113,13 +114,7 @@ def command(
         app.command(name)(boundary(run))
         return body
 
-    return register
-
-
-def _run_lock(plan: Plan, wait: bool, *, creating: bool = True) -> AbstractContextManager[None]:
-    """The run lock of the report directory and of every layer's outputs: one run at a time on
-    any of them, whatever the other run's report directory or workspace root."""
-    return run_locks(lock_places(plan, creating=creating), wait=wait, say=error_line)
+    return deferred(app, name, register)
 
 
 def _targets_or_exit(plan: Plan) -> None:
@@ -130,17 +125,17 @@ def _targets_or_exit(plan: Plan) -> None:
         raise typer.Exit(EXIT_USAGE)
 
 
-Lock = AbstractContextManager[None]
-Work = Callable[[Plan, Reporter, Lock], Awaitable[tuple[RunOutcome, int]]]
-
-
 def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: bool = False) -> None:
     """The body of the commands that run targets (build-all, build, publish): the plan, the run lock
     (taken once nothing can refuse the run), a reporter (on stderr when stdout carries ``rows``), the exit code."""
+    from .places import run_lock
+    from .reporters import make_reporter
+    from .run import report_path
+
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     flags = invocation.run
-    lock = _run_lock(plan, flags.wait)
+    lock = run_lock(plan, flags.wait, say=error_line)
     reporter = make_reporter(
         flags.log_format,
         verbose=-1 if flags.quiet else flags.verbose,
@@ -166,6 +161,7 @@ def _build(invocation: Invocation, layers: list[str] | None) -> None:
 
     if flags.dry_run:
         return list_targets(invocation, layers)
+    from .run import run_plan
 
     def work(plan: Plan, reporter: Reporter, lock: Lock) -> Awaitable[tuple[RunOutcome, int]]:
         options, force, publish = plan.options, flags.force, flags.publish
@@ -215,6 +211,10 @@ def list_targets(invocation: Invocation, layers: list[str] | None) -> None:
 @command("verify", layers=None)
 def verify(invocation: Invocation, layers: list[str] | None) -> None:
     """Import every top-level module of each built layer.zip in a container of its platform."""
+    from .reporters.plain import PlainReporter
+    from .scheduler import default_jobs
+    from .verify import verify_targets
+
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     reporter = PlainReporter(sys.stdout)
@@ -239,11 +239,14 @@ def verify(invocation: Invocation, layers: list[str] | None) -> None:
 @command("clean", layers=None)
 def clean(invocation: Invocation, layers: list[str] | None) -> None:
     """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
+    from .clean import clean_outputs, clean_report, remove_leftover_containers
+    from .places import report_dir, run_lock
+
     if invocation.run.containers:
         anyio.run(lambda: remove_leftover_containers(typer.echo))
         return
     plan = invocation.plan(layers)
-    with _run_lock(plan, invocation.run.wait, creating=False):
+    with run_lock(plan, invocation.run.wait, creating=False, say=error_line):
         for name, problem in {t.layer.name: t.problem for t in plan.targets if t.problem}.items():
             typer.echo(f"skipped layer {name}: {problem}")
         outputs = {
@@ -269,29 +272,9 @@ def report(
     ] = None,
 ) -> None:
     """Re-render report.html (timeline and size charts) from a report.json and print its summary."""
-    from rich.console import Console
+    from .reporters.summary import rerender
 
-    from .report import load_report, write_html
-    from .reporters.summary import failure_blocks, summary_table
-
-    if path is None:  # only the workspace's settings: a broken layer does not stop this
-        workspace = load_workspace(find_workspace(ctx.obj))
-        path = (
-            workspace.root
-            / workspace.options.model_copy(update=env_overrides()[1]).report_dir
-            / "report.json"
-        )
-    run = load_report(path)
-    html = output or path.with_suffix(".html")
-    try:
-        write_html(run, html)
-    except OSError as exc:
-        raise ConfigError(f"{html}: cannot write the report ({exc.strerror or exc})") from None
-    console = Console(highlight=False)
-    for block in failure_blocks(run.targets):
-        console.print("\n".join(block), markup=False)
-    summary_table(run.targets, console)
-    typer.echo(f"report: {html}")
+    rerender(ctx.obj, path, output)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from .context import BuildContext
 from .freshness import Check, check_targets
 from .localwheels import LocalWheels
 from .plan import Plan, Target
-from .run import decide
 from .secrets import Credentials, mask_urls
 
 __all__ = ["describe", "explain", "row", "show"]
@@ -26,6 +25,8 @@ async def explain(plan: Plan, *, decide_builders: bool, refresh: bool, verify: b
         checks = await check_targets(plan.targets, local, refresh=refresh, verify=verify, env_for=env_for)
         stale = [c.target for c in checks if not c.fresh and not c.target.problem]
         if decide_builders and stale:
+            from .run import decide  # the builders' decision (and a run's modules) only when asked
+
             decided = {t.id: t for t in await decide(plan, credentials, local, stale)}
             checks = [Check(decided.get(c.target.id, c.target), c.stamp, c.reason) for c in checks]
         return checks

@@ -4,16 +4,13 @@ flags win), and the plan they make of the workspace found from there."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .boundary import error_line
-from .config import env_overrides, load_workspace, unknown_variables
-from .discovery import discover_layers
 from .errors import ConfigError
-from .locate import find_workspace
-from .options import parse_flags
-from .plan import Plan, make_plan
-from .run_settings import RunFlags
+
+if TYPE_CHECKING:  # the settings (pydantic) and discovery are imported when a command runs
+    from .plan import Plan
 
 __all__ = ["Invocation"]
 
@@ -23,6 +20,10 @@ class Invocation:
     environment and the command line (the command line wins)."""
 
     def __init__(self, start: Path, command: str, flags: dict[str, Any]) -> None:
+        from .config import env_overrides, unknown_variables
+        from .options import parse_flags
+        from .run_settings import RunFlags
+
         for warning in unknown_variables():
             error_line(f"layerctl: warning: {warning}")
         self.env, self.cli = env_overrides(), parse_flags(command, flags)
@@ -34,6 +35,11 @@ class Invocation:
             )
 
     def plan(self, layers: list[str] | None = None) -> Plan:
+        from .config import load_workspace
+        from .discovery import discover_layers
+        from .locate import find_workspace
+        from .plan import make_plan
+
         workspace = load_workspace(find_workspace(self.start))
         settings = {**self.env[0], **self.cli[0]}
         options = {**self.env[1], **self.cli[1]}

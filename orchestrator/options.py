@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .config import Sources, env_name, parse_strings, split_sources
+from .lazycli import help_text
 from .publish.settings import PublishSettings
 from .run_settings import RunFlags, WorkspaceOptions
 from .settings import LayerOnly, LayerSettings, kebab
@@ -74,14 +74,6 @@ def flags_for(command: str) -> list[Flag]:
 
 # What rich reads as a markup tag (its own ``rich.markup.escape`` rule, without importing rich,
 # which --version and --help would pay for): ``[tool.layerctl.publish]`` would vanish from help.
-_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
-
-
-def help_text(text: str) -> str:
-    """A help text as typer's rich help shows it verbatim: brackets escaped."""
-    return _TAG.sub(lambda m: f"{m.group(1)}{m.group(1)}\\{m.group(2)}", text)
-
-
 def parameters(command: str) -> list[inspect.Parameter]:
     """typer parameters for the command's flags: every value is a string (or a list of them) and
     ``None`` when not given, so an explicit ``--no-x`` or ``--jobs 1`` overrides the workspace."""

@@ -19,7 +19,6 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 
-from .audit import audit_tree
 from .bytecode import compile_bytecode
 from .context import BuildContext
 from .errors import BuildError, LayerctlError, TargetTimeout
@@ -32,7 +31,6 @@ from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from .package import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
-from .resolve import requirements_for
 from .scripts_fix import fix_scripts, forget_direct_urls
 from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
 from .stamp import Stamp, StampResult
@@ -113,6 +111,8 @@ class Attempt:
         await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
         inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
+        from .resolve import requirements_for
+
         requirements = await requirements_for(target, ctx.uv_env(target))
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
@@ -176,6 +176,8 @@ class Attempt:
             await anyio.to_thread.run_sync(forget_direct_urls, dest, ctx.local.directory)
 
         await self.phase("auditing")
+        from .audit import audit_tree  # the ELF reader: imported by the first target built
+
         audit = await anyio.to_thread.run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
         await log(
             f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from .errors import ConfigError
 from .outputs import check_claim, check_inside, claim, fit_names, legacy_output, legacy_report, owned
 from .package import source_date_epoch
 from .plan import Plan, Target
-from .runlock import check_lock
+from .runlock import check_lock, run_locks
 
 __all__ = [
     "cache_dir",
@@ -22,6 +23,7 @@ __all__ = [
     "lock_places",
     "prepare_outputs",
     "report_dir",
+    "run_lock",
 ]
 
 
@@ -76,6 +78,14 @@ def lock_places(plan: Plan, *, creating: bool) -> list[tuple[Path, Callable[[], 
     for directory, _ in places:
         check_lock(directory)
     return places
+
+
+def run_lock(
+    plan: Plan, wait: bool, *, creating: bool = True, say: Callable[[str], None]
+) -> AbstractContextManager[None]:
+    """The run lock of the report directory and of every layer's outputs: one run at a time on
+    any of them, whatever the other run's report directory or workspace root."""
+    return run_locks(lock_places(plan, creating=creating), wait=wait, say=say)
 
 
 def cache_dir(plan: Plan) -> Path:

@@ -14,7 +14,6 @@ import anyio
 import anyio.to_thread
 
 from .context import BuildContext
-from .decide import decide_builders
 from .errors import (
     EXIT_BUILD_FAILED,
     EXIT_ENVIRONMENT,
@@ -71,6 +70,8 @@ async def decide(
 ) -> list[Target]:
     """The targets (default: the plan's) with every `auto` builder decided (see decide.py).
     In-repo projects are built into ``local`` (the run's), else into a temporary directory."""
+    from .decide import decide_builders  # resolution's modules: only when a target is to build
+
     context = BuildContext(workspace=plan.workspace.root, credentials=credentials)
     targets = plan.targets if targets is None else targets
 

@@ -65,13 +65,20 @@ def uv_bin() -> str:
 async def uv_identity() -> str:
     """The uv a native build runs, named without starting it when it is layerctl's own (the
     ``uv`` distribution's binary); any other uv is asked once per run."""
+    own = _own_uv()
+    return own if own is not None else await tool_version(uv_bin())
+
+
+@cache
+def _own_uv() -> str | None:
+    """layerctl's own uv, found and named once per process (every target's freshness asks)."""
     try:
         from uv import find_uv_bin
 
         find_uv_bin()
         return f"uv {importlib.metadata.version('uv')}"
     except (ImportError, FileNotFoundError, importlib.metadata.PackageNotFoundError):
-        return await tool_version(uv_bin())
+        return None
 
 
 _TIMEOUT_S = 30.0

@@ -59,3 +59,20 @@ def test_a_tool_that_does_not_answer_is_unknown(tmp_path: Path, monkeypatch: pyt
     assert anyio.run(tool_version, str(tool)) == "unknown"
     assert time.monotonic() - started < 10  # the tool was stopped, not waited for
     assert anyio.run(tool_version, str(tmp_path / "absent")) == "unknown"
+
+
+def test_layerctls_own_uv_is_found_and_named_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every target's freshness asks for the uv identity: finding the binary and reading the
+    distribution's metadata once, not once per target (a no-op run of 200 targets)."""
+    import importlib.metadata
+
+    asked: list[str] = []
+    real = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: asked.append(name) or real(name))
+    tools._own_uv.cache_clear()
+    try:
+        names = [anyio.run(tools.uv_identity) for _ in range(5)]
+    finally:
+        tools._own_uv.cache_clear()
+    assert len(set(names)) == 1 and names[0].startswith("uv ")
+    assert asked == ["uv"]

@@ -1,0 +1,93 @@
+"""Start-up costs nothing a command does not use: a stage is imported by the command that needs
+it. Checked on the modules a real process has loaded when it ends, never on a time (speed is
+measured by benchmarks/bench_noop.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator import __version__
+from orchestrator.__main__ import asks_version
+
+# The stages no listing or version needs: containers, AWS, the ELF reader, building, publishing.
+HEAVY = ("aiodocker", "boto3", "botocore", "elftools", "orchestrator.run", "orchestrator.publish.command",
+         "orchestrator.publish.aws", "orchestrator.publish.publisher", "orchestrator.pipeline", "orchestrator.audit",
+         "orchestrator.clean", "orchestrator.verify", "orchestrator.report_html")  # fmt: skip
+# Nothing beyond the interpreter and the command line's boundary prints the version.
+NOT_FOR_THE_VERSION = ("typer", "click", "rich", "pydantic", "packaging", "anyio", "orchestrator.cli")
+
+# Runs layerctl as `python -m orchestrator` does; writes the modules loaded when it exits.
+PROBE = """
+import atexit, json, pathlib, sys
+out = pathlib.Path(sys.argv.pop(1))
+atexit.register(lambda: out.write_text(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "layerctl"
+from orchestrator.__main__ import main
+main()
+"""
+
+
+def loaded(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run layerctl with ``args``; its result and the modules it had loaded."""
+    root = Path(__file__).resolve().parents[2]
+    out = cwd / ".modules.json"
+    process = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *args],
+        cwd=cwd, env={**os.environ, "PYTHONPATH": str(root), "NO_COLOR": "1"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    modules = set(json.loads(out.read_text())) if out.exists() else set()
+    out.unlink(missing_ok=True)
+    return process, modules
+
+
+def _imported(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(f"{n}.") for n in names))
+
+
+def test_the_version_imports_no_command_line_and_no_stage(tmp_path: Path) -> None:
+    process, modules = loaded("--version", cwd=tmp_path)
+    assert process.returncode == 0 and process.stdout == f"layerctl {__version__}\n", process.stderr
+    assert modules, "the probe saw no modules"
+    assert _imported(modules, HEAVY + NOT_FOR_THE_VERSION) == []
+
+
+def test_list_imports_no_stage_it_does_not_use(make_workspace: Callable[..., Path]) -> None:
+    root = make_workspace('builder = "native"')
+    process, modules = loaded("-C", str(root), "list", "--no-decide", cwd=root)
+    assert process.returncode == 0, process.stderr
+    assert "orchestrator.explain" in modules  # it did list
+    assert _imported(modules, HEAVY) == []
+
+
+def test_the_root_help_makes_no_command(tmp_path: Path) -> None:
+    """Listing the commands needs their names and help, not their settings (pydantic)."""
+    process, modules = loaded("--help", cwd=tmp_path)
+    assert process.returncode == 0 and "build-all" in process.stdout, process.stderr
+    assert _imported(modules, (*HEAVY, "pydantic", "orchestrator.options", "orchestrator.settings")) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "asks"),
+    [
+        (["--version"], True),
+        (["-C", "x", "--debug", "--version", "build-all"], True),
+        (["--directory=x", "-Cy", "--no-debug", "--version"], True),
+        (["--version", "--help"], True),  # the first eager option wins, as in click
+        (["--help", "--version"], False),
+        (["-C", "--version"], False),  # the directory is named "--version"
+        (["-C"], False),
+        (["build-all", "--version"], False),
+        (["--bogus", "--version"], False),
+        ([], False),
+    ],
+)
+def test_the_version_fast_path_answers_only_what_the_command_line_would(args: list[str], asks: bool) -> None:
+    assert asks_version(args) is asks
