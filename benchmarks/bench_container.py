@@ -104,7 +104,9 @@ def main() -> None:
         print(f"container matrix: {len(targets)} targets ({', '.join(targets)})")
 
         # Interleaved and repeated: on a small machine running QEMU, one sample of each is noise.
-        serials, parallels, ceilings = [], [], []
+        serials: list[float] = []
+        parallels: list[float] = []
+        ceilings: list[float] = []
         for _ in range(args.repeat):
             serials.append(layerctl(root, "build-all", "--builder", "container", "--force", "--jobs", "1"))
             parallels.append(
@@ -112,7 +114,10 @@ def main() -> None:
             )
             ceilings.append(xargs_ceiling(root, args.jobs, cache))
         serial, parallel, ceiling = (statistics.median(x) for x in (serials, parallels, ceilings))
-        runs = lambda xs: ", ".join(f"{x:.1f}" for x in xs)  # noqa: E731
+
+        def runs(xs: list[float]) -> str:
+            return ", ".join(f"{x:.1f}" for x in xs)
+
         print(f"  layerctl --jobs 1: {serial:.1f}s (median of {runs(serials)})")
         print(f"  layerctl --jobs {args.jobs}: {parallel:.1f}s (median of {runs(parallels)})")
         print(f"  RATIO --jobs 1 / --jobs {args.jobs}: {serial / parallel:.2f}x")

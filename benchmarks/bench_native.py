@@ -138,9 +138,13 @@ def main() -> None:
         def ours_matrix() -> None:
             async def run() -> None:
                 limiter = anyio.CapacityLimiter(jobs)
+
+                async def one(i: int) -> None:
+                    await anyio.to_thread.run_sync(ours_one, i, limiter=limiter)
+
                 async with anyio.create_task_group() as tg:
                     for i in range(len(trees)):
-                        tg.start_soon(lambda i=i: anyio.to_thread.run_sync(ours_one, i, limiter=limiter))
+                        tg.start_soon(one, i)
 
             anyio.run(run)
 

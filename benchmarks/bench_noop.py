@@ -51,8 +51,10 @@ class Counter(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    server: Counter
+
     def _answer(self) -> None:
-        self.server.requests.append(f"{self.command} {self.path}")  # type: ignore[attr-defined]
+        self.server.requests.append(f"{self.command} {self.path}")
         self.send_response(503)
         self.send_header("Content-Length", "0")
         self.end_headers()

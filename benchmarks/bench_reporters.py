@@ -30,7 +30,6 @@ import anyio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.build import TargetLog  # noqa: E402
 from orchestrator.eventpipe import event_pipe  # noqa: E402
 from orchestrator.events import (  # noqa: E402
     Event,
@@ -42,11 +41,13 @@ from orchestrator.events import (  # noqa: E402
 )
 from orchestrator.failures import TAIL_LINES  # noqa: E402
 from orchestrator.process import run_streaming  # noqa: E402
+from orchestrator.reporters import Reporter  # noqa: E402
 from orchestrator.reporters.github import GitHubReporter  # noqa: E402
 from orchestrator.reporters.jsonl import JsonReporter  # noqa: E402
 from orchestrator.reporters.live import LiveReporter  # noqa: E402
 from orchestrator.reporters.plain import PlainReporter  # noqa: E402
 from orchestrator.secrets import Masker  # noqa: E402
+from orchestrator.targetlog import TargetLog  # noqa: E402
 
 TARGET = "bench:py3.12-arm64"
 
@@ -73,25 +74,29 @@ class Drop:
         return None
 
 
-async def stream_target(argv: list[str], reporter: object, log_path: Path) -> None:
+async def stream_target(argv: list[str], reporter: Reporter, log_path: Path) -> None:
     """One target's output through the build's own log sink and the event pipe (as build.py does)."""
     mask = Masker(["s3cret-token"])  # a run with an index password masks every line
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    async with event_pipe(reporter) as emit:  # type: ignore[arg-type]
+    async with event_pipe(reporter) as emit:
         await emit(RunStarted((TARGET,), 1))
         await emit(TargetStarted(TARGET, "container"))
-        with log_path.open("w", encoding="utf-8") as log_file:
-            await run_streaming(argv, TargetLog(TARGET, log_file, tail, mask, emit))
+        log = TargetLog(TARGET, log_path, tail, mask, emit)
+        log.open()  # build.log written as a building target writes it
+        try:
+            await run_streaming(argv, log)
+        finally:
+            log.close(keep=True)
         result = TargetResult(
             id=TARGET, layer="bench", python="3.12", arch="arm64", tool="uv", builder="container",
             status="built", log=str(log_path),
         )  # fmt: skip
         await emit(TargetFinished(result))
         await emit(RunFinished((result,), 0.0))
-    getattr(reporter, "close", lambda: None)()
+    reporter.close()
 
 
-def timed(make: Callable[[TextIO], object], argv: list[str], work: Path, repeat: int) -> float:
+def timed(make: Callable[[TextIO], Reporter], argv: list[str], work: Path, repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
         with open(os.devnull, "w") as sink:
@@ -134,7 +139,7 @@ def main() -> None:
         print(f"  for scale: the bare command > file (no layerctl): {os_file:.2f}s")
         base = timed(lambda out: Drop(), argv, work, args.repeat)
         print(f"  baseline: through layerctl's log path into build.log only: {base:.2f}s")
-        reporters: dict[str, Callable[[TextIO], object]] = {
+        reporters: dict[str, Callable[[TextIO], Reporter]] = {
             "plain (prefixed lines)": lambda out: PlainReporter(out),
             "live (rich, 6 redraws/s)": lambda out: LiveReporter(out),
             "github (groups at the end)": lambda out: GitHubReporter(out),

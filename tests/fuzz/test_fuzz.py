@@ -44,7 +44,7 @@ settings.register_profile(
     "layerctl-fuzz",
     deadline=timedelta(seconds=10),  # generous: CI machines are shared
     derandomize=CI,  # CI explores the same examples on every run
-    database=None if CI else settings.default.database,
+    database=None if CI else settings().database,  # settings(): the current default profile's
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     # CI reports the example as found (shrinking it can take minutes); locally it is shrunk
     phases=[p for p in Phase if p is not Phase.shrink] if CI else list(Phase),
@@ -100,7 +100,7 @@ def toml_table(name: str | None, table: dict[str, Any]) -> str:
 # Strategies
 
 # Text without surrogates (a file cannot hold them) and without NUL (an argv or a variable cannot).
-text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
+text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 ODD_STRINGS = [
     "", ".", "*", "**", "[", "[!", "\\", "foo\\", "a:b", "\n", "~", "-1", "0", "1e3", "true",
     "3.12", "3.9", "3.10", "3", "x86_64", "arm64", "amd64", "sparc",
@@ -349,7 +349,7 @@ POETRY_LOCKS = st.one_of(
     ),
 )
 
-ODD_DIRS = st.one_of(
+ODD_DIRS: st.SearchStrategy[str] = st.one_of(
     some("a:b", ".hidden", "-x", "a b", "ünï", "x" * 200),
     text.filter(lambda s: s not in ("", ".", "..") and "/" not in s and len(s.encode()) < 200),
 )
@@ -359,7 +359,7 @@ ODD_DIRS = st.one_of(
 def layer_dir(draw: st.DrawFn, calm: int) -> str:
     if rarely(draw, 10 * calm):
         return draw(ODD_DIRS)
-    return draw(some("a", "b", "web", "data", "A.b_c-d"))
+    return draw(st.sampled_from(("a", "b", "web", "data", "A.b_c-d")))  # some(), typed
 
 
 @dataclass
@@ -509,7 +509,7 @@ def run(case: Workspace, base: Path, command: list[str]) -> None:
             }
         )
         with watchdog(HANG_S):
-            result = invoke(["-C", str(root), *command, *case.args], env=env)  # type: ignore[arg-type]
+            result = invoke(["-C", str(root), *command, *case.args], env=env)
     stderr = result.stderr
     if result.exit_code == 70 and case.known_bug is None:
         frames = re.findall(r'File ".*?/(orchestrator/[^"]+)", line \d+', stderr)

@@ -10,11 +10,13 @@ from pathlib import Path
 import anyio
 import pytest
 
+from orchestrator.buildcache.caches import BuildCaches
 from orchestrator.config import load_workspace
 from orchestrator.context import BuildContext
 from orchestrator.discovery import discover_layers
+from orchestrator.errors import NoCompatibleWheel
 from orchestrator.events import Event, Phase, TargetResult
-from orchestrator.executors import InstallOutcome, InstallRequest
+from orchestrator.executors import Executor, InstallOutcome, InstallRequest, WheelRequest
 from orchestrator.fanout import Interrupt
 from orchestrator.places import prepare_outputs
 from orchestrator.plan import Plan, Target, make_plan
@@ -82,6 +84,16 @@ class FakeExecutor:
         await behaviour(request, log, self.calls[target.id])
         return InstallOutcome(tool_versions={"fake": "1"})
 
+    async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
+        """Nothing is compiled in this tier: refused, as the native executor refuses."""
+        raise NoCompatibleWheel(
+            f"{request.project}: the fake executor builds no wheels", request.project.name
+        )
+
+
+# Checked by mypy: the fake keeps to the Protocol the scheduler drives (a drift fails the type check).
+_CONFORMS: Executor = FakeExecutor()
+
 
 def plan_for(root: Path, layers: list[str], **options: object) -> Plan:
     """A workspace of pip layers (their requirement set is read offline), native, one target each."""
@@ -110,20 +122,29 @@ class Recorder:
 
 async def run(
     plan: Plan,
-    executor: FakeExecutor,
+    executor: Executor,
     *,
     jobs: int = 1,
     keep_going: bool = False,
     interrupt: Interrupt | None = None,
     after: AfterBuild | None = None,
-    **context: object,
+    force: bool = False,
+    retries: int = 0,
+    timeout_s: float | None = None,
+    caches: BuildCaches | None = None,
 ) -> RunOutcome:
     return await run_targets(
         plan.targets,
         executor_for=lambda _t: executor,
         emit=Recorder(),
         jobs=jobs,
-        context=BuildContext(workspace=plan.workspace.root, **context),  # type: ignore[arg-type]
+        context=BuildContext(
+            workspace=plan.workspace.root,
+            force=force,
+            retries=retries,
+            timeout_s=timeout_s,
+            caches=caches or BuildCaches(),
+        ),
         interrupt=interrupt or Interrupt(),
         keep_going=keep_going,
         after=after,

@@ -35,8 +35,10 @@ def _checkout(root: Path) -> Plan:
     return plan_for(root, ["a"])
 
 
-async def _build(root: Path, cache: DictCache, executor: FakeExecutor, **context: object) -> TargetResult:
-    outcome = await run(_checkout(root), executor, caches=BuildCaches((cache,)), **context)
+async def _build(
+    root: Path, cache: DictCache, executor: FakeExecutor, *, force: bool = False
+) -> TargetResult:
+    outcome = await run(_checkout(root), executor, caches=BuildCaches((cache,)), force=force)
     return by_id(outcome)[A]
 
 

@@ -10,7 +10,9 @@ import pytest
 from orchestrator.context import BuildContext
 from orchestrator.eventpipe import event_pipe
 from orchestrator.events import Event, LogLines, RunFinished, TargetFinished
+from orchestrator.executors import InstallRequest
 from orchestrator.fanout import Interrupt
+from orchestrator.process import BatchSink
 from orchestrator.scheduler import run_targets
 
 from .conftest import FakeExecutor, plan_for
@@ -36,7 +38,7 @@ class SlowReporter:
 async def test_a_slow_reporter_gets_every_event_in_order(tmp_path: Path) -> None:
     plan = plan_for(tmp_path, [f"l{i}" for i in range(6)])
 
-    async def chatty(request, log, attempt):  # type: ignore[no-untyped-def]
+    async def chatty(request: InstallRequest, log: BatchSink, attempt: int) -> None:
         for i in range(300):
             await log(f"{request.target.id} line {i}")
         (request.dest / "m.py").write_text("")

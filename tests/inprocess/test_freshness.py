@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -25,8 +26,11 @@ pytestmark = pytest.mark.anyio
 ID = "a:py3.12-x86_64"
 
 
-async def _reasons(plan: Plan, **flags: bool) -> dict[str, str | None]:
-    return {c.target.id: c.reason for c in await check_targets(plan.targets, LocalWheels(), **flags)}
+async def _reasons(
+    plan: Plan, *, force: bool = False, refresh: bool = False, verify: bool = False
+) -> dict[str, str | None]:
+    checks = await check_targets(plan.targets, LocalWheels(), force=force, refresh=refresh, verify=verify)
+    return {c.target.id: c.reason for c in checks}
 
 
 def _replan(root: Path) -> Plan:
@@ -87,12 +91,12 @@ async def test_settings_changed_names_the_keys(tmp_path: Path) -> None:
         (lambda z: z.write_bytes(b"x" * z.stat().st_size), "zip altered"),  # same size, new mtime
     ],
 )
-async def test_an_altered_zip_rebuilds(tmp_path: Path, alter: object, reason: str) -> None:
+async def test_an_altered_zip_rebuilds(tmp_path: Path, alter: Callable[[Path], object], reason: str) -> None:
     plan = plan_for(tmp_path, ["a"])
     await run(plan, FakeExecutor())
     zip_path = plan.targets[0].out_dir / ZIP_NAME
     info = zip_path.stat()
-    alter(zip_path)  # type: ignore[operator]
+    alter(zip_path)
     if zip_path.exists() and zip_path.stat().st_mtime_ns == info.st_mtime_ns:
         os.utime(zip_path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
     assert await _reasons(plan) == {ID: reason}
@@ -108,9 +112,13 @@ async def test_an_intact_zip_is_not_read_unless_asked(
     await run(plan, FakeExecutor())
     hashed: list[Path] = []
     import orchestrator.buildcache as stamp
+    from orchestrator.package import sha256_file
 
-    real = stamp.sha256_file
-    monkeypatch.setattr(stamp, "sha256_file", lambda p: hashed.append(p) or real(p))
+    def counting(path: Path) -> str:
+        hashed.append(path)
+        return sha256_file(path)
+
+    monkeypatch.setattr(stamp, "sha256_file", counting)
     assert await _reasons(plan) == {ID: None} and hashed == []
     assert await _reasons(plan, verify=True) == {ID: None} and len(hashed) == 1
 

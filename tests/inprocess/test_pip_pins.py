@@ -29,8 +29,11 @@ def _replan(root: Path) -> Plan:
     return make_plan(workspace, discover_layers(workspace))
 
 
-async def _check(plan: Plan, **flags: bool) -> dict[str, str | None]:
-    return {c.target.id: c.reason for c in await check_targets(plan.targets, LocalWheels(), **flags)}
+async def _check(
+    plan: Plan, *, force: bool = False, refresh: bool = False, verify: bool = False
+) -> dict[str, str | None]:
+    checks = await check_targets(plan.targets, LocalWheels(), force=force, refresh=refresh, verify=verify)
+    return {c.target.id: c.reason for c in checks}
 
 
 async def test_the_pins_are_made_once_and_reused_offline(tmp_path: Path, fake_pins: FakePins) -> None:

@@ -58,7 +58,12 @@ async def test_transient_failures_are_retried_with_backoff(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     waits: list[int] = []
-    monkeypatch.setattr(retry, "backoff", lambda attempt: waits.append(attempt) or 0.0)
+
+    def backoff(attempt: int) -> float:
+        waits.append(attempt)
+        return 0.0
+
+    monkeypatch.setattr(retry, "backoff", backoff)
     plan = plan_for(tmp_path, ["a"])
 
     async def flaky(request: InstallRequest, log: BatchSink, attempt: int) -> None:

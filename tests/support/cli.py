@@ -27,8 +27,9 @@ def _runner() -> CliRunner:
         return CliRunner()
 
 
-def invoke(args: Sequence[str], env: Mapping[str, str] | None = None) -> Result:
-    """The CLI in this process; exceptions stay inside (the CLI's own boundary handles them)."""
+def invoke(args: Sequence[str], env: Mapping[str, str | None] | None = None) -> Result:
+    """The CLI in this process (``env``: a None value unsets the variable); exceptions stay
+    inside (the CLI's own boundary handles them)."""
     return _runner().invoke(app, list(args), env=dict(env or {}), catch_exceptions=True)
 
 

@@ -20,9 +20,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+class UnavailableIndex(ThreadingHTTPServer):
+    """An index that answers every request 503; ``hits`` counts the requests."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Unavailable)
+        self.hits = 0
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/simple"
+
+
 class _Unavailable(BaseHTTPRequestHandler):
+    server: UnavailableIndex
+
     def do_GET(self) -> None:
-        self.server.hits += 1  # type: ignore[attr-defined]
+        self.server.hits += 1
         body = b"index is down for maintenance"
         self.send_response(503)
         self.send_header("Content-Length", str(len(body)))
@@ -34,11 +45,9 @@ class _Unavailable(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def unavailable_index() -> Iterator[ThreadingHTTPServer]:
+def unavailable_index() -> Iterator[UnavailableIndex]:
     """An index URL (server.url) that always says 503 Service Unavailable; server.hits counts."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Unavailable)
-    server.hits = 0  # type: ignore[attr-defined]
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/simple"  # type: ignore[attr-defined]
+    server = UnavailableIndex()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

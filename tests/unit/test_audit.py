@@ -40,7 +40,8 @@ OTHER = Arch.ARM64 if HOST is Arch.X86_64 else Arch.X86_64
 
 
 def test_read_elf_machine(tmp_path: Path) -> None:
-    assert read_elf(aarch64_elf(tmp_path / "a.so")).machine == "EM_AARCH64"  # type: ignore[union-attr]
+    aarch64 = read_elf(aarch64_elf(tmp_path / "a.so"))
+    assert aarch64 is not None and aarch64.machine == "EM_AARCH64"
     info = read_elf(host_extension())
     assert info is not None and info.machine == HOST.elf_machine
     (tmp_path / "x.py").write_text("print()")

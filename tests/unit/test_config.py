@@ -12,13 +12,13 @@ import pytest
 from orchestrator.config import cascade, env_overrides, load_workspace, read_toml, unknown_variables, validate
 from orchestrator.discovery import discover_layers
 from orchestrator.errors import EXIT_USAGE, ConfigError
-from orchestrator.plan import make_plan
+from orchestrator.plan import Plan, make_plan
 from orchestrator.runtimes import Arch
 from orchestrator.settings import LayerSettings
 from tests.support.cli import invoke
 
 
-def plan_for(root: Path, env: dict[str, str] | None = None, cli: dict[str, object] | None = None):
+def plan_for(root: Path, env: dict[str, str] | None = None, cli: dict[str, object] | None = None) -> Plan:
     """The plan; a layer whose project cannot be read makes targets that fail with its problem
     (tests/unit/test_projects.py), raised here as the error it is, to check its words."""
     workspace = load_workspace(root)
@@ -399,7 +399,7 @@ def test_every_bad_value_gets_the_same_one_line_error(
 
 
 def test_an_explicit_flag_overrides_the_workspace(make_workspace: Callable[..., Path]) -> None:
-    from orchestrator.cli import Invocation
+    from orchestrator.invocation import Invocation
 
     root = make_workspace("jobs = 4\nkeep-going = true\nbytecode = true\n")
     plan = Invocation(root, "build-all", {"jobs": "1", "keep_going": False}).plan()
@@ -428,8 +428,8 @@ def test_the_reference_tables_are_the_declarations() -> None:
 def test_layers_and_tool_from_the_environment_and_the_workspace_take_effect(
     make_workspace: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestrator.cli import Invocation
     from orchestrator.discovery import Tool
+    from orchestrator.invocation import Invocation
 
     root = make_workspace('tool = "pip"\n', {"a": "", "b": ""})
     (root / "layers/a/poetry.lock").write_text("# a lock this workspace's tool setting ignores\n")

@@ -10,7 +10,6 @@ import anyio
 import pytest
 
 from orchestrator.errors import ConfigError
-from orchestrator.executors import InstallRequest
 from orchestrator.executors.container import _pip_files
 from orchestrator.indexes import Index, read_indexes
 from orchestrator.secrets import Credentials, Masker, index_urls
@@ -19,8 +18,8 @@ from orchestrator.tools import uv_environment
 HERE = Path("layers/a/pyproject.toml")
 
 
-def _uv(*entries: str) -> dict[str, object]:
-    return {"tool": {"uv": {"index": [dict(e) for e in entries]}}}  # type: ignore[arg-type]
+def _uv(*entries: dict[str, object]) -> dict[str, object]:
+    return {"tool": {"uv": {"index": [dict(e) for e in entries]}}}
 
 
 def test_uv_indexes_default_and_explicit() -> None:
@@ -95,15 +94,9 @@ def test_native_installs_get_the_indexes_in_uvs_environment() -> None:
     assert env == {"UV_DEFAULT_INDEX": "https://d.test/s/", "UV_INDEX": "https://a.test/s/ https://b.test/s/"}
 
 
-def test_container_pip_conf_names_every_index(tmp_path: Path) -> None:
-    request = InstallRequest(
-        target=None,  # type: ignore[arg-type]
-        requirements=tmp_path / "r.txt",
-        dest=tmp_path,
-        index_url="https://u:p@d.test/s/",
-        extra_index_urls=("https://a.test/s/", "https://u:q@b.test/s/"),
-    )
-    files = anyio.run(_pip_files, request.index_url, request.ca_bundle, request.extra_index_urls)
+def test_container_pip_conf_names_every_index() -> None:
+    index_url, extra_index_urls = "https://u:p@d.test/s/", ("https://a.test/s/", "https://u:q@b.test/s/")
+    files = anyio.run(_pip_files, index_url, None, extra_index_urls)
     assert files["pip.conf"].decode() == (
         "[global]\nindex-url = https://u:p@d.test/s/\n"
         "extra-index-url =\n    https://a.test/s/\n    https://u:q@b.test/s/\n"

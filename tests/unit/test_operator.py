@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.errors import AuditError, ConfigError, LayerctlError, NoCompatibleWheel, TargetTimeout
 from orchestrator.events import (
+    Event,
     LogLines,
     Notice,
     PhaseStarted,
@@ -25,6 +26,7 @@ from orchestrator.events import (
 from orchestrator.failures import diagnose, find_requirement_line
 from orchestrator.report import SCHEMA, RunReport, load_report, write_report
 from orchestrator.report_html import render_html
+from orchestrator.reporters import Reporter
 from orchestrator.reporters.github import escape_data, escape_property
 from orchestrator.reporters.jsonl import JsonReporter
 from orchestrator.reporters.plain import PlainReporter
@@ -111,14 +113,14 @@ def test_markdown_summary_is_a_table() -> None:
     assert "x \\| y" in text  # a pipe in an error cannot break the table
 
 
-async def _feed(reporter: object, events: list[object]) -> None:
+async def _feed(reporter: Reporter, events: list[Event]) -> None:
     for event in events:
-        await reporter.handle(event)  # type: ignore[attr-defined]
+        await reporter.handle(event)
 
 
 def test_plain_quiet_and_json_reporters() -> None:
     done = result()
-    events = [
+    events: list[Event] = [
         RunStarted(("web:py3.11-x86_64",), 1),
         Notice("image ready"),
         TargetStarted("web:py3.11-x86_64", "native"),
@@ -273,7 +275,7 @@ def test_live_view_honours_quiet_and_verbose(verbose: int) -> None:
 
     target = "web:py3.11-x86_64"
     done = result(target)
-    events = [
+    events: list[Event] = [
         Notice("deciding builders"),  # before the fan-out: a plain line
         RunStarted((target,), 1),
         Notice("image ready"),

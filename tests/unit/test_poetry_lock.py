@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -105,7 +106,7 @@ def test_a_lock_without_content_hash_is_stale(data_layer: Path) -> None:
 def _edit_lock(text: str, case: str) -> str:
     first = text.index("[[package]]")
     numpy = text.index('name = "numpy"')
-    edits = {
+    edits: dict[str, Callable[[], str]] = {
         "empty": lambda: "",
         "not toml": lambda: text + "\n[[package]\n",
         "no metadata": lambda: text[: text.index("[metadata]")],

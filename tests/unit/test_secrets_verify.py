@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_masker_hides_plain_and_quoted_forms() -> None:
     assert Masker()("nothing to hide") == "nothing to hide"
 
 
-def test_index_url_setting_refuses_credentials(make_workspace) -> None:  # type: ignore[no-untyped-def]
+def test_index_url_setting_refuses_credentials(make_workspace: Callable[..., Path]) -> None:
     from orchestrator.config import load_workspace
 
     root = make_workspace('index-url = "https://u:p@example.test/simple"')

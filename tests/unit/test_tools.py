@@ -68,7 +68,12 @@ def test_layerctls_own_uv_is_found_and_named_once_per_process(monkeypatch: pytes
 
     asked: list[str] = []
     real = importlib.metadata.version
-    monkeypatch.setattr(importlib.metadata, "version", lambda name: asked.append(name) or real(name))
+
+    def version(name: str) -> str:
+        asked.append(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
     tools._own_uv.cache_clear()
     try:
         names = [anyio.run(tools.uv_identity) for _ in range(5)]
