@@ -28,11 +28,11 @@ from .executors import Executor, InstallRequest, WheelRequest
 from .fileio import replace_tree, write_atomic
 from .freshness import lock_inputs, offline_record
 from .inputkey import input_key
-from .localsrc import LocalRef
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from .package import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
+from .reqset import LocalRef, RequirementSet
 from .resolve import requirements_for
 from .scripts_fix import fix_scripts, forget_direct_urls
 from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
@@ -114,7 +114,7 @@ class Attempt:
         await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
         inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
-        requirements = await requirements_for(target, ctx.uv_env(target))
+        requirements = RequirementSet.parse(await requirements_for(target, ctx.uv_env(target)))
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)
@@ -141,7 +141,7 @@ class Attempt:
             requirements = built.requirements
             if built.own:
                 own = f"# and, without its dependencies (they are above): {built.own.path.name}\n"
-        self.installs_something = bool(_requirement_lines(requirements)) or bool(built and built.own)
+        self.installs_something = requirements.installs_something or bool(built and built.own)
         if not self.installs_something:
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
@@ -150,7 +150,7 @@ class Attempt:
         # the set being installed, beside the staging tree (never in the zip or artifacts/);
         # requirements.txt describes the zip beside it, so it is replaced only with the zip
         req_path = self._beside(staging, REQUIREMENTS_NAME)
-        await anyio.to_thread.run_sync(write_atomic, req_path, requirements + own)
+        await anyio.to_thread.run_sync(write_atomic, req_path, requirements.text + own)
         own_path = None
         if built is not None and built.own is not None:
             own_path = self._beside(staging, "own.txt")
@@ -211,7 +211,7 @@ class Attempt:
         staging.append(path)
         return path
 
-    async def _local_wheels(self, requirements: str, local: list[LocalRef]) -> LocalSet:
+    async def _local_wheels(self, requirements: RequirementSet, local: list[LocalRef]) -> LocalSet:
         """In-repo projects built into wheels (once per run), and the set naming the wheels."""
         target, ctx = self.target, self.ctx
         index_url, ca_bundle = ctx.index_url(target), ctx.ca_bundle(target)
@@ -274,11 +274,6 @@ def _target_dir(out: Path) -> None:
     cleared of what a killed run left there: nothing else holds it while the run lock is held."""
     out.mkdir(exist_ok=True)
     remove_leftovers(out)
-
-
-def _requirement_lines(requirements: str) -> list[str]:
-    lines = (line.split("#")[0].strip() for line in requirements.splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
 
 
 def _empty_because(target: Target) -> str:
