@@ -153,8 +153,8 @@ class RequirementSet:
                         continue
                 except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
                     pass  # kept: the installer decides
-            hashes = sorted(f"--hash={h}" for h in entry.hashes)
-            out.append((canonicalize_name(entry.name), entry.version, " ".join([entry.plain, *hashes])))
+            line = " ".join([entry.plain, *sorted(entry.hashes)])  # as stamps have it: keys stay the same
+            out.append((canonicalize_name(entry.name), entry.version, line))
         return Applied(tuple(sorted(out)))
 
     def locked_hashes(self) -> dict[str, set[str]]:
