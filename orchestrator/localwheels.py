@@ -3,7 +3,7 @@
 A project is first built on the host (``uv build --wheel`` on a copy of its source files,
 ``localsrc.py``). A pure-Python wheel (``py3-none-any``) serves every target of the run, native or
 container. Anything else has compiled code: it is built again for each (Python, architecture)
-that needs it by the target's executor (``Executor.build_wheel``: pip in the target's build image;
+that needs it by the target's wheel builder (``WheelBuilder.build_wheel``: pip in the target's build image;
 the native executor refuses, naming the container). Wheels live in a directory of the run, under
 layerctl's cache directory, removed when the run ends.
 """
@@ -22,7 +22,7 @@ import anyio.to_thread
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .errors import BuildError
-from .executors import Executor, WheelRequest
+from .executors import WheelBuilder, WheelRequest
 from .localsrc import copy_sources, key_text, rewrite, source_digest
 from .once import Once
 from .package import sha256_file
@@ -108,7 +108,12 @@ class LocalWheels:
         return HostBuild(await anyio.to_thread.run_sync(wheel_in, out, project))
 
     async def for_target(
-        self, project: Path, request: WheelRequest, executor: Executor, env: Mapping[str, str], log: BatchSink
+        self,
+        project: Path,
+        request: WheelRequest,
+        executor: WheelBuilder,
+        env: Mapping[str, str],
+        log: BatchSink,
     ) -> Wheel:
         """The wheel of ``project`` the target installs: the host's when pure, else one built
         by the target's executor for its Python and architecture (once per run)."""
@@ -185,7 +190,7 @@ async def with_wheels(
     request: WheelRequest,
     requirements: RequirementSet,
     refs: list[LocalRef],
-    executor: Executor | None,
+    executor: WheelBuilder | None,
     env: Mapping[str, str],
     log: BatchSink,
 ) -> LocalSet:

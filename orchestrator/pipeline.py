@@ -24,7 +24,7 @@ from .bytecode import compile_bytecode
 from .context import BuildContext
 from .errors import BuildError, LayerctlError, TargetTimeout
 from .events import Phase
-from .executors import Executor, InstallRequest, WheelRequest
+from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
 from .fileio import replace_tree, write_atomic
 from .freshness import lock_inputs, offline_record
 from .inputkey import input_key
@@ -69,13 +69,14 @@ class Attempt:
     def __init__(
         self,
         target: Target,
-        executor: Executor,
+        installer: Installer,
+        wheel_builder: WheelBuilder,  # builds the set's in-repo projects with compiled code
         ctx: BuildContext,
         log: TargetLog,
         phase: Callable[[Phase], Awaitable[None]],
         warn: Callable[[str], Awaitable[None]],
     ) -> None:
-        self.target, self.executor, self.ctx = target, executor, ctx
+        self.target, self.installer, self.wheel_builder, self.ctx = target, installer, wheel_builder, ctx
         self.log, self.phase, self.warn = log, phase, warn
         self.tool_versions: dict[str, str] = {}
         self.installs_something = False  # the requirement set names at least one distribution
@@ -115,13 +116,13 @@ class Attempt:
         await self.phase("resolving")
         inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
         requirements = RequirementSet.parse(await requirements_for(target, ctx.uv_env(target)))
-        if self.executor.prepare_phase is not None:
-            await self.phase(self.executor.prepare_phase)
-        await self.executor.prepare(target)
+        if self.installer.prepare_phase is not None:
+            await self.phase(self.installer.prepare_phase)
+        await self.installer.prepare(target)
         # the one input key (inputkey.py), as the check before the run computed it; in-repo
         # projects enter it by their sources, not by where the checkout is
         local = local_projects(target, requirements)
-        installer = await self.executor.fingerprint(target)
+        installer = await self.installer.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         key = input_key(record.material)
         previous = await anyio.to_thread.run_sync(lambda: up_to_date(out, key, verify=ctx.verify_zips))
@@ -165,7 +166,7 @@ class Attempt:
             mounts=tuple(sorted({w.path for w in built.wheels})) if built else (),
             own=own_path,
         )
-        installed = await self.executor.install(request, log)
+        installed = await self.installer.install(request, log)
         self.tool_versions.update(installed.tool_versions)
 
         fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
@@ -219,7 +220,7 @@ class Attempt:
             target=target, project=target.layer.root, index_url=index_url, ca_bundle=ca_bundle
         )
         env = uv_environment(index_url, ca_bundle)
-        built = await with_wheels(ctx.local, request, requirements, local, self.executor, env, self.log)
+        built = await with_wheels(ctx.local, request, requirements, local, self.wheel_builder, env, self.log)
         for wheel in built.wheels:
             await self.log(f"in-repo: {wheel.path.name} (sha256 {wheel.sha256[:12]})")
         return built

@@ -13,13 +13,14 @@ from pathlib import Path
 import anyio
 
 from ..errors import BuildError, NoCompatibleWheel
+from ..events import Phase
 from ..plan import Target
 from ..process import BatchSink, ProcessResult, run_streaming
 from ..reqset import RequirementSet
 from ..scripts_fix import forget_direct_urls
 from ..tools import no_wheel_package, uv_argv, uv_environment, uv_error, uv_identity, uv_version
 from ..wheels import exact_wheels, no_wheel
-from . import ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
+from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
 
 __all__ = ["NativeExecutor", "open_executor"]
 
@@ -31,7 +32,7 @@ async def open_executor(setup: ExecutorSetup) -> AsyncIterator[NativeExecutor]:
 
 class NativeExecutor:
     name = "native"
-    prepare_phase = None
+    prepare_phase: Phase | None = None  # nothing to prepare
 
     def cost(self, target: Target) -> float:
         return 1.0
@@ -104,3 +105,6 @@ async def _uv_install(
     shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", requirements.name]
     await log("$ " + " ".join(shown))
     return await run_streaming(argv, log, cwd=target.layer.root, env=env)
+
+
+_IS_AN_EXECUTOR: type[Executor] = NativeExecutor  # mypy: this builder keeps to both roles

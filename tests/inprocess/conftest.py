@@ -13,8 +13,9 @@ import pytest
 from orchestrator.config import load_workspace
 from orchestrator.context import BuildContext
 from orchestrator.discovery import discover_layers
+from orchestrator.errors import NoCompatibleWheel
 from orchestrator.events import Event, Phase, TargetResult
-from orchestrator.executors import InstallOutcome, InstallRequest
+from orchestrator.executors import Executor, InstallOutcome, InstallRequest, WheelRequest
 from orchestrator.fanout import Interrupt
 from orchestrator.places import prepare_outputs
 from orchestrator.plan import Plan, Target, make_plan
@@ -81,6 +82,15 @@ class FakeExecutor:
         behaviour = self.behaviours.get(target.layer.name, writes_a_module)
         await behaviour(request, log, self.calls[target.id])
         return InstallOutcome(tool_versions={"fake": "1"})
+
+    async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
+        """This tier runs no subprocess: an in-repo project with compiled code is refused."""
+        raise NoCompatibleWheel(
+            f"{request.project}: the fake executor builds no wheels", request.project.name
+        )
+
+
+_IS_AN_EXECUTOR: type[Executor] = FakeExecutor  # mypy: the fake keeps to the Protocol the scheduler takes
 
 
 def plan_for(root: Path, layers: list[str], **options: object) -> Plan:
