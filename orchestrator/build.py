@@ -83,7 +83,7 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
         log.record(f"warning: {message}")
         await emit(TargetWarning(target.id, message))
 
-    attempt = Attempt(target, executor, ctx, log, phase, warn)
+    attempt = Attempt(target, executor, executor, ctx, log, phase, warn)  # it installs and builds wheels
 
     async def run_once() -> Outcome:
         warnings.clear()

@@ -272,7 +272,7 @@ def report(
     ] = None,
 ) -> None:
     """Re-render report.html (timeline and size charts) from a report.json and print its summary."""
-    from .reporters.summary import rerender
+    from .rerender import rerender
 
     rerender(ctx.obj, path, output)
 

@@ -17,6 +17,7 @@ from .executors import WheelRequest
 from .fanout import fan_out
 from .localwheels import LocalWheels, NotPure, local_projects, with_wheels
 from .plan import Builder, Target
+from .reqset import RequirementSet
 from .resolve import requirements_for
 from .tools import no_wheel_package, uv_environment
 from .wheels import exact_wheels, uv_compile
@@ -30,7 +31,9 @@ def with_builder(target: Target, builder: str, reason: str | None) -> Target:
     return dataclasses.replace(target, decided=Builder(builder), builder_reason=reason)
 
 
-async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | None = None) -> str | None:
+async def wheel_gap(
+    target: Target, requirements: RequirementSet, *, env: dict[str, str] | None = None
+) -> str | None:
     """The first package without a compatible wheel for ``target``, or None."""
     env = uv_environment() if env is None else env
     result = await uv_compile(target, requirements, env, target.runtime.uv_platform(target.arch))
@@ -45,11 +48,7 @@ async def wheel_gap(target: Target, requirements: str, *, env: dict[str, str] | 
         return package if chosen is None else None
     # The resolver reads an sdist's static metadata without building it, so a direct reference
     # to anything but a wheel (an sdist, a directory, a git URL) resolves fine yet needs a build.
-    for line in result.output.splitlines():
-        name, sep, url = line.partition(" @ ")
-        if sep and not url.split(";")[0].split("#")[0].strip().endswith(".whl"):
-            return name.strip()
-    return None
+    return next(iter(RequirementSet.parse(result.output).not_wheels()), None)
 
 
 async def decide_builders(
@@ -69,7 +68,7 @@ async def decide_builders(
             return with_builder(target, target.builder, f"builder = {target.builder}")
         env = env_for(target) if env_for else uv_environment()
         try:
-            requirements = await requirements_for(target, env)
+            requirements = RequirementSet.parse(await requirements_for(target, env))
             refs = local_projects(target, requirements)
             if refs:
                 request = WheelRequest(target=target, project=target.layer.root)

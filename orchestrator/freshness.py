@@ -29,7 +29,7 @@ from .fanout import fan_out
 from .inputkey import input_key, key_material, runtime_part, settings_part
 from .localwheels import LocalWheels, keyed_requirements, local_projects
 from .plan import Builder, Target
-from .reqdiff import applicable, describe_changes, set_digest
+from .reqset import RequirementSet, describe_changes
 from .resolve import requirements_for
 from .resolve.pip import PINS_HOW, pin_requirements, pip_requirements
 from .stamp import STAMP_FORMAT, Offline, Stamp
@@ -94,23 +94,23 @@ async def installer_offline(target: Target, stamp: Stamp | None) -> str:
 async def offline_record(
     target: Target,
     local: LocalWheels,
-    raw: str,
+    requirements: RequirementSet,
     inputs: dict[str, str],
     *,
     installer: str,
     declared: str = "",
 ) -> Offline:
-    """The stamp's record of a target built (or about to be checked) with requirement set ``raw``
-    by ``installer`` (``installer_offline``, or the executor's fingerprint in the build)."""
-    refs = local_projects(target, raw)
-    keyed = await keyed_requirements(local, target, raw, refs) if refs else raw
-    lines = applicable(target, keyed)
+    """The stamp's record of a target built (or about to be checked) with ``requirements`` by
+    ``installer`` (``installer_offline``, or the executor's fingerprint in the build)."""
+    refs = local_projects(target, requirements)
+    keyed = await keyed_requirements(local, target, requirements, refs) if refs else requirements
+    applied = keyed.applicable(target)
     if target.layer.tool is Tool.PIP and not declared:
         declared = pip_requirements(target)
     return Offline(
-        material=key_material(target, set_digest(lines), installer),
-        requirements={name: version for name, version, _ in lines},
-        requirements_text=raw,
+        material=key_material(target, applied.digest, installer),
+        requirements=applied.pins,
+        requirements_text=requirements.text,
         inputs=inputs,
         declared=declared,
         builder=target.builder,
@@ -141,7 +141,10 @@ async def _current(
     if old is not None and target.builder == "auto":
         checked = replace(target, decided=Builder(old.builder), builder_reason=old.builder_reason)
     installer = await installer_offline(checked, stamp)
-    return target, await offline_record(checked, local, raw, inputs, installer=installer, declared=declared)
+    requirements = RequirementSet.parse(raw)
+    return target, await offline_record(
+        checked, local, requirements, inputs, installer=installer, declared=declared
+    )
 
 
 def _same(before: dict[str, Any], after: dict[str, Any], keys: tuple[str, ...]) -> bool:

@@ -9,7 +9,7 @@ The key takes:
 * the target's Python and architecture, and the rows of the runtime table that choose what is
   installed (glibc, manylinux tags), not those only publishing or ``verify`` read;
 * the requirement set as it applies to the target (markers evaluated; in-repo projects by the
-  digest of their sources, never by where the checkout is), ``reqdiff.set_digest``;
+  digest of their sources, never by where the checkout is), ``reqset.Applied.digest``;
 * the decided builder, and what installs with it: a native build's uv version, a container
   build's image digest (its id on the engine; never the image's name, so a mirror of the same
   image is the same key);

@@ -14,58 +14,20 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from packaging.requirements import InvalidRequirement, Requirement
 from pathspec import GitIgnoreSpec
 
-__all__ = ["LocalRef", "copy_sources", "key_text", "local_refs", "rewrite", "source_digest", "source_files"]
+from .reqset import Entry, RequirementSet
+
+__all__ = ["copy_sources", "key_text", "rewrite", "source_digest", "source_files"]
 
 _SKIPPED_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "build", "dist", ".tox", ".nox",
      ".pytest_cache", ".mypy_cache", ".ruff_cache", "node_modules", ".eggs"}
 )  # fmt: skip
 _OUTPUT_MARKER = ".layerctl-dir"  # outputs.MARKER: a directory layerctl writes into is no source
-
-
-@dataclass(frozen=True)
-class LocalRef:
-    """One requirement installed from a directory: its line in the requirement set (None for
-    the layer project itself) and the directory."""
-
-    line: str | None
-    path: Path
-    marker: str = ""  # a PEP 508 marker the line carried (`` ; python_version < "3.12"``)
-
-
-def local_refs(requirements: str) -> list[LocalRef]:
-    """The lines of a requirement set that name a local directory: an absolute path (uv export,
-    made absolute by the resolver) or ``name @ file:///dir``, with or without ``-e``."""
-    found = []
-    for line in requirements.splitlines():
-        body = line.removeprefix("-e ").strip()
-        if not body or body.startswith(("#", "-")) or line[:1].isspace():
-            continue
-        path, marker = _directory(body)
-        if path is not None and path.is_dir():
-            found.append(LocalRef(line=line, path=path, marker=marker))
-    return found
-
-
-def _directory(body: str) -> tuple[Path | None, str]:
-    if body.startswith("/"):
-        where, _, marker = body.partition(";")
-        return Path(where.strip()), marker.strip()
-    try:
-        requirement = Requirement(body)
-    except InvalidRequirement:
-        return None, ""
-    url = requirement.url
-    if not url or not url.startswith("file:"):
-        return None, ""
-    return Path(unquote(urlsplit(url).path)), str(requirement.marker or "")
 
 
 def source_files(root: Path) -> list[str]:
@@ -118,35 +80,31 @@ def copy_sources(root: Path, dest: Path) -> None:
         shutil.copymode(root / rel, target)
 
 
-def key_text(requirements: str, digests: dict[Path, str], base: Path) -> str:
-    """The requirement set as the input key sees it: each local line replaced by the project's
-    path relative to ``base`` and its source digest, so the key follows the sources and not
-    where the checkout is."""
-    lines = {ref.line: ref for ref in local_refs(requirements)}
-    out = []
-    for line in requirements.splitlines():
-        ref = lines.get(line)
-        if ref is None:
-            out.append(line)
-        else:
-            out.append(f"local {os.path.relpath(ref.path, base)} {digests[ref.path]} {ref.marker}".rstrip())
-    return "\n".join(out) + "\n"
+def key_text(requirements: RequirementSet, digests: Mapping[Path, str], base: Path) -> RequirementSet:
+    """The requirement set as the input key sees it: each in-repo project's line replaced by
+    the project's path relative to ``base`` and its source digest, so the key follows the
+    sources and not where the checkout is."""
+
+    def keyed(entry: Entry) -> str | None:
+        if entry.path is None or entry.path not in digests:
+            return None
+        return f"local {os.path.relpath(entry.path, base)} {digests[entry.path]} {entry.marker}".rstrip()
+
+    return requirements.replaced(keyed)
 
 
-def rewrite(requirements: str, wheels: dict[Path, tuple[str, Path, str]]) -> str:
-    """Each local line replaced by ``name @ file:///wheel``; ``wheels`` maps a project's
-    directory to (its name, its wheel, the wheel's sha256). The hash is written when the set
-    has hashes (a lock's): one hash turns on hash checking for every line, in pip and uv."""
-    hashed = "--hash=" in requirements
-    out = []
-    for line in requirements.splitlines():
-        body = line.removeprefix("-e ").strip()
-        path, marker = _directory(body) if body and not line[:1].isspace() else (None, "")
-        if path is not None and path in wheels:
-            name, wheel, sha256 = wheels[path]
-            suffix = f" ; {marker}" if marker else ""
-            check = f" \\\n    --hash=sha256:{sha256}" if hashed else ""
-            out.append(f"{name} @ {wheel.as_uri()}{suffix}{check}")
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
+def rewrite(requirements: RequirementSet, wheels: Mapping[Path, tuple[str, Path, str]]) -> RequirementSet:
+    """Each in-repo project's line replaced by ``name @ file:///wheel``; ``wheels`` maps a
+    project's directory to (its name, its wheel, the wheel's sha256). The hash is written when
+    the set has hashes (a lock's): one hash turns on hash checking for every line, in pip and uv."""
+    hashed = requirements.hashed
+
+    def wheel(entry: Entry) -> str | None:
+        if entry.path is None or entry.path not in wheels:
+            return None
+        name, path, sha256 = wheels[entry.path]
+        suffix = f" ; {entry.marker}" if entry.marker else ""
+        check = f" \\\n    --hash=sha256:{sha256}" if hashed else ""
+        return f"{name} @ {path.as_uri()}{suffix}{check}"
+
+    return requirements.replaced(wheel)

@@ -3,7 +3,7 @@
 A project is first built on the host (``uv build --wheel`` on a copy of its source files,
 ``localsrc.py``). A pure-Python wheel (``py3-none-any``) serves every target of the run, native or
 container. Anything else has compiled code: it is built again for each (Python, architecture)
-that needs it by the target's executor (``Executor.build_wheel``: pip in the target's build image;
+that needs it by the target's wheel builder (``WheelBuilder.build_wheel``: pip in the target's build image;
 the native executor refuses, naming the container). Wheels live in a directory of the run, under
 layerctl's cache directory, removed when the run ends.
 """
@@ -22,13 +22,14 @@ import anyio.to_thread
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .errors import BuildError
-from .executors import Executor, WheelRequest
-from .localsrc import LocalRef, copy_sources, key_text, local_refs, rewrite, source_digest
+from .executors import WheelBuilder, WheelRequest
+from .localsrc import copy_sources, key_text, rewrite, source_digest
 from .once import Once
 from .package import sha256_file
 from .plan import Target
 from .process import BatchSink, run_streaming
-from .tools import uv_bin, uv_error
+from .reqset import LocalRef, RequirementSet
+from .tools import uv_argv, uv_error
 
 __all__ = [
     "HostBuild",
@@ -97,10 +98,7 @@ class LocalWheels:
         )
         source, out = work / "src", work / "wheel"
         await anyio.to_thread.run_sync(copy_sources, project, source)
-        argv = [
-            uv_bin(), "build", "--wheel", "--no-config", "--color", "never", "--no-progress",
-            "--no-python-downloads", "--out-dir", str(out), str(source),
-        ]  # fmt: skip
+        argv = [*uv_argv("build", "--wheel"), "--no-progress", "--out-dir", str(out), str(source)]
         await log(f"$ uv build --wheel {project}")
         result = await run_streaming(argv, log, cwd=work, env=env)
         if result.returncode != 0:
@@ -110,7 +108,12 @@ class LocalWheels:
         return HostBuild(await anyio.to_thread.run_sync(wheel_in, out, project))
 
     async def for_target(
-        self, project: Path, request: WheelRequest, executor: Executor, env: Mapping[str, str], log: BatchSink
+        self,
+        project: Path,
+        request: WheelRequest,
+        executor: WheelBuilder,
+        env: Mapping[str, str],
+        log: BatchSink,
     ) -> Wheel:
         """The wheel of ``project`` the target installs: the host's when pure, else one built
         by the target's executor for its Python and architecture (once per run)."""
@@ -156,28 +159,28 @@ def wheel_in(directory: Path, project: Path) -> Wheel:
 # The steps of a target that has in-repo projects (pipeline.py, decide.py).
 
 
-def local_projects(target: Target, requirements: str) -> list[LocalRef]:
+def local_projects(target: Target, requirements: RequirementSet) -> list[LocalRef]:
     """The in-repo projects the target installs: its set's path dependencies and, with
-    ``include-project``, the layer project itself (``line`` None)."""
-    refs = local_refs(requirements)
+    ``include-project``, the layer project itself (``entry`` None)."""
+    refs = requirements.in_repo()
     if target.settings.include_project:
-        refs.append(LocalRef(line=None, path=target.layer.root.resolve()))
+        refs.append(LocalRef(entry=None, path=target.layer.root.resolve()))
     return refs
 
 
 async def keyed_requirements(
-    local: LocalWheels, target: Target, requirements: str, refs: list[LocalRef]
-) -> str:
+    local: LocalWheels, target: Target, requirements: RequirementSet, refs: list[LocalRef]
+) -> RequirementSet:
     """The requirement set as the input key sees it: each in-repo project by its source digest."""
     digests = {ref.path: await local.digest(ref.path) for ref in refs}
-    text = key_text(requirements, digests, target.layer.root)
-    own = [digests[ref.path] for ref in refs if ref.line is None]
-    return text + "".join(f"include-project {digest}\n" for digest in own)
+    text = key_text(requirements, digests, target.layer.root).text
+    own = [digests[ref.path] for ref in refs if ref.entry is None]
+    return RequirementSet.parse(text + "".join(f"include-project {digest}\n" for digest in own))
 
 
 @dataclass(frozen=True)
 class LocalSet:
-    requirements: str  # the set with each path dependency replaced by its wheel
+    requirements: RequirementSet  # the set with each path dependency replaced by its wheel
     wheels: tuple[Wheel, ...]  # every in-repo wheel the target installs
     own: Wheel | None  # the layer project's own wheel (include-project), installed --no-deps
 
@@ -185,9 +188,9 @@ class LocalSet:
 async def with_wheels(
     local: LocalWheels,
     request: WheelRequest,
-    requirements: str,
+    requirements: RequirementSet,
     refs: list[LocalRef],
-    executor: Executor | None,
+    executor: WheelBuilder | None,
     env: Mapping[str, str],
     log: BatchSink,
 ) -> LocalSet:
@@ -205,7 +208,7 @@ async def with_wheels(
         else:
             wheels[ref.path] = await local.for_target(ref.path, request, executor, env, log)
     text = rewrite(requirements, {path: (w.name, w.path, w.sha256) for path, w in wheels.items()})
-    own = next((wheels[ref.path] for ref in refs if ref.line is None), None)
+    own = next((wheels[ref.path] for ref in refs if ref.entry is None), None)
     return LocalSet(text, tuple(wheels.values()), own)
 
 

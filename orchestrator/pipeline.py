@@ -23,14 +23,14 @@ from .bytecode import compile_bytecode
 from .context import BuildContext
 from .errors import BuildError, LayerctlError, TargetTimeout
 from .events import Phase
-from .executors import Executor, InstallRequest, WheelRequest
+from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
 from .fileio import replace_tree, write_atomic
 from .freshness import lock_inputs, offline_record
-from .localsrc import LocalRef
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from .package import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
 from .plan import Target
+from .reqset import LocalRef, RequirementSet
 from .scripts_fix import fix_scripts, forget_direct_urls
 from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
 from .stamp import Stamp, StampResult
@@ -66,13 +66,14 @@ class Attempt:
     def __init__(
         self,
         target: Target,
-        executor: Executor,
+        installer: Installer,
+        wheel_builder: WheelBuilder,  # builds the set's in-repo projects with compiled code
         ctx: BuildContext,
         log: TargetLog,
         phase: Callable[[Phase], Awaitable[None]],
         warn: Callable[[str], Awaitable[None]],
     ) -> None:
-        self.target, self.executor, self.ctx = target, executor, ctx
+        self.target, self.installer, self.wheel_builder, self.ctx = target, installer, wheel_builder, ctx
         self.log, self.phase, self.warn = log, phase, warn
         self.tool_versions: dict[str, str] = {}
         self.installs_something = False  # the requirement set names at least one distribution
@@ -113,19 +114,21 @@ class Attempt:
         inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
         from .resolve import requirements_for
 
-        requirements = await requirements_for(target, ctx.uv_env(target))
-        if self.executor.prepare_phase is not None:
-            await self.phase(self.executor.prepare_phase)
-        await self.executor.prepare(target)
+        requirements = RequirementSet.parse(await requirements_for(target, ctx.uv_env(target)))
+        if self.installer.prepare_phase is not None:
+            await self.phase(self.installer.prepare_phase)
+        await self.installer.prepare(target)
         # the one input key (inputkey.py), as the check before the run computed it; in-repo
         # projects enter it by their sources, not by where the checkout is
         local = local_projects(target, requirements)
-        installer = await self.executor.fingerprint(target)
+        installer = await self.installer.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         if not ctx.force:  # its build, in its directory or restored there from a shared cache
             said: list[str] = []
             found = await anyio.to_thread.run_sync(
-                lambda: ctx.caches.up_to_date(out, record, requirements, verify=ctx.verify_zips, said=said)
+                lambda: ctx.caches.up_to_date(
+                    out, record, requirements.text, verify=ctx.verify_zips, said=said
+                )
             )
             for line in said:
                 await log(line)
@@ -142,7 +145,7 @@ class Attempt:
             requirements = built.requirements
             if built.own:
                 own = f"# and, without its dependencies (they are above): {built.own.path.name}\n"
-        self.installs_something = bool(_requirement_lines(requirements)) or bool(built and built.own)
+        self.installs_something = requirements.installs_something or bool(built and built.own)
         if not self.installs_something:
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
@@ -151,7 +154,7 @@ class Attempt:
         # the set being installed, beside the staging tree (never in the zip or artifacts/);
         # requirements.txt describes the zip beside it, so it is replaced only with the zip
         req_path = self._beside(staging, REQUIREMENTS_NAME)
-        await anyio.to_thread.run_sync(write_atomic, req_path, requirements + own)
+        await anyio.to_thread.run_sync(write_atomic, req_path, requirements.text + own)
         own_path = None
         if built is not None and built.own is not None:
             own_path = self._beside(staging, "own.txt")
@@ -166,7 +169,7 @@ class Attempt:
             mounts=tuple(sorted({w.path for w in built.wheels})) if built else (),
             own=own_path,
         )
-        installed = await self.executor.install(request, log)
+        installed = await self.installer.install(request, log)
         self.tool_versions.update(installed.tool_versions)
 
         fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
@@ -217,7 +220,7 @@ class Attempt:
         staging.append(path)
         return path
 
-    async def _local_wheels(self, requirements: str, local: list[LocalRef]) -> LocalSet:
+    async def _local_wheels(self, requirements: RequirementSet, local: list[LocalRef]) -> LocalSet:
         """In-repo projects built into wheels (once per run), and the set naming the wheels."""
         target, ctx = self.target, self.ctx
         index_url, ca_bundle = ctx.index_url(target), ctx.ca_bundle(target)
@@ -225,7 +228,7 @@ class Attempt:
             target=target, project=target.layer.root, index_url=index_url, ca_bundle=ca_bundle
         )
         env = uv_environment(index_url, ca_bundle)
-        built = await with_wheels(ctx.local, request, requirements, local, self.executor, env, self.log)
+        built = await with_wheels(ctx.local, request, requirements, local, self.wheel_builder, env, self.log)
         for wheel in built.wheels:
             await self.log(f"in-repo: {wheel.path.name} (sha256 {wheel.sha256[:12]})")
         return built
@@ -280,11 +283,6 @@ def _target_dir(out: Path) -> None:
     cleared of what a killed run left there: nothing else holds it while the run lock is held."""
     out.mkdir(exist_ok=True)
     remove_leftovers(out)
-
-
-def _requirement_lines(requirements: str) -> list[str]:
-    lines = (line.split("#")[0].strip() for line in requirements.splitlines())
-    return [line for line in lines if line and not line.startswith("-")]
 
 
 def _empty_because(target: Target) -> str:

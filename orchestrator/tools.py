@@ -10,8 +10,11 @@ would change what a target installs without changing its input key. So every uv 
 * :func:`uv_environment`: the caller's environment without the ``UV_*`` variables that could
   change what is resolved or installed (only those about reaching the index pass: cache, TLS,
   timeouts, credentials);
-* ``--no-config`` for the pip interface (``uv pip compile`` / ``install``): the requirement set and
-  layerctl's settings are all it needs;
+* ``--no-config`` for the pip interface (``uv pip compile`` / ``install``) and ``uv build``: the
+  requirement set (the project) and layerctl's settings are all it needs;
+* ``--no-python-downloads``: the target's Python is named by its version, no interpreter is
+  fetched; and ``--color never``. :func:`uv_argv` is the one place these flags are spelled: every
+  uv run starts its argv there;
 * for ``uv export`` of a layer's lock, the layer's own configuration only (its ``uv.toml`` or
   ``[tool.uv]``, found from the layer's directory, exactly what ``uv lock`` run there used; the
   lock records those settings and is checked against them), never a user's or the system's:
@@ -40,11 +43,13 @@ __all__ = [
     "UV_PASSTHROUGH",
     "no_wheel_package",
     "tool_version",
+    "uv_argv",
     "uv_bin",
     "uv_environment",
     "uv_error",
     "uv_identity",
     "uv_project_environment",
+    "uv_version",
 ]
 
 
@@ -60,6 +65,20 @@ def uv_bin() -> str:
     if found:
         return found
     raise EnvironmentProblem("uv not found: install layerctl with its dependencies (pip install layerctl)")
+
+
+def uv_argv(*command: str, project_config: bool = False) -> list[str]:
+    """``uv <command>`` with the flags every uv run gets (above): no configuration files, or with
+    ``project_config`` (``uv export`` of a lock) the layer's own only, which then comes from
+    :func:`uv_project_environment`; no interpreter downloads; no colour. Its environment is
+    :func:`uv_environment` (or :func:`uv_project_environment`)."""
+    config = () if project_config else ("--no-config",)
+    return [uv_bin(), *command, *config, "--no-python-downloads", "--color", "never"]
+
+
+async def uv_version() -> str:
+    """What the uv layerctl runs says with ``--version`` (asked once per run)."""
+    return await tool_version(uv_bin())
 
 
 async def uv_identity() -> str:

@@ -12,7 +12,6 @@ is never installed."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from ._toml import TOMLDecodeError
 from ._toml import loads as toml_loads
 from .errors import NoCompatibleWheel, ResolveError
 from .plan import Target
-from .tools import no_wheel_package, uv_bin, uv_error
+from .reqset import RequirementSet
+from .tools import no_wheel_package, uv_argv, uv_error
 
 __all__ = [
     "Chosen",
@@ -35,14 +35,10 @@ __all__ = [
     "choose_wheels",
     "exact_misses",
     "exact_wheels",
-    "locked_hashes",
     "no_wheel",
     "supported_tags",
     "uv_compile",
 ]
-
-_REQUIREMENT_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
-_HASH = re.compile(r"--hash=sha256:([0-9a-fA-F]{64})")
 
 
 @dataclass(frozen=True)
@@ -65,7 +61,9 @@ def no_wheel(target: Target, what: str, package: str) -> NoCompatibleWheel:
     )
 
 
-async def exact_wheels(target: Target, requirements: str, env: Mapping[str, str]) -> list[Chosen] | None:
+async def exact_wheels(
+    target: Target, requirements: RequirementSet, env: Mapping[str, str]
+) -> list[Chosen] | None:
     """For a runtime uv cannot name exactly: the wheels chosen among its tags (None for the
     others: uv's own platform is exact there)."""
     above = target.runtime.uv_platform_above(target.arch)
@@ -77,7 +75,7 @@ async def exact_wheels(target: Target, requirements: str, env: Mapping[str, str]
         if package:
             raise no_wheel(target, package, package)
         raise ResolveError(f"uv pip compile failed for {target.id}: {uv_error(result.errors)}")
-    return choose_wheels(result.output, target, locked_hashes(requirements))
+    return choose_wheels(result.output, target, requirements.locked_hashes())
 
 
 @dataclass(frozen=True)
@@ -89,7 +87,7 @@ class Compiled:
 
 async def uv_compile(
     target: Target,
-    requirements: str,
+    requirements: RequirementSet,
     env: Mapping[str, str],
     platform: str,
     *extra: str,
@@ -99,14 +97,13 @@ async def uv_compile(
     unless ``wheels_only`` is false), run as every uv is here: no configuration files, in the
     layer's directory, ``env`` from ``tools.uv_environment``."""
     argv = [
-        uv_bin(), "pip", "compile", "-", "--no-config", "--quiet", "--no-header", "--color", "never",
-        # markers come from --python-version: an interpreter of that version is never fetched
-        "--no-python-downloads", "--python-version", target.python, "--python-platform", platform,
+        *uv_argv("pip", "compile", "-"),  # markers come from --python-version: no interpreter fetched
+        "--quiet", "--no-header", "--python-version", target.python, "--python-platform", platform,
         *(["--only-binary", ":all:"] if wheels_only else []), *extra,
     ]  # fmt: skip
     result = await anyio.run_process(
         argv,
-        input=requirements.encode(),
+        input=requirements.text.encode(),
         check=False,
         stderr=subprocess.PIPE,
         cwd=target.layer.root,
@@ -127,18 +124,6 @@ def supported_tags(target: Target) -> list[Tag]:
         *cpython_tags((major, minor), platforms=platforms),
         *compatible_tags((major, minor), interpreter=f"cp{major}{minor}", platforms=platforms),
     ]
-
-
-def locked_hashes(requirements: str) -> dict[str, set[str]]:
-    """The sha256 hashes a requirements text allows per package (from a lock; none for pip)."""
-    found: dict[str, set[str]] = {}
-    for line in requirements.replace("\\\n", " ").splitlines():  # continuation lines joined
-        stripped = line.strip()
-        match = _REQUIREMENT_NAME.match(stripped)
-        hashes = {h.lower() for h in _HASH.findall(stripped)}
-        if match and hashes:
-            found.setdefault(canonicalize_name(match.group(1)), set()).update(hashes)
-    return found
 
 
 def choose_wheels(pylock: str, target: Target, allowed: Mapping[str, set[str]]) -> list[Chosen]:

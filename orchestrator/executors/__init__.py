@@ -1,6 +1,8 @@
-"""Executors install a target's requirement set into a directory. The scheduler and the build
-pipeline know only this Protocol and the registry below: adding a builder is one module with an
-``open_executor(setup)`` and one line in ``_REGISTRY`` (and one member of ``plan.Builder``)."""
+"""Executors install a target's requirement set into a directory (the ``Installer`` role) and
+build its in-repo projects with compiled code into wheels (the ``WheelBuilder`` role); an
+``Executor`` is both. The scheduler and the build pipeline know only these Protocols and the
+registry below: adding a builder is one module with an ``open_executor(setup)`` and one line in
+``_REGISTRY`` (and one member of ``plan.Builder``)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,16 @@ from ..plan import Builder, Target
 from ..process import BatchSink, LineSink
 from ..secrets import Masker
 
-__all__ = ["Executor", "ExecutorSetup", "InstallOutcome", "InstallRequest", "WheelRequest", "open_executors"]
+__all__ = [
+    "Executor",
+    "ExecutorSetup",
+    "InstallOutcome",
+    "InstallRequest",
+    "Installer",
+    "WheelBuilder",
+    "WheelRequest",
+    "open_executors",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,7 +77,9 @@ class ExecutorSetup:
     network: str | None = None
 
 
-class Executor(Protocol):
+class Installer(Protocol):
+    """The role that installs a target's requirement set into a tree."""
+
     name: str
     # the phase shown while ``prepare`` runs (e.g. "pulling"), None when there is nothing to prepare
     prepare_phase: Phase | None
@@ -88,10 +101,22 @@ class Executor(Protocol):
         """Install into ``request.dest``, streaming output lines to ``log``."""
         ...
 
+
+class WheelBuilder(Protocol):
+    """The role that builds an in-repo project (a source distribution) into a wheel in the
+    target's environment."""
+
+    name: str  # part of the key its wheels are kept under for the run
+
     async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
         """Build an in-repo project with compiled code into one wheel in ``request.out_dir``,
         for the target's platform (or refuse, saying which builder can)."""
         ...
+
+
+class Executor(Installer, WheelBuilder, Protocol):
+    """A builder: both roles (native, container). A hybrid builder may pair an installer with
+    another builder's wheel builder."""
 
 
 class _Module(Protocol):

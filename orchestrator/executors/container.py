@@ -18,7 +18,7 @@ from ..places import default_cache_dir
 from ..plan import Target
 from ..process import BatchSink
 from ..runtimes import Arch
-from . import ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
+from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
 from .engine import DockerEngine
 from .images import ImageInfo, Images, Pull
 from .probe import BUILD_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
@@ -187,3 +187,6 @@ async def _pip_files(
     if len(conf) > 1:
         files["pip.conf"] = "\n".join(conf).encode() + b"\n"
     return files
+
+
+_IS_AN_EXECUTOR: type[Executor] = ContainerExecutor  # mypy: this builder keeps to both roles

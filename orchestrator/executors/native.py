@@ -13,12 +13,14 @@ from pathlib import Path
 import anyio
 
 from ..errors import BuildError, NoCompatibleWheel
+from ..events import Phase
 from ..plan import Target
 from ..process import BatchSink, ProcessResult, run_streaming
+from ..reqset import RequirementSet
 from ..scripts_fix import forget_direct_urls
-from ..tools import no_wheel_package, tool_version, uv_bin, uv_environment, uv_error, uv_identity
+from ..tools import no_wheel_package, uv_argv, uv_environment, uv_error, uv_identity, uv_version
 from ..wheels import exact_wheels, no_wheel
-from . import ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
+from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
 
 __all__ = ["NativeExecutor", "open_executor"]
 
@@ -30,7 +32,7 @@ async def open_executor(setup: ExecutorSetup) -> AsyncIterator[NativeExecutor]:
 
 class NativeExecutor:
     name = "native"
-    prepare_phase = None
+    prepare_phase: Phase | None = None  # nothing to prepare
 
     def cost(self, target: Target) -> float:
         return 1.0
@@ -49,7 +51,7 @@ class NativeExecutor:
         package = no_wheel_package(result.tail) if result.returncode else None
         if package:
             # uv's platform is below the runtime's (AL2: 2_17 for 2_26): choose among its exact tags
-            requirements = await anyio.Path(request.requirements).read_text("utf-8")
+            requirements = RequirementSet.parse(await anyio.Path(request.requirements).read_text("utf-8"))
             chosen = await exact_wheels(target, requirements, env)
             if chosen is None:
                 raise no_wheel(target, package, package)
@@ -68,7 +70,7 @@ class NativeExecutor:
             result = await _uv_install(request, log, env, platform, request.own, "--no-deps")
         if result.returncode != 0:
             raise BuildError(f"uv pip install failed (exit {result.returncode}): {uv_error(result.tail)}")
-        return InstallOutcome(tool_versions={"uv": await tool_version(uv_bin())})
+        return InstallOutcome(tool_versions={"uv": await uv_version()})
 
     async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
         """Nothing is compiled on the host: a compiled in-repo project needs the target's image."""
@@ -95,14 +97,14 @@ async def _uv_install(
 ) -> ProcessResult:
     target = request.target
     argv = [
-        uv_bin(), "pip", "install",
-        "--no-config",  # no uv.toml / [tool.uv] from anywhere: the requirement set is the input
-        "--color", "never", "--no-progress",
-        "--no-python-downloads",  # the target's version is --python-version; no interpreter is fetched
-        "--python-version", target.python, "--python-platform", platform,
+        *uv_argv("pip", "install"),  # no configuration, no interpreter fetched (tools.py)
+        "--no-progress", "--python-version", target.python, "--python-platform", platform,
         "--only-binary", ":all:", *extra,
         "--target", str(request.dest), "--requirement", str(requirements),
     ]  # fmt: skip
     shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", requirements.name]
     await log("$ " + " ".join(shown))
     return await run_streaming(argv, log, cwd=target.layer.root, env=env)
+
+
+_IS_AN_EXECUTOR: type[Executor] = NativeExecutor  # mypy: this builder keeps to both roles

@@ -20,6 +20,7 @@ from packaging.utils import canonicalize_name
 
 from ..errors import ConfigError
 from ..plan import Target
+from ..reqset import RequirementSet
 from .choices import check_choices, dependency_groups, optional_dependencies
 from .wheelpins import wheel_pins
 
@@ -40,7 +41,7 @@ async def pin_requirements(target: Target, declared: str, env: Mapping[str, str]
 async def uv_pin(target: Target, declared: str, env: Mapping[str, str]) -> str:
     """The newest versions with a wheel for the target (``wheelpins.py``); a package with none
     is pinned to its source distribution, named in a comment (it needs the container)."""
-    pins = await wheel_pins(target, declared, env)
+    pins = await wheel_pins(target, RequirementSet.parse(declared), env)
     if not pins.sources:
         return pins.text
     where = f"{target.runtime.manylinux} {target.arch.machine}"

@@ -27,6 +27,7 @@ from pydantic_core import ErrorDetails
 from ..config import read_toml
 from ..errors import LayerctlError, ResolveError
 from ..plan import Target
+from ..reqset import target_environment
 from .choices import check_choices
 
 __all__ = [
@@ -99,22 +100,6 @@ class PoetryLock(_Table):
     package: tuple[LockedPackage, ...] = ()
     metadata: LockMetadata
     generator: str | None = None  # the Poetry version named in the lock's first line
-
-
-def target_environment(target: Target) -> dict[str, str]:
-    """PEP 508 marker variables of the Lambda runtime the target runs on."""
-    return {
-        "implementation_name": "cpython",
-        "platform_python_implementation": "CPython",
-        "os_name": "posix",
-        "sys_platform": "linux",
-        "platform_system": "Linux",
-        "platform_machine": target.arch.machine,
-        "python_version": target.python,
-        "python_full_version": f"{target.python}.0",
-        "implementation_version": f"{target.python}.0",
-        "extra": "",
-    }
 
 
 def poetry_content_hash(pyproject: Mapping[str, Any], *, with_dependency_groups: bool = True) -> str:

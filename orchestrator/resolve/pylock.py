@@ -18,7 +18,7 @@ from packaging.pylock import (
 from ..config import read_toml
 from ..errors import ConfigError, ResolveError
 from ..plan import Target
-from .poetry import target_environment
+from ..reqset import target_environment
 
 __all__ = ["PYLOCK", "pylock_requirements"]
 

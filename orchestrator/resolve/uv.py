@@ -18,7 +18,8 @@ import anyio
 
 from ..errors import ResolveError
 from ..plan import Target
-from ..tools import uv_bin, uv_error, uv_project_environment
+from ..reqset import RequirementSet
+from ..tools import uv_argv, uv_error, uv_project_environment
 from ..uv_workspace import find_uv_workspace
 from .choices import check_choices
 
@@ -34,8 +35,7 @@ async def uv_requirements(target: Target) -> str:
     choices = [arg for group in target.settings.groups for arg in ("--group", group)]
     choices += [arg for extra in target.settings.extras for arg in ("--extra", extra)]
     argv = [
-        uv_bin(),
-        "export",
+        *uv_argv("export", project_config=True),  # the layer's own configuration, as `uv lock` used
         "--locked",  # a lock that no longer matches pyproject.toml is an error, not a silent build
         "--no-default-groups",  # no dev groups: only those the layer names in `groups`
         *choices,
@@ -44,11 +44,8 @@ async def uv_requirements(target: Target) -> str:
         "--no-editable",
         "--no-header",
         "--no-annotate",
-        "--no-python-downloads",
         "--format",
         "requirements-txt",
-        "--color",
-        "never",
         "--project",
         str(layer.root),
     ]
@@ -73,12 +70,4 @@ async def uv_requirements(target: Target) -> str:
 def absolute_paths(requirements: str, base: Path) -> str:
     """Path lines (``./libs/x``, ``-e ../x``) made absolute: uv writes them relative to the
     lock's directory, and the requirement set is installed from elsewhere."""
-    out = []
-    for line in requirements.splitlines(keepends=True):
-        prefix = "-e " if line.startswith("-e ") else ""
-        body = line[len(prefix) :].rstrip("\n")
-        path, sep, tail = body.partition(" ")
-        if path in (".", "..") or path.startswith(("./", "../")):
-            body = str((base / path).resolve()) + sep + tail
-        out.append(prefix + body + ("\n" if line.endswith("\n") else ""))
-    return "".join(out)
+    return RequirementSet.parse(requirements).absolute_paths(base).text

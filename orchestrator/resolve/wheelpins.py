@@ -26,12 +26,11 @@ from pathlib import Path
 
 import anyio
 import anyio.to_thread
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from ..errors import ResolveError
-from ..localsrc import local_refs
 from ..plan import Target
+from ..reqset import RequirementSet
 from ..tools import no_wheel_package, uv_error
 from ..wheels import Compiled, exact_misses, uv_compile
 
@@ -47,11 +46,12 @@ class Pins:
     sources: tuple[str, ...]  # the packages that may be built from source (no wheel for the target)
 
 
-async def wheel_pins(target: Target, declared: str, env: Mapping[str, str]) -> Pins:
+async def wheel_pins(target: Target, declared: RequirementSet, env: Mapping[str, str]) -> Pins:
     platform = target.runtime.uv_platform(target.arch)
     above = target.runtime.uv_platform_above(target.arch)
     sources: list[str] = []
-    in_repo = _in_repo(declared)  # built into wheels by layerctl: uv may build them to read them
+    # in-repo projects are built into wheels by layerctl: uv may build them to read them
+    in_repo = [ref.entry.name for ref in declared.in_repo() if ref.entry is not None and ref.entry.name]
     below: dict[str, str] = {}  # package: the version it must stay below (exact-tag step)
     excluded: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="layerctl-pins-") as work:
@@ -101,17 +101,6 @@ async def wheel_pins(target: Target, declared: str, env: Mapping[str, str]) -> P
         f"uv pip compile for {target.id}: no set of wheels found in {_ROUNDS} resolutions "
         f"(source builds allowed for: {', '.join(sources) or 'none'})"
     )
-
-
-def _in_repo(declared: str) -> list[str]:
-    """The names of the in-repo projects (local directories) of a declared set."""
-    names = []
-    for ref in local_refs(declared):
-        try:
-            names.append(Requirement(ref.line or "").name)
-        except InvalidRequirement:
-            continue
-    return names
 
 
 def _options(sources: list[str]) -> tuple[str, ...]:

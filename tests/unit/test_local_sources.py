@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestrator.localsrc import key_text, local_refs, rewrite, source_digest, source_files
+from orchestrator.localsrc import key_text, rewrite, source_digest, source_files
+from orchestrator.reqset import RequirementSet
 from orchestrator.resolve.uv import absolute_paths
 from orchestrator.scripts_fix import forget_direct_urls
 
@@ -25,7 +26,7 @@ def test_local_lines_are_found_in_every_form(tmp_path: Path) -> None:
         f"six==1.17.0 \\\n    --hash=sha256:{'a' * 64}\nwheel @ {(tmp_path / 'x.whl').as_uri()}\n"
         f"{tmp_path / 'missing'}\n# {lib}\n"
     )
-    refs = local_refs(text)
+    refs = RequirementSet.parse(text).in_repo()
     assert [(ref.path, ref.marker) for ref in refs] == [
         (lib, ""),
         (lib, ""),
@@ -72,7 +73,7 @@ def test_the_key_text_does_not_depend_on_where_the_checkout_is(tmp_path: Path) -
         layer = root / "layers/l"
         layer.mkdir(parents=True)
         text = f"{lib}\nsix==1\n"
-        texts.append(key_text(text, {lib: "d1g3st"}, layer))
+        texts.append(key_text(RequirementSet.parse(text), {lib: "d1g3st"}, layer).text)
     assert texts[0] == texts[1] == "local ../../libs/lib d1g3st\nsix==1\n"
 
 
@@ -80,11 +81,15 @@ def test_rewrite_pins_the_wheel_by_hash_only_when_the_set_is_hashed(tmp_path: Pa
     lib = project(tmp_path / "lib")
     wheel = tmp_path / "w/lib-1-py3-none-any.whl"
     wheels = {lib: ("lib", wheel, "f" * 64)}
-    hashed = rewrite(f"{lib} ; python_version < '3.13'\nsix==1 \\\n    --hash=sha256:{'a' * 64}\n", wheels)
+    hashed = rewrite(
+        RequirementSet.parse(f"{lib} ; python_version < '3.13'\nsix==1 \\\n    --hash=sha256:{'a' * 64}\n"),
+        wheels,
+    ).text
     assert hashed.startswith(
         f"lib @ {wheel.as_uri()} ; python_version < '3.13' \\\n    --hash=sha256:{'f' * 64}\n"
     )
-    assert rewrite(f"lib @ {lib.as_uri()}\nsix\n", wheels) == f"lib @ {wheel.as_uri()}\nsix\n"
+    plain = rewrite(RequirementSet.parse(f"lib @ {lib.as_uri()}\nsix\n"), wheels)
+    assert plain.text == f"lib @ {wheel.as_uri()}\nsix\n"
 
 
 def test_direct_url_and_uv_cache_of_run_wheels_are_forgotten(tmp_path: Path) -> None:

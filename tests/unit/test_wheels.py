@@ -10,9 +10,10 @@ from packaging.specifiers import SpecifierSet
 from orchestrator.discovery import Layer, Tool
 from orchestrator.errors import NoCompatibleWheel, ResolveError
 from orchestrator.plan import Target
+from orchestrator.reqset import RequirementSet
 from orchestrator.runtimes import Arch, get_runtime
 from orchestrator.settings import LayerSettings
-from orchestrator.wheels import choose_wheels, locked_hashes
+from orchestrator.wheels import choose_wheels
 
 
 def target_for(python: str, arch: Arch) -> Target:
@@ -94,4 +95,4 @@ def test_locked_hashes_read_continuation_lines() -> None:
         + "B" * 64
         + "\nidna==3.10\n"
     )
-    assert locked_hashes(text) == {"six": {"a" * 64, "b" * 64}}
+    assert RequirementSet.parse(text).locked_hashes() == {"six": {"a" * 64, "b" * 64}}
