@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .config import WORKSPACE_FILE, read_toml, tool_table
 from .errors import ConfigError
+from .fileio import ROOM, path_problem
 from .globs import expand
 from .run_settings import WorkspaceOptions
 
@@ -25,6 +26,9 @@ _DEFAULT_LAYERS: tuple[str, ...] = WorkspaceOptions.model_fields["layers"].defau
 def find_workspace(start: Path) -> Path:
     """The workspace root for a command started in ``start`` (``-C``, else the current directory)."""
     start = start.absolute()
+    problem = path_problem(start, room=ROOM)
+    if problem:
+        raise ConfigError(f"-C {str(start)[:80]!r}...: {problem}; pass a shorter path to the workspace root")
     if not start.is_dir():
         raise ConfigError(f"{start}: no such directory; pass the workspace root with -C")
     here = (start, *start.parents)

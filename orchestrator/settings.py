@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 from pathspec import GitIgnoreSpec
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from .fileio import path_problem
 from .runtimes import Arch, supported_pythons
+from .templates import check_template
 
 __all__ = [
     "BUILD",
@@ -181,17 +183,22 @@ class LayerSettings(Model):
     @field_validator("image", "verify_image")
     @classmethod
     def _image_template(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                value.format(python="3.12", arch="arm64")
-            except (KeyError, IndexError, ValueError):
-                raise ValueError("may use only the placeholders {python} and {arch}") from None
+        return None if value is None else check_template(value, ("python", "arch"))
+
+    @field_validator("output", "ca_bundle")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        problem = None if value is None else path_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("index_url")
     @classmethod
     def _index_without_credentials(cls, value: str | None) -> str | None:
         if value is not None:
+            if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+                raise ValueError("must be a URL without spaces or control characters (a NUL, a newline)")
             parsed = urlsplit(value)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 raise ValueError("must be an http(s) URL of a simple index")
