@@ -156,11 +156,11 @@ class LayerSettings(Model):
     )
     image: str | None = setting(
         None,
-        "Container build image; `{python}` and `{arch}` are replaced (`x86_64`/`arm64`); may pin a digest (`...@sha256:...`). Default: the SAM build image of the runtime table.",
+        "Container build image; `{python}` and `{arch}` are replaced (`x86_64`/`arm64`), plain placeholders only (no `{python.x}`, `{arch:>9}`); may pin a digest (`...@sha256:...`). Default: the SAM build image of the runtime table.",
     )
     verify_image: str | None = setting(
         None,
-        "Image template `layerctl verify` imports the layer in; default: the Lambda runtime image.",
+        "Image template `layerctl verify` imports the layer in (`{python}`, `{arch}` as for `image`); default: the Lambda runtime image.",
         flag="--image",
         commands=frozenset({"verify"}),
         metavar="TEMPLATE",

@@ -232,3 +232,9 @@ def test_a_plain_image_template_is_kept() -> None:
     assert validate(LayerSettings, {"image": "reg/img:{python}-{arch}"}, "here") == {
         "image": "reg/img:{python}-{arch}"
     }
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/\x00", "http://127.0.0.1:9/a b", "http://127.0.0.1:9/\n"])
+def test_an_index_url_with_a_space_or_control_character_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="'index-url': must be a URL without spaces or control characters"):
+        validate(LayerSettings, {"index-url": url}, "here")
