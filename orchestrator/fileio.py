@@ -114,14 +114,16 @@ def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
 
 def path_problem(value: str | os.PathLike[str], *, room: int = 0) -> str | None:
     """Why the operating system would refuse ``value`` as a path (None: it would not): a NUL,
-    a part over NAME_MAX bytes, or the whole over PATH_MAX less ``room`` (what goes below it)."""
+    a part over NAME_MAX bytes, or the whole over PATH_MAX less ``room`` (what goes below it);
+    and bytes that are not UTF-8, which the reports and logs that name the path cannot hold."""
     text = os.fspath(value)
     if "\x00" in text:
         return "holds a NUL character, which no path may hold"
     try:
-        raw = os.fsencode(text)
-    except UnicodeError:
-        return "holds characters no path may hold (lone surrogates)"
+        text.encode("utf-8")
+    except UnicodeError:  # undecodable bytes of an environment or argument: no report could hold them
+        return "holds bytes that are not UTF-8 text; layerctl takes UTF-8 paths only"
+    raw = os.fsencode(text)
     longest = max((len(part) for part in raw.split(b"/")), default=0)
     if longest > NAME_MAX:
         return f"has a path part of {longest} bytes; at most {NAME_MAX} bytes"

@@ -137,6 +137,8 @@ SAFE_PATHS = [
 ]
 # A NUL only a TOML file can carry (as \u0000): no variable or argument can.
 FILE_PATHS = [*SAFE_PATHS, "a\x00b", "\x00"]
+# Bytes that are not UTF-8 only a variable can carry (decoded as surrogates): no TOML file can.
+UNDECODABLE = ["\udcff\udcfe", "a\udced\udca0\udc80"]
 
 strings = st.one_of(st.sampled_from(ODD_STRINGS), text)
 scalars = st.one_of(
@@ -503,7 +505,7 @@ def workspaces(draw: st.DrawFn, calm: int = 1) -> Workspace:
             value = draw(PLAUSIBLE[key])
             env[var] = ",".join(map(str, value)) if isinstance(value, list) else str(value).lower()
         else:
-            env[var] = draw(some(*SAFE_PATHS) if var in SAFE_ENV else strings)
+            env[var] = draw(some(*SAFE_PATHS, *UNDECODABLE) if var in SAFE_ENV else strings)
         env[var] = env[var].replace("\x00", "")  # no variable can hold a NUL
     args: list[str] = []
     for flag in draw(st.lists(some("--python", "--arch", "--only", "--skip"), max_size=2)):

@@ -234,7 +234,17 @@ def test_a_plain_image_template_is_kept() -> None:
     }
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/\x00", "http://127.0.0.1:9/a b", "http://127.0.0.1:9/\n"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/\x00", "http://127.0.0.1:9/a b", "http://127.0.0.1:9/\n"]
+)
 def test_an_index_url_with_a_space_or_control_character_is_refused(url: str) -> None:
     with pytest.raises(ConfigError, match="'index-url': must be a URL without spaces or control characters"):
         validate(LayerSettings, {"index-url": url}, "here")
+
+
+def test_a_path_setting_that_is_not_utf8_is_one_line(make_workspace: Callable[..., Path]) -> None:
+    """Bytes a path may hold but no UTF-8 report or log can (an environment's undecodable bytes)."""
+    root = make_workspace("", {"a": "[project]\nname='a'\nversion='1'\n"})
+    line = one_line(invoke(["-C", str(root), *BUILD], env={"LAYERCTL_OUTPUT": "\udced\udca0\udc80"}))
+    assert "LAYERCTL_OUTPUT" in line and "UTF-8" in line
+    assert not (root / "layers" / "a" / os.fsdecode(b"\xed\xa0\x80")).exists()
