@@ -416,7 +416,7 @@ class Layer:
     odd_files: dict[str, str] = field(default_factory=dict)  # file name -> fifo, device, huge, directory
 
 
-LAYER_FILES = ["pyproject.toml", "uv.lock", "poetry.lock", "pylock.toml"]
+LAYER_FILES = ["pyproject.toml", "uv.lock", "poetry.lock", "pylock.toml", "uv.toml"]
 ODD_KINDS = ["fifo", "device", "huge", "directory"]
 HUGE = 64 * 1024 * 1024 + 1  # one byte past what layerctl reads whole (sparse: no disk used)
 

@@ -248,3 +248,21 @@ def test_a_path_setting_that_is_not_utf8_is_one_line(make_workspace: Callable[..
     line = one_line(invoke(["-C", str(root), *BUILD], env={"LAYERCTL_OUTPUT": "\udced\udca0\udc80"}))
     assert "LAYERCTL_OUTPUT" in line and "UTF-8" in line
     assert not (root / "layers" / "a" / os.fsdecode(b"\xed\xa0\x80")).exists()
+
+
+UV_LOCK = 'version = 1\nrequires-python = ">=3.10"\n\n[[package]]\nname = "a"\nversion = "1"\nsource = { virtual = "." }\n'
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_uv_input_that_is_no_regular_file_fails_its_target_at_once(
+    make_workspace: Callable[..., Path], kind: str
+) -> None:
+    """The files of a uv layer hashed for freshness: a FIFO hung the run (and would hang uv)."""
+    root = make_workspace("", {"a": "[project]\nname='a'\nversion='1'\ndependencies=[]\n"})
+    (root / "layers/a/uv.lock").write_text(UV_LOCK)
+    path = root / "layers/a/uv.toml"
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    with within(60):
+        result = invoke(["-C", str(root), *BUILD])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "layers/a/uv.toml: cannot read it (not a regular file" in result.output
