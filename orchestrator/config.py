@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ._toml import TOMLDecodeError
 from ._toml import loads as toml_loads
 from .errors import ConfigError
+from .fileio import read_regular
 from .publish.settings import PublishSettings, ShareSettings
 from .run_settings import RunFlags, WorkspaceOptions
 from .settings import ENV_PREFIX, LayerOnly, LayerSettings, kebab
@@ -95,8 +96,8 @@ class WorkspaceConfig(BaseModel):
 
 def read_toml(path: Path) -> dict[str, Any]:
     """Read a TOML file, turning every failure into a one-line ConfigError naming the file."""
-    try:
-        text = path.read_text("utf-8")
+    try:  # universal newlines, as a text file is read
+        text = read_regular(path).decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except OSError as exc:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .buildcache.caches import BuildCaches
 from .errors import ConfigError
+from .fileio import path_problem
 from .localwheels import LocalWheels
 from .plan import Target
 from .secrets import Credentials, IndexUrls, Masker, index_urls
@@ -50,6 +51,9 @@ class BuildContext:
 def ca_bundle_path(workspace: Path, value: str | None) -> Path | None:
     if value is None:
         return None
+    problem = path_problem((workspace / value).absolute())
+    if problem:
+        raise ConfigError(f"ca-bundle {value[:80]!r}: {problem}")
     path = (workspace / value).resolve()
     if not path.is_file():
         raise ConfigError(f"ca-bundle {value}: no such file (relative paths start at {workspace})")

@@ -24,8 +24,9 @@ import anyio.to_thread
 
 from .buildcache.local import LocalCache
 from .discovery import Tool
-from .errors import LayerctlError
+from .errors import ConfigError, LayerctlError
 from .fanout import fan_out
+from .fileio import read_regular
 from .inputkey import input_key, key_material, runtime_part, settings_part
 from .localwheels import LocalWheels, keyed_requirements, local_projects
 from .plan import Builder, Target
@@ -73,9 +74,11 @@ def lock_inputs(target: Target) -> dict[str, str]:
     digests = {}
     for path in paths:
         try:
-            digests[os.path.relpath(path, root)] = hashlib.sha256(path.read_bytes()).hexdigest()
+            digests[os.path.relpath(path, root)] = hashlib.sha256(read_regular(path)).hexdigest()
         except FileNotFoundError:
             continue
+        except OSError as exc:  # a FIFO would hang uv and this read: the target fails at once
+            raise ConfigError(f"{path}: cannot read it ({exc.strerror or exc}); uv reads it") from None
     return digests
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .config import WORKSPACE_FILE, read_toml, tool_table
 from .errors import ConfigError
+from .fileio import ROOM, path_problem
 from .globs import expand
 from .run_settings import WorkspaceOptions
 from .single import declares_dependencies
@@ -27,6 +28,9 @@ _DEFAULT_LAYERS: tuple[str, ...] = WorkspaceOptions.model_fields["layers"].defau
 def find_workspace(start: Path) -> Path:
     """The workspace root for a command started in ``start`` (``-C``, else the current directory)."""
     start = start.absolute()
+    problem = path_problem(start, room=ROOM)
+    if problem:
+        raise ConfigError(f"-C {str(start)[:80]!r}...: {problem}; pass a shorter path to the workspace root")
     if not start.is_dir():
         raise ConfigError(f"{start}: no such directory; pass the workspace root with -C")
     here = (start, *start.parents)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import ConfigError, EnvironmentProblem
-from .fileio import create_fresh
+from .fileio import ROOM, create_fresh, path_problem
 from .runlock import LOCK_NAME
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "claim",
     "clean_output_dir",
     "clean_report_dir",
-    "fit_names",
+    "fit_path",
     "is_target_dir",
     "kind_of",
     "legacy_output",
@@ -81,7 +81,7 @@ def check_inside(base: Path, value: str, *, key: str, where: str) -> Path:
             f"{where}: '{key}' = {value!r} is {base} itself; layerctl writes only into a directory of "
             "its own inside it (the default is build/...)"
         )
-    fit_names(parts, key=key, where=where)
+    fit_path(base.joinpath(*parts), key=key, where=where)
     current = base
     for part in parts:
         current = current / part
@@ -98,11 +98,13 @@ def check_inside(base: Path, value: str, *, key: str, where: str) -> Path:
     return current
 
 
-def fit_names(parts: Iterable[str], *, key: str, where: str) -> None:
-    """Refuse a path part no file system takes (NAME_MAX, 255 bytes) before anything looks at it."""
-    for part in parts:
-        if len(os.fsencode(part)) > 255:
-            raise ConfigError(f"{where}: '{key}' has a path part of {len(part)} characters; at most 255")
+def fit_path(path: Path, *, key: str, where: str) -> Path:
+    """``path`` if the operating system takes it with room below for what layerctl writes there
+    (fileio.path_problem: no NUL, parts of at most NAME_MAX, the whole within PATH_MAX)."""
+    problem = path_problem(path.absolute(), room=ROOM)
+    if problem:
+        raise ConfigError(f"{where}: '{key}' {problem}")
+    return path
 
 
 def owned(directory: Path, legacy: Callable[[list[Path]], bool] | None = None) -> bool:

@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from .errors import ConfigError
-from .outputs import check_claim, check_inside, claim, fit_names, legacy_output, legacy_report, owned
+from .outputs import check_claim, check_inside, claim, fit_path, legacy_output, legacy_report, owned
 from .package import source_date_epoch
 from .plan import Plan, Target
 from .runlock import check_lock, run_locks
@@ -103,7 +103,7 @@ def _check_cache_dir(plan: Plan) -> None:
     directory that holds them, and new, empty or already marked as layerctl's."""
     if not plan.options.cache_dir:
         return
-    fit_names(Path(plan.options.cache_dir).parts, key="cache-dir", where=plan.origin("cache_dir"))
+    fit_path(plan.workspace.root / plan.options.cache_dir, key="cache-dir", where=plan.origin("cache_dir"))
     cache = cache_dir(plan)
     where = plan.origin("cache_dir")
     workspace = plan.workspace.root.resolve()

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from .errors import ConfigError, ReportError
 from .events import SCHEMA, RunReport, TargetResult
-from .fileio import write_atomic
+from .fileio import read_json, write_atomic
 
 __all__ = ["SCHEMA", "RunReport", "load_report", "write_html", "write_report"]
 
@@ -81,14 +81,17 @@ def write_html(report: RunReport, path: Path) -> None:
 
 
 def load_report(path: Path) -> RunReport:
-    """A report.json read back; a missing or foreign file is a one-line ConfigError."""
+    """A report.json read back; a missing or foreign file is a one-line ConfigError (as is one
+    that is no regular file, larger than ``MAX_READ`` or nested too deeply: see fileio.py)."""
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = read_json(path)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such report; run `layerctl build-all` first or pass its path"
         ) from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"{path}: not a readable JSON report ({exc.strerror or exc})") from None
+    except ValueError as exc:
         raise ConfigError(f"{path}: not a readable JSON report ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") not in _READABLE:
         found = data.get("schema") if isinstance(data, dict) else None

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from pydantic import field_validator
 
+from .fileio import path_problem
 from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
 
 __all__ = ["RunFlags", "WorkspaceOptions"]
@@ -102,6 +103,14 @@ class WorkspaceOptions(Model):
         le=10,
         strict=True,
     )
+
+    @field_validator("report_dir", "cache_dir")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        problem = None if value is None else path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("layers")
     @classmethod

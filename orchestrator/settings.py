@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 from pathspec import GitIgnoreSpec
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from .fileio import path_problem
 from .runtimes import Arch, supported_pythons
+from .templates import check_template
 
 __all__ = [
     "BUILD",
@@ -179,12 +181,12 @@ class LayerSettings(Model):
     )
     image: str | None = setting(
         None,
-        "Container build image; `{python}` and `{arch}` are replaced (`x86_64`/`arm64`); may pin a digest (`...@sha256:...`). Default: the SAM build image of the runtime table.",
+        "Container build image; `{python}` and `{arch}` are replaced (`x86_64`/`arm64`), plain placeholders only (no `{python.x}`, `{arch:>9}`); may pin a digest (`...@sha256:...`). Default: the SAM build image of the runtime table.",
         output=False,  # a container target is keyed by its image's digest, a native one not at all
     )
     verify_image: str | None = setting(
         None,
-        "Image template `layerctl verify` imports the layer in; default: the Lambda runtime image.",
+        "Image template `layerctl verify` imports the layer in (`{python}`, `{arch}` as for `image`); default: the Lambda runtime image.",
         flag="--image",
         commands=frozenset({"verify"}),
         metavar="TEMPLATE",
@@ -210,17 +212,22 @@ class LayerSettings(Model):
     @field_validator("image", "verify_image")
     @classmethod
     def _image_template(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                value.format(python="3.12", arch="arm64")
-            except (KeyError, IndexError, ValueError):
-                raise ValueError("may use only the placeholders {python} and {arch}") from None
+        return None if value is None else check_template(value, ("python", "arch"))
+
+    @field_validator("output", "ca_bundle")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        problem = None if value is None else path_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("index_url")
     @classmethod
     def _index_without_credentials(cls, value: str | None) -> str | None:
         if value is not None:
+            if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+                raise ValueError("must be a URL without spaces or control characters (a NUL, a newline)")
             parsed = urlsplit(value)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 raise ValueError("must be an http(s) URL of a simple index")

@@ -4,35 +4,15 @@ Credentials and the endpoint are never settings: they come from the AWS SDK's ow
 
 from __future__ import annotations
 
-import string
-
 from pydantic import field_validator
 
 from ..settings import Model, setting
+from ..templates import check_template
 
 __all__ = ["PLACEHOLDERS", "PublishSettings", "ShareSettings"]
 
 # What the layer-name and description templates may use (`bucket`: only {region}).
 PLACEHOLDERS = ("layer", "python", "python_nodot", "arch", "runtime")
-_EXAMPLE = {"layer": "web", "python": "3.12", "python_nodot": "312", "arch": "arm64", "runtime": "python3.12"}
-
-
-def _check_template(value: str, allowed: dict[str, str]) -> str:
-    """Only plain ``{name}`` placeholders: no attribute or index access, conversion or format spec
-    (a template is text with values put in, never code that reaches into them)."""
-    names = ", ".join("{" + name + "}" for name in allowed)
-    try:
-        fields = [
-            (field, spec, conv)
-            for _text, field, spec, conv in string.Formatter().parse(value)
-            if field is not None
-        ]
-    except ValueError:
-        raise ValueError(f"may use only the placeholders {names}") from None
-    for field, spec, conv in fields:
-        if field not in allowed or spec or conv:
-            raise ValueError(f"may use only the placeholders {names} (found {{{field}}})")
-    return value
 
 
 class ShareSettings(Model):
@@ -108,12 +88,12 @@ class PublishSettings(Model):
     @field_validator("bucket")
     @classmethod
     def _bucket_template(cls, value: str | None) -> str | None:
-        return None if value is None else _check_template(value, {"region": "eu-west-1"})
+        return None if value is None else check_template(value, ["region"])
 
     @field_validator("layer_name", "description")
     @classmethod
     def _templates(cls, value: str) -> str:
-        return _check_template(value, _EXAMPLE)
+        return check_template(value, PLACEHOLDERS)
 
     @field_validator("prefix")
     @classmethod

@@ -1,8 +1,11 @@
 """Issue 8, item 9: no traceback on any input.
 
 Generated workspaces (random wrong types, unknown keys, bad globs, odd paths and names, malformed
-projects and lock files, odd ``LAYERCTL_*`` variables) run through ``layerctl list`` and
-``layerctl build-all --builder native`` in this process. Whatever the input, the exit code is
+projects and lock files, odd ``LAYERCTL_*`` variables; paths at and past the operating system's
+limits or with a NUL, files nested hundreds of levels deep, files that are a FIFO, a device or
+too large, templates that reach into their values) run through ``layerctl list`` and
+``layerctl build-all --builder native`` in this process, and report.json files through
+``layerctl report``. Whatever the input, the exit code is
 a documented one and nothing shows a traceback; 70 (a bug in layerctl) fails the test with the
 traceback (LAYERCTL_DEBUG=1 is set for it).
 
@@ -14,6 +17,7 @@ In CI (``CI`` set) the examples are derandomized, so a failure there is reproduc
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -99,6 +103,11 @@ def toml_table(name: str | None, table: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Strategies
 
+# Templates that reach into their values or pad them: plain placeholders only are taken.
+TEMPLATES = ["{python.x}", "{python.__class__}", "{arch:>300}", "{python!r}", "{python[0]}", "{arch.real}"]
+# Paths at and past the operating system's limits (NAME_MAX 255 a part, PATH_MAX 4096 the whole,
+# less the room layerctl keeps below its directories), all relative: inside the example.
+LIMIT_PATHS = ["x" * 255, "x" * 256, "a/" * 1500 + "x", "a/" * 2047 + "x", "a/" * 2100 + "x", "ü" * 128]
 # Text without surrogates (a file cannot hold them) and without NUL (an argv or a variable cannot).
 text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 ODD_STRINGS = [
@@ -110,9 +119,26 @@ ODD_STRINGS = [
     "x" * 300, "/abs", "/tmp/x/*/pyproject.toml",
     "http://127.0.0.1:9/simple", "https://u:p@127.0.0.1:9/simple", "ftp://x", "http://",
     "{python}", "{arch}", "{nope}", "{", "img:{python}-{arch}", "*.pyi", "numpy/tests/", "!x",
+    *TEMPLATES,
 ]  # fmt: skip
 # Values that end up as paths layerctl writes to stay inside the example's directory.
-SAFE_PATHS = ["", ".", "pyproject.toml", "layers", "layers/a", "out dir", "ünï", "a/./b", "x" * 300, "\n"]
+SAFE_PATHS = [
+    "",
+    ".",
+    "pyproject.toml",
+    "layers",
+    "layers/a",
+    "out dir",
+    "ünï",
+    "a/./b",
+    "x" * 300,
+    "\n",
+    *LIMIT_PATHS,
+]
+# A NUL only a TOML file can carry (as \u0000): no variable or argument can.
+FILE_PATHS = [*SAFE_PATHS, "a\x00b", "\x00"]
+# Bytes that are not UTF-8 only a variable can carry (decoded as surrogates): no TOML file can.
+UNDECODABLE = ["\udcff\udcfe", "a\udced\udca0\udc80"]
 
 strings = st.one_of(st.sampled_from(ODD_STRINGS), text)
 scalars = st.one_of(
@@ -157,19 +183,19 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "exclude-runtime-provided": st.booleans(),
     "bytecode": st.booleans(),
     "compression-level": st.integers(0, 9),
-    "output": some("build/lambda/layer", "out", "a/./b", "ünï", "out dir", "pyproject.toml", "x" * 300),
-    "image": some("img:{python}-{arch}", "registry/x@sha256:" + "0" * 64),
-    "verify-image": some("img:{python}-{arch}"),
-    "index-url": some("http://127.0.0.1:9/simple", "https://127.0.0.1:9/simple/"),
-    "ca-bundle": some("ca.pem", "pyproject.toml", "layers"),
+    "output": some("build/lambda/layer", "out", "a/./b", "ünï", "out dir", "pyproject.toml", *FILE_PATHS),
+    "image": some("img:{python}-{arch}", "registry/x@sha256:" + "0" * 64, *TEMPLATES),
+    "verify-image": some("img:{python}-{arch}", *TEMPLATES),
+    "index-url": some("http://127.0.0.1:9/simple", "https://127.0.0.1:9/simple/", "http://127.0.0.1:9/a\x00"),
+    "ca-bundle": some("ca.pem", "pyproject.toml", "layers", *LIMIT_PATHS),
     "layers": lists_of("layers/*/pyproject.toml", "layers/*", "layers/**", "**/pyproject.toml", "layers/a"),
     "only": st.lists(some("*", "a:*", "*-x86_64", "[", "web:py3.12-x86_64", "nothing"), max_size=2),
     "skip": st.lists(some("*-arm64", "b:*", "*", "]"), max_size=2),
     "jobs": st.integers(1, 8),
-    "report-dir": some(*SAFE_PATHS),
+    "report-dir": some(*FILE_PATHS),
     "pull": some("missing", "always", "never"),
     "keep-containers": st.booleans(),
-    "cache-dir": some(*SAFE_PATHS),
+    "cache-dir": some(*FILE_PATHS),
     "timeout": some(0.5, 1, 30, 1e9, 10**12),
     "retries": st.integers(0, 10),
     "name": some("web", "data", "a:b", "", "x.y_z-1"),
@@ -196,7 +222,7 @@ def value_for(draw: st.DrawFn, key: str, calm: int) -> Any:
             return draw(GOOD[key])
         return draw(PLAUSIBLE.get(key, values))  # a key added since: odd values until it is here
     if key in PATH_KEYS:  # where layerctl writes: odd, but never outside the example
-        return draw(st.one_of(some(*SAFE_PATHS), st.integers(), st.booleans(), st.lists(text)))
+        return draw(st.one_of(some(*FILE_PATHS), st.integers(), st.booleans(), st.lists(text)))
     return draw(values)
 
 
@@ -318,6 +344,23 @@ def pyproject(draw: st.DrawFn, calm: int) -> str | None:
     return body
 
 
+def nested(depth: int, table: bool) -> str:
+    """A key whose value nests ``depth`` levels: arrays or inline tables."""
+    if table:
+        return "deep = " + "{a = " * depth + "1" + "}" * depth + "\n"
+    return "deep = " + "[" * depth + "]" * depth + "\n"
+
+
+# Nesting at and past MAX_DEPTH (100) and far past the parsers' recursion.
+DEEP = st.builds(nested, some(99, 100, 101, 300, 5000), st.booleans())
+
+
+@st.composite
+def maybe_deep(draw: st.DrawFn, body: str, one_in: int) -> str:
+    """``body``, now and then with a deeply nested key first (a top-level key, before any table)."""
+    return draw(DEEP) + body if rarely(draw, one_in) else body
+
+
 UV_LOCKS = st.one_of(
     st.sampled_from(["", "version = 1\n", "version = 1\nrequires-python = '>=3.10'\n[[package]]\n"]),
     text,
@@ -369,6 +412,30 @@ class Layer:
     pyproject_is_a_directory: bool = False
     uv_lock: str | None = None
     poetry_lock: str | None = None
+    pylock: str | None = None
+    odd_files: dict[str, str] = field(default_factory=dict)  # file name -> fifo, device, huge, directory
+
+
+LAYER_FILES = ["pyproject.toml", "uv.lock", "poetry.lock", "pylock.toml", "uv.toml"]
+ODD_KINDS = ["fifo", "device", "huge", "directory"]
+HUGE = 64 * 1024 * 1024 + 1  # one byte past what layerctl reads whole (sparse: no disk used)
+
+
+def make_odd(path: Path, kind: str) -> None:
+    """A file layerctl reads made into something it must refuse at once."""
+    if path.is_symlink() or path.exists():
+        if path.is_dir() and not path.is_symlink():
+            return
+        path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    elif kind == "huge":
+        with path.open("wb") as fh:
+            fh.truncate(HUGE)
+    else:
+        path.mkdir()
 
 
 @dataclass
@@ -381,6 +448,8 @@ class Workspace:
     env: dict[str, str] = field(default_factory=dict)
     args: list[str] = field(default_factory=list)
     symlinks: dict[str, str] = field(default_factory=dict)  # layers/<name> -> target
+    start: str = ""  # -C is the workspace root joined with this (a path past the OS's limits)
+    report: str | None = None  # build/layerctl/report.json: its text, or one of ODD_KINDS
     known_bug: str | None = None  # an explicit example of a bug being fixed elsewhere
 
 
@@ -408,15 +477,24 @@ def workspaces(draw: st.DrawFn, calm: int = 1) -> Workspace:
         root_text = toml_table(None, table)
     else:
         root_text = toml_table("tool.layerctl", table)
+    root_text = draw(maybe_deep(root_text, 30 * calm))
     layers = []
     for directory in draw(st.lists(layer_dir(calm), min_size=1, max_size=3, unique_by=str.casefold)):
         layers.append(
             Layer(
                 directory=directory,
-                pyproject=draw(pyproject(calm)),
+                pyproject=draw(
+                    pyproject(calm).flatmap(lambda p: st.none() if p is None else maybe_deep(p, 15))
+                ),
                 pyproject_is_a_directory=rarely(draw, 20 * calm),
-                uv_lock=draw(UV_LOCKS) if rarely(draw, 5) else None,
-                poetry_lock=draw(POETRY_LOCKS) if rarely(draw, 5) else None,
+                uv_lock=draw(UV_LOCKS.flatmap(lambda t: maybe_deep(t, 4))) if rarely(draw, 5) else None,
+                poetry_lock=draw(POETRY_LOCKS.flatmap(lambda t: maybe_deep(t, 4)))
+                if rarely(draw, 5)
+                else None,
+                pylock=draw(DEEP | some("", "lock-version = '1.0'\n")) if rarely(draw, 10) else None,
+                odd_files=(
+                    {draw(some(*LAYER_FILES)): draw(some(*ODD_KINDS))} if rarely(draw, 10 * calm) else {}
+                ),
             )
         )
     env: dict[str, str] = {}
@@ -427,7 +505,8 @@ def workspaces(draw: st.DrawFn, calm: int = 1) -> Workspace:
             value = draw(PLAUSIBLE[key])
             env[var] = ",".join(map(str, value)) if isinstance(value, list) else str(value).lower()
         else:
-            env[var] = draw(some(*SAFE_PATHS) if var in SAFE_ENV else strings)
+            env[var] = draw(some(*SAFE_PATHS, *UNDECODABLE) if var in SAFE_ENV else strings)
+        env[var] = env[var].replace("\x00", "")  # no variable can hold a NUL
     args: list[str] = []
     for flag in draw(st.lists(some("--python", "--arch", "--only", "--skip"), max_size=2)):
         plausible = {"--python": "3.12,3.11", "--arch": "x86_64", "--only": "*", "--skip": "*-arm64"}
@@ -438,7 +517,8 @@ def workspaces(draw: st.DrawFn, calm: int = 1) -> Workspace:
         name = draw(some("loop", "up", "dangling", "root", "twin"))
         target = {"loop": "loop", "up": "..", "dangling": "nowhere", "root": "/", "twin": layers[0].directory}
         symlinks[name] = target[name]
-    return Workspace(root_file, root_text, layers, env, args, symlinks)
+    start = draw(some("a/" * 2100 + "x", "x" * 300, "layers/" + "b" * 256)) if rarely(draw, 30 * calm) else ""
+    return Workspace(root_file, root_text, layers, env, args, symlinks, start=start)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,6 +539,17 @@ def write(case: Workspace, root: Path) -> None:
             (directory / "uv.lock").write_text(layer.uv_lock, encoding="utf-8")
         if layer.poetry_lock is not None:
             (directory / "poetry.lock").write_text(layer.poetry_lock, encoding="utf-8")
+        if layer.pylock is not None:
+            (directory / "pylock.toml").write_text(layer.pylock, encoding="utf-8")
+        for name, kind in layer.odd_files.items():
+            make_odd(directory / name, kind)
+    if case.report is not None:
+        report = root / "build" / "layerctl" / "report.json"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        if case.report in ODD_KINDS:
+            make_odd(report, case.report)
+        else:
+            report.write_text(case.report, encoding="utf-8")
     for name, target in case.symlinks.items():
         link = root / "layers" / name
         if not link.exists() and not link.is_symlink():
@@ -509,7 +600,8 @@ def run(case: Workspace, base: Path, command: list[str]) -> None:
             }
         )
         with watchdog(HANG_S):
-            result = invoke(["-C", str(root), *command, *case.args], env=env)
+            start = str(root / case.start) if case.start else str(root)
+            result = invoke(["-C", start, *command, *case.args], env=env)
     stderr = result.stderr
     if result.exit_code == 70 and case.known_bug is None:
         frames = re.findall(r'File ".*?/(orchestrator/[^"]+)", line \d+', stderr)
@@ -563,9 +655,48 @@ POETRY_REV_NOT_A_STRING = Workspace(
 )
 
 
+def deep_json(depth: int, tables: bool, inside: bool) -> str:
+    value = '{"a": ' * depth + "1" + "}" * depth if tables else "[" * depth + "]" * depth
+    return '{"schema": "layerctl-report/2", "targets": ' + value + "}" if inside else value
+
+
+REPORTS = st.one_of(
+    some(*ODD_KINDS),
+    st.builds(deep_json, some(98, 99, 100, 101, 1000, 100_000), st.booleans(), st.booleans()),
+    values.map(lambda v: json.dumps({"schema": "layerctl-report/2", "targets": v}, default=str)),
+    text,
+)
+
+
+@settings(PROFILE, max_examples=60 * SCALE)
+@given(report=REPORTS)
+@example(report="fifo")
+@example(report="device")
+@example(report=deep_json(100_000, False, False))
+def test_report_never_shows_a_traceback(base: Path, report: str) -> None:
+    case = one_layer()
+    case.report = report
+    run(case, base, ["report"])
+
+
+# Issue 16 (item 6): the operating system's and the parsers' limits, each as an example.
+OUTPUT_WITH_A_NUL = one_layer('[tool.layerctl]\noutput = "a\\u0000b"\n')
+REPORT_DIR_PAST_PATH_MAX = one_layer(f'[tool.layerctl]\nreport-dir = "{"a/" * 2100}x"\n')
+CACHE_DIR_WITHOUT_ROOM = one_layer(f'[tool.layerctl]\ncache-dir = "{"a/" * 1700}x"\n')
+WORKSPACE_NESTED_DEEPLY = one_layer("[tool.layerctl]\n" + nested(5000, True))
+LAYER_NESTED_DEEPLY = one_layer(poetry_lock=nested(5000, False), pylock=nested(101, True))
+LOCK_IS_A_FIFO = one_layer(odd_files={"poetry.lock": "fifo", "pylock.toml": "device"})
+IMAGE_WITH_AN_ATTRIBUTE = one_layer('[tool.layerctl]\nimage = "{python.x}"\nbuilder = "container"\n')
+START_PAST_PATH_MAX = one_layer()
+START_PAST_PATH_MAX.start = "a/" * 2100 + "x"
+
+
 @settings(PROFILE, max_examples=300 * SCALE)
 @given(case=workspaces())
 @example(case=POETRY_REV_NOT_A_STRING)
+@example(case=WORKSPACE_NESTED_DEEPLY)
+@example(case=IMAGE_WITH_AN_ATTRIBUTE)
+@example(case=START_PAST_PATH_MAX)
 def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
     run(case, base, ["list", "--no-decide"])
 
@@ -580,6 +711,11 @@ def test_list_never_shows_a_traceback(base: Path, case: Workspace) -> None:
 @example(case=OUTPUT_TOO_LONG, log_format="plain")
 @example(case=REPORT_DIR_TOO_LONG, log_format="plain")
 @example(case=CACHE_DIR_TOO_LONG, log_format="plain")
+@example(case=OUTPUT_WITH_A_NUL, log_format="plain")
+@example(case=REPORT_DIR_PAST_PATH_MAX, log_format="json")
+@example(case=CACHE_DIR_WITHOUT_ROOM, log_format="plain")
+@example(case=LAYER_NESTED_DEEPLY, log_format="plain")
+@example(case=LOCK_IS_A_FIFO, log_format="github")
 def test_build_all_never_shows_a_traceback(base: Path, case: Workspace, log_format: str) -> None:
     # one architecture and no retries (each retry waits seconds): the rest is the workspace's
     flags = ["--builder", "native", "--arch", "x86_64", "--retries", "0", "--log-format", log_format]
