@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio
 import typer
@@ -25,13 +25,14 @@ from .options import help_text, parameters
 from .places import lock_places, report_dir
 from .plan import Plan
 from .reporters import Reporter, make_reporter
-from .reporters.plain import PlainReporter
-from .run import report_path, run_plan
 from .runlock import run_locks
-from .scheduler import RunOutcome, default_jobs
-from .verify import verify_targets
+
+if TYPE_CHECKING:
+    from .runskeleton import RunOutcome
 
 __all__ = ["app", "main"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="layerctl",
@@ -131,12 +132,14 @@ def _targets_or_exit(plan: Plan) -> None:
 
 
 Lock = AbstractContextManager[None]
-Work = Callable[[Plan, Reporter, Lock], Awaitable[tuple[RunOutcome, int]]]
+Work = Callable[[Plan, Reporter, Lock], Awaitable[tuple["RunOutcome", int]]]
 
 
 def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: bool = False) -> None:
     """The body of the commands that run targets (build-all, build, publish): the plan, the run lock
     (taken once nothing can refuse the run), a reporter (on stderr when stdout carries ``rows``), the exit code."""
+    from .runskeleton import report_path
+
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     flags = invocation.run
@@ -147,10 +150,7 @@ def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: 
         workspace=plan.workspace.root,
         out=sys.stderr if rows else None,
     )
-    try:
-        outcome, code = anyio.run(lambda: work(plan, reporter, lock))
-    finally:
-        reporter.close()  # the live view gives the terminal back on every path
+    outcome, code = _in_process(lambda: work(plan, reporter, lock), reporter)
     if rows:
         from .publish.command import publish_rows
 
@@ -160,6 +160,13 @@ def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: 
     raise typer.Exit(code)
 
 
+def _in_process(work: Callable[[], Awaitable[T]], reporter: Reporter) -> T:
+    try:
+        return anyio.run(work)
+    finally:
+        reporter.close()  # the live view gives the terminal back on every path
+
+
 def _build(invocation: Invocation, layers: list[str] | None) -> None:
     """The body of `build-all` and `build`: their flags differ only in the layer names."""
     flags = invocation.run
@@ -167,13 +174,9 @@ def _build(invocation: Invocation, layers: list[str] | None) -> None:
     if flags.dry_run:
         return list_targets(invocation, layers)
 
-    def work(plan: Plan, reporter: Reporter, lock: Lock) -> Awaitable[tuple[RunOutcome, int]]:
-        options, force, publish = plan.options, flags.force, flags.publish
-        return run_plan(plan, reporter, keep_going=options.keep_going, force=force, publish=publish,
-                        timeout_s=options.timeout, retries=options.retries, refresh=flags.refresh,
-                        verify_zips=flags.verify_zips, lock=lock)  # fmt: skip
+    from .run import run_plan
 
-    _run(invocation, layers, work)
+    _run(invocation, layers, lambda plan, reporter, lock: run_plan(plan, reporter, flags, lock=lock))
 
 
 @command("build-all")
@@ -193,7 +196,7 @@ def publish(invocation: Invocation, layers: list[str] | None) -> None:
     """Publish what the last good builds produced to AWS Lambda (see [tool.layerctl.publish])."""
     from .publish.command import publish_plan
 
-    work: Work = lambda plan, reporter, lock: publish_plan(plan, reporter, keep_going=plan.options.keep_going, lock=lock)  # noqa: E731  # fmt: skip
+    work: Work = lambda plan, reporter, lock: publish_plan(plan, reporter, lock=lock)  # noqa: E731
     _run(invocation, layers, work, rows=invocation.run.format == "json")
 
 
@@ -215,25 +218,19 @@ def list_targets(invocation: Invocation, layers: list[str] | None) -> None:
 @command("verify", layers=None)
 def verify(invocation: Invocation, layers: list[str] | None) -> None:
     """Import every top-level module of each built layer.zip in a container of its platform."""
+    from .reporters.plain import PlainReporter
+    from .verify import verify_plan
+
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     reporter = PlainReporter(sys.stdout)
-    readable = [t for t in plan.targets if not t.problem]
-    results = anyio.run(
-        lambda: verify_targets(
-            readable,
-            reporter.handle,
-            pull=plan.options.pull,
-            jobs=plan.options.jobs or default_jobs(),
-            workspace=plan.workspace.root,
-        )
-    )
-    for result in results:
+    outcome, code = _in_process(lambda: verify_plan(plan, reporter), reporter)
+    if outcome.interrupted:
+        error_line("layerctl: interrupted")  # as Ctrl-C anywhere else: no rows
+        raise typer.Exit(code)
+    for result in outcome.results:
         typer.echo(f"{result.id:<28} {'ok' if result.ok else 'FAILED':<7} {result.detail}")
-    broken = [t for t in plan.targets if t.problem]  # its layer cannot be read: exit code 2
-    for target in broken:
-        typer.echo(f"{target.id:<28} {'FAILED':<7} {target.problem}")
-    raise typer.Exit(max([r.exit_code for r in results if not r.ok] + [EXIT_USAGE] * len(broken), default=0))
+    raise typer.Exit(code)
 
 
 @command("clean", layers=None)
