@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestrator.package import collect, exclude_patterns, write_zip  # noqa: E402
-from orchestrator.scheduler import default_jobs  # noqa: E402
+from orchestrator.runskeleton import default_jobs  # noqa: E402
 from orchestrator.tools import uv_bin  # noqa: E402
 from tests.support.fixtures import copy_example  # noqa: E402
 

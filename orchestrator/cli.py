@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import anyio  # its back-ends are imported when a loop starts
 import typer
@@ -24,12 +24,14 @@ if TYPE_CHECKING:  # each stage is imported by the command that uses it: start-u
 
     from .plan import Plan
     from .reporters import Reporter
-    from .scheduler import RunOutcome
+    from .runskeleton import RunOutcome
 
     Lock = AbstractContextManager[None]
     Work = Callable[[Plan, Reporter, Lock], Awaitable[tuple[RunOutcome, int]]]
 
 __all__ = ["app", "main"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="layerctl",
@@ -130,7 +132,7 @@ def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: 
     (taken once nothing can refuse the run), a reporter (on stderr when stdout carries ``rows``), the exit code."""
     from .places import run_lock
     from .reporters import make_reporter
-    from .run import report_path
+    from .runskeleton import report_path
 
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
@@ -142,10 +144,7 @@ def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: 
         workspace=plan.workspace.root,
         out=sys.stderr if rows else None,
     )
-    try:
-        outcome, code = anyio.run(lambda: work(plan, reporter, lock))
-    finally:
-        reporter.close()  # the live view gives the terminal back on every path
+    outcome, code = _in_process(lambda: work(plan, reporter, lock), reporter)
     if rows:
         from .publish.command import publish_rows
 
@@ -153,6 +152,13 @@ def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: 
     elif flags.log_format != "json":
         typer.echo(f"report: {report_path(plan)} (and report.html)")
     raise typer.Exit(code)
+
+
+def _in_process(work: Callable[[], Awaitable[T]], reporter: Reporter) -> T:
+    try:
+        return anyio.run(work)
+    finally:
+        reporter.close()  # the live view gives the terminal back on every path
 
 
 def _build(invocation: Invocation, layers: list[str] | None) -> None:
@@ -163,13 +169,7 @@ def _build(invocation: Invocation, layers: list[str] | None) -> None:
         return list_targets(invocation, layers)
     from .run import run_plan
 
-    def work(plan: Plan, reporter: Reporter, lock: Lock) -> Awaitable[tuple[RunOutcome, int]]:
-        options, force, publish = plan.options, flags.force, flags.publish
-        return run_plan(plan, reporter, keep_going=options.keep_going, force=force, publish=publish,
-                        timeout_s=options.timeout, retries=options.retries, refresh=flags.refresh,
-                        verify_zips=flags.verify_zips, lock=lock)  # fmt: skip
-
-    _run(invocation, layers, work)
+    _run(invocation, layers, lambda plan, reporter, lock: run_plan(plan, reporter, flags, lock=lock))
 
 
 @command("build-all")
@@ -189,7 +189,7 @@ def publish(invocation: Invocation, layers: list[str] | None) -> None:
     """Publish what the last good builds produced to AWS Lambda (see [tool.layerctl.publish])."""
     from .publish.command import publish_plan
 
-    work: Work = lambda plan, reporter, lock: publish_plan(plan, reporter, keep_going=plan.options.keep_going, lock=lock)  # noqa: E731  # fmt: skip
+    work: Work = lambda plan, reporter, lock: publish_plan(plan, reporter, lock=lock)  # noqa: E731
     _run(invocation, layers, work, rows=invocation.run.format == "json")
 
 
@@ -212,28 +212,18 @@ def list_targets(invocation: Invocation, layers: list[str] | None) -> None:
 def verify(invocation: Invocation, layers: list[str] | None) -> None:
     """Import every top-level module of each built layer.zip in a container of its platform."""
     from .reporters.plain import PlainReporter
-    from .scheduler import default_jobs
-    from .verify import verify_targets
+    from .verify import verify_plan
 
     plan = invocation.plan(layers)
     _targets_or_exit(plan)
     reporter = PlainReporter(sys.stdout)
-    readable = [t for t in plan.targets if not t.problem]
-    results = anyio.run(
-        lambda: verify_targets(
-            readable,
-            reporter.handle,
-            pull=plan.options.pull,
-            jobs=plan.options.jobs or default_jobs(),
-            workspace=plan.workspace.root,
-        )
-    )
-    for result in results:
+    outcome, code = _in_process(lambda: verify_plan(plan, reporter), reporter)
+    if outcome.interrupted:
+        error_line("layerctl: interrupted")  # as Ctrl-C anywhere else: no rows
+        raise typer.Exit(code)
+    for result in outcome.results:
         typer.echo(f"{result.id:<28} {'ok' if result.ok else 'FAILED':<7} {result.detail}")
-    broken = [t for t in plan.targets if t.problem]  # its layer cannot be read: exit code 2
-    for target in broken:
-        typer.echo(f"{target.id:<28} {'FAILED':<7} {target.problem}")
-    raise typer.Exit(max([r.exit_code for r in results if not r.ok] + [EXIT_USAGE] * len(broken), default=0))
+    raise typer.Exit(code)
 
 
 @command("clean", layers=None)

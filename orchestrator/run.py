@@ -1,65 +1,36 @@
-"""One build run: decide the builders, prepare the container engine when a target needs it,
-stream events into a reporter, run the scheduler, write the report. The CLI calls this."""
+"""`build-all` and `build` on the run skeleton (``runskeleton.py``): the checks that can refuse
+the run, then, under the handlers, the places the run writes, the targets up to date
+(``freshness.py``), the builders decided, the executors opened when a target needs them and the
+build's fan-out (``scheduler.py``); the report. The CLI calls ``run_plan``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import datetime
 
 import anyio
 import anyio.to_thread
 
 from .context import BuildContext
-from .errors import (
-    EXIT_BUILD_FAILED,
-    EXIT_ENVIRONMENT,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_PUBLISH,
-    EXIT_USAGE,
-    ReportError,
-)
-from .eventpipe import event_pipe
-from .events import Emit, Notice, RunStarted, TargetResult
+from .events import Emit, Notice, TargetResult
 from .executors import ExecutorSetup, open_executors
-from .fanout import Interrupt, signals_cancel
 from .freshness import check_targets
-from .interrupts import settle
 from .localwheels import LocalWheels
 from .outputs import remove_leftovers
 from .places import cache_dir, check_outputs, prepare_outputs
 from .plan import Builder, Plan, Target
 from .reporters import Reporter
-from .scheduler import RunOutcome, default_jobs, finish, run_targets
+from .run_settings import RunFlags
+from .runskeleton import Lock, Run, RunOutcome, exit_code_for, fan_targets, jobs_of, report_run, run_command
+from .scheduler import run_targets
 from .secrets import Credentials, Masker
 from .stamp import Stamp
 
-__all__ = ["After", "check_start", "exit_code_for", "finish_run", "report_path", "run_plan"]
+__all__ = ["After", "check_start", "decide", "exit_code_for", "run_plan"]
 
 # The publisher's hook: a good build's result, published (``publish.publisher``).
 After = Callable[[Target, TargetResult, Emit], Awaitable[TargetResult]]
-
-
-def exit_code_for(outcome: RunOutcome) -> int:
-    if outcome.interrupted:
-        return EXIT_INTERRUPTED
-    if any(r.status == "failed" and r.exit_code == EXIT_ENVIRONMENT for r in outcome.results):
-        return EXIT_ENVIRONMENT  # the machine lacks something (engine, image, QEMU): say so
-    if any(r.status == "failed" and r.exit_code == EXIT_USAGE for r in outcome.results):
-        return EXIT_USAGE  # a layer's project cannot be read: fix it
-    if any(r.status not in ("built", "up-to-date") for r in outcome.results):
-        return EXIT_BUILD_FAILED
-    if any(p.status == "failed" for r in outcome.results for p in r.publish):
-        return EXIT_PUBLISH  # every target built; AWS refused or was out of reach
-    return EXIT_OK
-
-
-def report_path(plan: Plan) -> Path:
-    return plan.workspace.root / plan.options.report_dir / "report.json"
 
 
 async def decide(
@@ -88,48 +59,32 @@ async def decide(
 async def run_plan(
     plan: Plan,
     reporter: Reporter,
+    flags: RunFlags | None = None,
     *,
-    keep_going: bool = False,
-    force: bool = False,
-    timeout_s: float | None = None,
-    retries: int = 0,
     credentials: Credentials | None = None,
-    publish: bool = False,
-    refresh: bool = False,
-    verify_zips: bool = False,
-    lock: AbstractContextManager[object] | None = None,
+    lock: Lock | None = None,
 ) -> tuple[RunOutcome, int]:
-    """Build the plan's targets; with ``publish``, each target's zip is published as soon as it
-    is ready, in the target's own task (``publish/``: boto3 is imported only then). Every check
-    that can refuse the run comes first (``check_start``): a refused run writes nothing. Then
-    the run lock (``lock``: the CLI's) is taken and, from there to the end, the report
-    included, SIGINT and SIGTERM end the run through its report. Targets whose inputs equal
-    their last good build's are found first (``freshness.py``), before any decision, executor
-    or network."""
+    """Build the plan's targets as ``flags`` (the command's ``RunFlags``) and ``plan.options``
+    (the workspace's) say; with ``flags.publish``, each target's zip is published as soon as it
+    is ready, in the target's own task (``publish/``: boto3 is imported only then). The run
+    skeleton does the rest: every check that can refuse the run first (``check_start``), then
+    the run lock (``lock``: the CLI's) and the handlers to the end. Targets whose inputs equal
+    their last good build's are found first, before any decision, executor or network."""
+    flags = flags or RunFlags()
     credentials = credentials or Credentials.from_env()
     local = LocalWheels(cache_dir(plan))  # in-repo wheels of this run, removed when it ends
-    policy = _Policy(keep_going, force, refresh, verify_zips, timeout_s, retries, publish)
     context = BuildContext(
         workspace=plan.workspace.root,
         credentials=credentials,
         masker=Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes)),
-        force=policy.force,
-        verify_zips=policy.verify_zips,
-        timeout_s=policy.timeout_s,
-        retries=retries,
+        force=flags.force,
+        verify_zips=flags.verify_zips,
+        timeout_s=plan.options.timeout,
+        retries=plan.options.retries,
         local=local,
     )
     try:
-        after = await check_start(plan, context, publish=publish)
-        with lock or nullcontext():
-            async with signals_cancel() as interrupt:
-                await anyio.to_thread.run_sync(prepare_outputs, plan)
-                jobs = plan.options.jobs or default_jobs()
-                started_at, started = datetime.now(timezone.utc), time.monotonic()
-                async with event_pipe(reporter) as emit:
-                    run = _Run(plan, context, policy, interrupt, emit, after)
-                    outcome = await run.targets(jobs, started)
-                return outcome, await finish_run(plan, outcome, started_at, jobs)
+        return await run_command(_Build(plan, flags, context), reporter, lock)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
@@ -151,46 +106,36 @@ async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> Af
     return (await Publisher.open(plan)).after_build
 
 
-@dataclass(frozen=True)
-class _Policy:
-    keep_going: bool
-    force: bool
-    refresh: bool
-    verify_zips: bool
-    timeout_s: float | None
-    retries: int
-    publish: bool
+@dataclass
+class _Build:
+    """A build run's own steps in the skeleton (``runskeleton.Command``)."""
 
-
-@dataclass(frozen=True)
-class _Run:
     plan: Plan
+    flags: RunFlags
     context: BuildContext
-    policy: _Policy
-    interrupt: Interrupt
-    emit: Emit
-    after: After | None
+    after: After | None = None
 
-    async def notice(self, message: str) -> None:
-        await self.emit(Notice(self.context.masker(message)))
+    async def start(self) -> None:
+        self.after = await check_start(self.plan, self.context, publish=self.flags.publish)
 
-    async def targets(self, jobs: int, started: float) -> RunOutcome:
-        plan, context, policy, interrupt, emit = (
-            self.plan,
-            self.context,
-            self.policy,
-            self.interrupt,
-            self.emit,
-        )
-        local = context.local
+    async def finish(self, outcome: RunOutcome, started_at: datetime) -> int:
+        return await report_run(self.plan, outcome, started_at)
+
+    async def work(self, run: Run) -> RunOutcome:
+        plan, context, flags, emit = self.plan, self.context, self.flags, run.emit
+        await anyio.to_thread.run_sync(prepare_outputs, plan)
         targets, fresh = list(plan.targets), dict[str, Stamp]()
-        with interrupt.cancels():
+
+        async def notice(message: str) -> None:
+            await emit(Notice(context.masker(message)))
+
+        with run.interrupt.cancels():
             checks = await check_targets(
                 plan.targets,
-                local,
-                force=policy.force,
-                refresh=policy.refresh,
-                verify=policy.verify_zips,
+                context.local,
+                force=flags.force,
+                refresh=flags.refresh,
+                verify=flags.verify_zips,
                 env_for=context.uv_env,
             )
             targets = [c.target for c in checks]
@@ -200,23 +145,22 @@ class _Run:
                 await anyio.to_thread.run_sync(remove_leftovers, target.out_dir)
             undecided = sum(t.builder == "auto" and not t.problem for t in stale)
             if undecided:
-                await self.notice(
+                await notice(
                     f"deciding the builder of {undecided} targets (is there a wheel for everything?)"
                 )
-            decided = (
-                {t.id: t for t in await decide(plan, context.credentials, local, stale)} if stale else {}
-            )
-            targets = [decided.get(t.id, t) for t in targets]
-        if interrupt.interrupted:
-            await emit(RunStarted(tuple(t.id for t in targets), jobs))
-            return await finish(targets, {}, set(), emit, started, interrupted=True)
+            decided = await decide(plan, context.credentials, context.local, stale) if stale else []
+            by_id = {t.id: t for t in decided}
+            targets = [by_id.get(t.id, t) for t in targets]
+        jobs = jobs_of(plan)
+        if run.interrupt.interrupted:  # every target's row says so; no executor is opened
+            return await fan_targets(targets, _never, run=run, jobs=jobs, keep_going=True, order=())
         setup = ExecutorSetup(
-            progress=self.notice,
+            progress=notice,
             workspace=plan.workspace.root,
             masker=context.masker,
             cache_dir=cache_dir(plan),
             pull=plan.options.pull,
-            retries=policy.retries,
+            retries=plan.options.retries,
             keep_containers=plan.options.keep_containers,
             network=plan.options.container_network,
         )
@@ -230,44 +174,12 @@ class _Run:
                 emit=emit,
                 jobs=jobs,
                 context=context,
-                interrupt=interrupt,
-                keep_going=policy.keep_going,
+                interrupt=run.interrupt,
+                keep_going=plan.options.keep_going,
                 after=None if after is None else (lambda t, r: after(t, r, emit)),
                 fresh=fresh,
             )
 
 
-async def finish_run(plan: Plan, outcome: RunOutcome, started_at: datetime, jobs: int) -> int:
-    """The run's exit code, once its report is written (and, when it published on GitHub
-    Actions, the layer ARNs handed to later steps through ``$GITHUB_OUTPUT``). Called under
-    the run's signal receiver: once the report is written, the outcome is decided and a late
-    signal changes nothing (``interrupts.settle``)."""
-    from .report import write_report
-    from .reporters.github import write_outputs
-
-    code = exit_code_for(outcome)
-    report_error: ReportError | None = None
-    with anyio.CancelScope(shield=True):
-        try:
-            await anyio.to_thread.run_sync(
-                lambda: write_report(
-                    report_path(plan),
-                    results=outcome.results,
-                    started_at=started_at,
-                    duration_s=outcome.duration_s,
-                    workspace=plan.workspace.root,
-                    jobs=jobs,
-                    exit_code=code,
-                    interrupted=outcome.interrupted,
-                )
-            )
-            if any(r.publish for r in outcome.results):
-                write_outputs(outcome.results)
-            settle()
-        except ReportError as exc:  # the builds are done and shown: say so after them
-            report_error = exc
-    if report_error is not None:
-        if code != EXIT_OK:  # a failed or interrupted run keeps its own code
-            report_error.exit_code = code
-        raise report_error
-    return code
+async def _never(target: Target, turn: object) -> TargetResult:
+    raise AssertionError(f"{target.id}: no target runs in an interrupted run")  # pragma: no cover

@@ -1,6 +1,8 @@
 """``layerctl verify``: unpack each built zip into /opt of a container of the target's platform
 and Python (the Lambda runtime image by default) and import every top-level module of the layer:
-the smoke test people otherwise do by hand after deploying."""
+the smoke test people otherwise do by hand after deploying. The run is the run skeleton's
+(``runskeleton.py``: signals received to the end, the event pipe) without a lock or a report:
+each target's row is printed by the command line, and Ctrl-C ends it with exit 130."""
 
 from __future__ import annotations
 
@@ -12,23 +14,33 @@ import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 
-from .errors import EXIT_BUILD_FAILED, BuildError, EnvironmentProblem
+from .errors import EXIT_BUILD_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, BuildError, EnvironmentProblem
 from .events import Emit, LogLines, Notice
 from .fanout import fan_out
 from .outputs import ZIP_NAME
-from .plan import Target
+from .plan import Plan, Target
+from .reporters import Reporter
+from .runskeleton import Run, jobs_of, run_command
 from .secrets import Credentials, Masker, mask_urls
 
 if TYPE_CHECKING:
     from .executors.images import Images, Pull
 
-__all__ = ["VerifyResult", "top_level_modules", "verify_targets", "verify_with"]
+__all__ = [
+    "VerifyOutcome",
+    "VerifyResult",
+    "top_level_modules",
+    "verify_plan",
+    "verify_targets",
+    "verify_with",
+]
 
 _NOT_MODULES = re.compile(r"\.(dist-info|data|libs|egg-info)$|^(bin|__pycache__)$")
 _EXTENSION = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\.[A-Za-z0-9_-]+)?\.so$")
@@ -61,6 +73,50 @@ class VerifyResult:
 
     def __post_init__(self) -> None:  # a container's words may quote a URL with its credentials
         object.__setattr__(self, "detail", mask_urls(self.detail))
+
+
+@dataclass(frozen=True)
+class VerifyOutcome:
+    """A row per target (a layer that cannot be read last, exit code 2); none when interrupted."""
+
+    results: tuple[VerifyResult, ...]
+    interrupted: bool
+
+
+async def verify_plan(plan: Plan, reporter: Reporter) -> tuple[VerifyOutcome, int]:
+    """Verify the plan's targets on the run skeleton; the outcome and the exit code (the
+    highest of the failures', 130 when interrupted)."""
+    return await run_command(_Verify(plan), reporter)
+
+
+@dataclass(frozen=True)
+class _Verify:
+    """A verify run's own steps in the skeleton (``runskeleton.Command``)."""
+
+    plan: Plan
+
+    async def start(self) -> None:
+        return None  # nothing refuses a verification before it starts
+
+    async def work(self, run: Run) -> VerifyOutcome:
+        plan = self.plan
+        readable = [t for t in plan.targets if not t.problem]
+        results: list[VerifyResult] = []
+        with run.interrupt.cancels():
+            results = await verify_targets(
+                readable, run.emit, pull=plan.options.pull, jobs=jobs_of(plan), workspace=plan.workspace.root
+            )
+        if run.interrupt.interrupted:
+            return VerifyOutcome((), interrupted=True)
+        broken = [
+            VerifyResult(t.id, False, 0, t.problem or "", EXIT_USAGE) for t in plan.targets if t.problem
+        ]
+        return VerifyOutcome(tuple(results + broken), interrupted=False)
+
+    async def finish(self, outcome: VerifyOutcome, started_at: datetime) -> int:
+        if outcome.interrupted:
+            return EXIT_INTERRUPTED
+        return max((r.exit_code for r in outcome.results if not r.ok), default=0)
 
 
 def top_level_modules(names: Iterable[str]) -> list[str]:

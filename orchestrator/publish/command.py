@@ -1,13 +1,13 @@
 """`layerctl publish`: publish what the last good builds produced, without building. A target's
 zip is the one its stamp records (the sha256 checked again); a target with no good build, or
-whose zip changed since, fails with a line saying to build it. The run reports and ends like a
-build (``run.finish_run``): report.json, the summary, ``$GITHUB_OUTPUT``."""
+whose zip changed since, fails with a line saying to build it. The run is the run skeleton's
+(``runskeleton.py``), as a build's: report.json, the summary, ``$GITHUB_OUTPUT``."""
 
 from __future__ import annotations
 
 import time
-from contextlib import AbstractContextManager, nullcontext
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 import anyio.to_thread
@@ -15,14 +15,11 @@ import anyio.to_thread
 from ..build import result_for
 from ..buildcache import zip_matches
 from ..buildcache.local import LocalCache
-from ..eventpipe import event_pipe
-from ..events import RunStarted, TargetFinished, TargetResult
-from ..fanout import Fanned, fan_out, signals_cancel
+from ..events import Emit, TargetFinished, TargetResult
 from ..outputs import ZIP_NAME
 from ..plan import Plan, Target
 from ..reporters import Reporter
-from ..run import finish_run
-from ..scheduler import RunOutcome, default_jobs, failed, finish
+from ..runskeleton import Lock, Run, RunOutcome, Turn, fan_targets, jobs_of, report_run, run_command
 from .publisher import Publisher
 
 __all__ = ["last_good_build", "publish_plan", "publish_rows"]
@@ -50,49 +47,45 @@ def _unpublishable(target: Target, why: str) -> TargetResult:
     )
 
 
-async def publish_plan(
-    plan: Plan,
-    reporter: Reporter,
-    *,
-    keep_going: bool = False,
-    lock: AbstractContextManager[object] | None = None,
-) -> tuple[RunOutcome, int]:
-    """Publish each target's last good build. Names, regions and credentials are checked
-    before the run lock (``lock``, the CLI's) is taken and before anything is sent: a refused
-    run writes nothing. From the lock on, the report included, signals end the run through
-    its report (as ``run.run_plan``)."""
-    publisher = await Publisher.open(plan)
-    targets = list(plan.targets)
-    jobs = plan.options.jobs or default_jobs()
-    with lock or nullcontext():
-        async with signals_cancel() as interrupt:
-            started_at = datetime.now(timezone.utc)
-            started = time.monotonic()
-            async with event_pipe(reporter) as emit:
-                await emit(RunStarted(tuple(t.id for t in targets), jobs))
+async def publish_plan(plan: Plan, reporter: Reporter, *, lock: Lock | None = None) -> tuple[RunOutcome, int]:
+    """Publish each target's last good build, on the run skeleton: names, regions and
+    credentials are checked before the run lock (``lock``, the CLI's) is taken and before
+    anything is sent (a refused run writes nothing); from the lock on, the report included,
+    signals end the run through its report. ``--jobs`` targets are published at once."""
+    return await run_command(_Publish(plan), reporter, lock)
 
-                async def one(target: Target) -> TargetResult:
-                    began = time.time()
-                    result = await anyio.to_thread.run_sync(last_good_build, target)
-                    result = result.model_copy(update={"started_at": round(began, 3)})
-                    await emit(TargetFinished(result))
-                    if result.status == "up-to-date":
-                        result = await publisher.after_build(target, result, emit)
-                    return result.model_copy(update={"duration_s": round(time.time() - began, 3)})
 
-                fanned: Fanned[TargetResult] = Fanned()
-                with interrupt.cancels():
-                    stop = (lambda r: failed(r)) if not keep_going else None
-                    await fan_out(targets, one, limiter=jobs, stop=stop, name=lambda t: t.id, into=fanned)
-                outcome = await finish(
-                    targets,
-                    {targets[i].id: result for i, result in fanned.results.items()},
-                    {targets[i].id for i in fanned.started},
-                    emit,
-                    started,
-                    interrupt.interrupted,
-                )
-            return outcome, await finish_run(plan, outcome, started_at, jobs)
+@dataclass
+class _Publish:
+    """A publish run's own steps in the skeleton (``runskeleton.Command``)."""
+
+    plan: Plan
+    publisher: Publisher | None = None
+
+    async def start(self) -> None:
+        self.publisher = await Publisher.open(self.plan)
+
+    async def work(self, run: Run) -> RunOutcome:
+        async def each(target: Target, turn: Turn) -> TargetResult:
+            return await turn(lambda: self.one(target, run.emit))
+
+        plan = self.plan
+        return await fan_targets(
+            plan.targets, each, run=run, jobs=jobs_of(plan), keep_going=plan.options.keep_going
+        )
+
+    async def one(self, target: Target, emit: Emit) -> TargetResult:
+        assert self.publisher is not None  # opened by start
+        began = time.time()
+        result = await anyio.to_thread.run_sync(last_good_build, target)
+        result = result.model_copy(update={"started_at": round(began, 3)})
+        await emit(TargetFinished(result))
+        if result.status == "up-to-date":
+            result = await self.publisher.after_build(target, result, emit)
+        return result.model_copy(update={"duration_s": round(time.time() - began, 3)})
+
+    async def finish(self, outcome: RunOutcome, started_at: datetime) -> int:
+        return await report_run(self.plan, outcome, started_at)
 
 
 def publish_rows(results: tuple[TargetResult, ...]) -> list[dict[str, object]]:
