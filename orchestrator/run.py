@@ -256,6 +256,7 @@ async def finish_run(plan: Plan, outcome: RunOutcome, started_at: datetime, jobs
                     started_at=started_at,
                     duration_s=outcome.duration_s,
                     workspace=plan.workspace.root,
+                    workspace_id=plan.workspace_id,
                     jobs=jobs,
                     exit_code=code,
                     interrupted=outcome.interrupted,
