@@ -285,7 +285,7 @@ def report(
     ] = False,
 ) -> None:
     """Re-render report.html (timeline and size charts) from a report.json and print its summary."""
-    from .reporters.summary import report_command
+    from .report_command import report_command
 
     raise typer.Exit(report_command(ctx.obj, paths or [], output, merge=merge))
 

@@ -5,7 +5,6 @@ summary table in ``$GITHUB_STEP_SUMMARY``."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
@@ -21,7 +20,7 @@ from .errors import (
 )
 from .events import ReportPart, RunReport
 
-__all__ = ["SEVERITY", "merge_command", "merge_reports", "merged_markdown", "worst_exit_code"]
+__all__ = ["SEVERITY", "build_time", "merge_reports", "merged_markdown", "sums_line", "worst_exit_code"]
 
 # The order of ``run.exit_code_for``: an interrupted part, then this machine's lack (3), then a
 # layer that cannot be read (2), a failed target (1), a failed publish (4), success (0).
@@ -153,52 +152,3 @@ def merged_markdown(report: RunReport) -> str:
         label = part.label.replace("|", "\\|")
         rows.append(f"| {label} | {len(part.targets)} | {part.duration_s:.1f}s | {part.exit_code}{stop} |")
     return "\n".join(rows) + "\n"
-
-
-def merge_command(start: Path, paths: Sequence[Path], output: Path | None) -> int:
-    """The body of ``layerctl report --merge``: read every part (one line naming a file that
-    cannot be read), merge them, write report.json and report.html into ``output`` (default:
-    the workspace's report-dir), append the step summary on GitHub Actions, print the summary.
-    Returns the worst part's exit code."""
-    from rich.console import Console
-
-    from .boundary import error_line
-    from .report import load_report, save_report
-    from .reporters.summary import default_report_path, failure_blocks, summary_table
-
-    if not paths:
-        raise ConfigError("--merge needs the report.json of each part: layerctl report --merge A.json B.json")
-    merged = merge_reports([(path, load_report(path)) for path in paths])
-    target = output / "report.json" if output is not None else default_report_path(start, claim=True)
-    save_report(merged, target)
-    note = _append_step_summary(merged)
-    console = Console(highlight=False)
-    for block in failure_blocks(merged.targets):
-        console.print("\n".join(block), markup=False)
-    summary_table(merged.targets, console)
-    for part in merged.parts:
-        stop = ", interrupted" if part.interrupted else ""
-        console.print(
-            f"part {part.label}: {len(part.targets)} targets in {part.duration_s:.1f}s, "
-            f"exit code {part.exit_code}{stop}",
-            markup=False,
-        )
-    console.print(f"merged: {sums_line(merged)}", markup=False)
-    if note:
-        error_line(f"layerctl: {note}")
-    console.print(f"report: {target} (and report.html)", markup=False)
-    return merged.exit_code
-
-
-def _append_step_summary(report: RunReport) -> str | None:
-    """The merged table appended to ``$GITHUB_STEP_SUMMARY`` when it is set; a file that cannot
-    be written is a warning (returned), never the command's failure: the report is written."""
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return None
-    try:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(merged_markdown(report))
-    except OSError as exc:
-        return f"warning: cannot append the merged summary to {path} ({exc.strerror or exc})"
-    return None

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -14,14 +13,11 @@ from ..events import TargetResult
 from .published import markdown_published, publish_cell, publish_failures
 
 __all__ = [
-    "default_report_path",
     "failure_blocks",
     "failure_lines",
     "finished_line",
     "markdown_summary",
     "mb",
-    "report_command",
-    "rerender",
     "status_word",
     "summary_table",
 ]
@@ -142,59 +138,3 @@ def markdown_summary(results: Sequence[TargetResult], duration_s: float) -> str:
 
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def default_report_path(start: Path, *, claim: bool = False) -> Path:
-    """The workspace's report.json (found upward from ``start``: only the workspace's settings
-    are read, so a broken layer does not stop this); ``claim``: its report-dir checked (inside
-    the workspace) and made layerctl's, as a run would, to be written into."""
-    from ..config import env_overrides, load_workspace
-    from ..locate import find_workspace
-
-    workspace = load_workspace(find_workspace(start))
-    report_dir = workspace.options.model_copy(update=env_overrides()[1]).report_dir
-    if not claim:
-        return workspace.root / report_dir / "report.json"
-    from ..outputs import check_inside, legacy_report
-    from ..outputs import claim as claim_dir
-
-    where = str(workspace.source or workspace.root)
-    directory = check_inside(workspace.root, report_dir, key="report-dir", where=where)
-    return claim_dir(directory, key="report-dir", where=where, legacy=legacy_report) / "report.json"
-
-
-def report_command(start: Path, paths: Sequence[Path], output: Path | None, *, merge: bool) -> int:
-    """``layerctl report [PATH] [-o HTML]`` or ``layerctl report --merge PATH... [-o DIR]``: the
-    exit code (0, or with --merge the worst part's)."""
-    from ..errors import ConfigError
-
-    if merge:
-        from ..merge import merge_command
-
-        return merge_command(start, paths, output)
-    if len(paths) > 1:
-        raise ConfigError("give one report.json, or --merge to merge the reports of several parts")
-    rerender(start, paths[0] if paths else None, output)
-    return 0
-
-
-def rerender(start: Path, path: Path | None, output: Path | None) -> None:
-    """``layerctl report``: report.html made again from a report.json (default: the workspace's,
-    found upward from ``start``), and the run's summary printed."""
-    import typer
-
-    from ..errors import ConfigError
-    from ..report import load_report, write_html
-
-    path = path or default_report_path(start)
-    run = load_report(path)
-    html = output or path.with_suffix(".html")
-    try:
-        write_html(run, html)
-    except OSError as exc:
-        raise ConfigError(f"{html}: cannot write the report ({exc.strerror or exc})") from None
-    console = Console(highlight=False)
-    for block in failure_blocks(run.targets):
-        console.print("\n".join(block), markup=False)
-    summary_table(run.targets, console)
-    typer.echo(f"report: {html}")
