@@ -253,18 +253,31 @@ def clean(invocation: Invocation, layers: list[str] | None) -> None:
 @boundary
 def report(
     ctx: typer.Context,
-    path: Annotated[
-        Path | None, typer.Argument(help="A report.json (default: the workspace's report-dir/report.json).")
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="A report.json (default: the workspace's); with --merge, each part's."),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Where to write the HTML (default: beside the JSON)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Where to write the HTML (default: beside the JSON); with --merge, the directory for "
+            "report.json and report.html (default: the workspace's report-dir).",
+        ),
     ] = None,
+    merge: Annotated[
+        bool,
+        typer.Option(
+            "--merge",
+            help="Merge the reports of a CI matrix's parts into one; exits with the worst part's code.",
+        ),
+    ] = False,
 ) -> None:
     """Re-render report.html (timeline and size charts) from a report.json and print its summary."""
-    from .rerender import rerender
+    from .report_command import report_command
 
-    rerender(ctx.obj, path, output)
+    raise typer.Exit(report_command(ctx.obj, paths or [], output, merge=merge))
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "PublishResult",
     "PublishStatus",
     "Published",
+    "ReportPart",
     "RunFinished",
     "RunReport",
     "RunStarted",
@@ -128,7 +129,20 @@ class TargetResult(BaseModel):
         return _mask(value)
 
 
-SCHEMA = "layerctl-report/2"
+SCHEMA = "layerctl-report/3"
+
+
+class ReportPart(BaseModel):
+    """One report merged into a report (``layerctl report --merge``): a CI matrix's shard."""
+
+    label: str  # its shard ("2/4") when its report records one, else its file's name
+    file: str  # the part's report.json as given
+    started_at: str
+    duration_s: float
+    jobs: int
+    exit_code: int
+    interrupted: bool
+    targets: list[str]  # the ids of its rows
 
 
 class RunReport(BaseModel):
@@ -139,11 +153,16 @@ class RunReport(BaseModel):
     started_at: str
     duration_s: float
     workspace: str
+    # the same workspace wherever it is checked out: its root's name and a digest of its layers
+    # (``identity.workspace_id``); None in reports older than layerctl-report/3
+    workspace_id: str | None = None
+    shard: str | None = None  # the run's shard of the matrix ("2/4"), when it built one
     jobs: int
     exit_code: int
     interrupted: bool
     counts: dict[str, int]
     targets: list[TargetResult]
+    parts: list[ReportPart] = []  # a merged report's parts, in the order merged
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any
 from .config import WorkspaceConfig, cascade
 from .discovery import Layer
 from .errors import ConfigError
+from .identity import workspace_id
 from .run_settings import WorkspaceOptions
 from .runtimes import Arch, Runtime, get_runtime
 from .settings import ENV_PREFIX, LayerSettings
@@ -132,6 +133,7 @@ class Plan:
     left_out: tuple[tuple[str, str], ...] = field(default=())
     env: Mapping[str, Any] = field(default_factory=dict)  # the settings LAYERCTL_* set
     cli: Mapping[str, Any] = field(default_factory=dict)  # the settings flags set
+    workspace_id: str = ""  # of every discovered layer, selected or not (``identity.py``)
 
     def origin(self, name: str, layer: Layer | None = None) -> str:
         """Where a setting's value came from, to name it in an error (``name``: field name)."""
@@ -208,6 +210,7 @@ def make_plan(
         cli={**(cli_settings or {}), **(cli_options or {})},
         targets=tuple(t for t in targets if t.id in chosen),
         left_out=tuple(left_out),
+        workspace_id=workspace_id(workspace.root, layers),
     )
 
 

@@ -14,9 +14,10 @@ from .errors import ConfigError, ReportError
 from .events import SCHEMA, RunReport, TargetResult
 from .fileio import read_json, write_atomic
 
-__all__ = ["SCHEMA", "RunReport", "load_report", "write_html", "write_report"]
+__all__ = ["SCHEMA", "RunReport", "load_report", "save_report", "write_html", "write_report"]
 
-_READABLE = ("layerctl-report/1", SCHEMA)  # /2 only added fields: /1 still renders
+# each version only added fields: the older ones still render (and /2 ones merge)
+_READABLE = ("layerctl-report/1", "layerctl-report/2", SCHEMA)
 
 
 def write_report(
@@ -29,6 +30,8 @@ def write_report(
     jobs: int,
     exit_code: int,
     interrupted: bool,
+    workspace_id: str | None = None,
+    shard: str | None = None,
 ) -> RunReport:
     counts: dict[str, int] = {}
     for result in results:
@@ -37,12 +40,21 @@ def write_report(
         started_at=started_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
         duration_s=duration_s,
         workspace=str(workspace),
+        workspace_id=workspace_id,
+        shard=shard,
         jobs=jobs,
         exit_code=exit_code,
         interrupted=interrupted,
         counts=counts,
         targets=list(results),
     )
+    save_report(report, path)
+    return report
+
+
+def save_report(report: RunReport, path: Path) -> None:
+    """``report`` written to ``path`` (report.json) and ``report.html`` beside it, atomically:
+    ReportError naming the file when either cannot be written."""
     data = report.model_dump(mode="json")
     data = {"schema": data.pop("schema_"), **data}
     try:
@@ -61,7 +73,6 @@ def write_report(
         write_html(report, html)
     except OSError as exc:
         raise _cannot_write(html, exc) from None
-    return report
 
 
 def _cannot_write(path: Path, exc: OSError) -> ReportError:
@@ -91,7 +102,7 @@ def load_report(path: Path) -> RunReport:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: not a readable JSON report ({exc.strerror or exc})") from None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ConfigError(f"{path}: not a readable JSON report ({exc})") from None
     if not isinstance(data, dict) or data.get("schema") not in _READABLE:
         found = data.get("schema") if isinstance(data, dict) else None

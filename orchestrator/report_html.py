@@ -10,6 +10,7 @@ from html import escape
 
 from .events import PackageSize, RunReport, TargetResult
 from .package import UNZIPPED_LIMIT
+from .report_lanes import render_parts
 from .reporters.summary import mb, status_word
 
 __all__ = ["PHASE_COLOURS", "render_html"]
@@ -55,6 +56,7 @@ pre {{ background: #f6f6f6; padding: 8px; overflow-x: auto; font-size: 12px; }}
 &middot; {escape(counts)}{" &middot; <b>interrupted</b>" if report.interrupted else ""}</p>
 {_summary(report.targets)}
 {_published(report.targets)}
+{render_parts(report)}
 <h2>Timeline</h2>
 {_legend()}
 {_timeline(report.targets)}

@@ -235,6 +235,7 @@ async def report_run(plan: Plan, outcome: RunOutcome, started_at: datetime) -> i
                     started_at=started_at,
                     duration_s=outcome.duration_s,
                     workspace=plan.workspace.root,
+                    workspace_id=plan.workspace_id,
                     jobs=jobs_of(plan),
                     exit_code=code,
                     interrupted=outcome.interrupted,

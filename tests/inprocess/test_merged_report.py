@@ -1,0 +1,214 @@
+"""`layerctl report --merge`: the reports of a CI matrix's parts, each written by a real run (the
+fake executor builds, ``runskeleton.report_run`` writes the report as a run does) in its own checkout of
+one workspace, merged by the command line into one report."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import EXIT_BUILD_FAILED, EXIT_USAGE, BuildError
+from orchestrator.executors import InstallRequest
+from orchestrator.plan import Plan
+from orchestrator.process import BatchSink
+from orchestrator.report import load_report
+from orchestrator.runskeleton import report_run
+from tests.support.cli import invoke
+
+from .conftest import FakeExecutor, plan_for, run
+
+pytestmark = pytest.mark.anyio
+
+LAYERS = ["alpha", "beta", "gamma", "delta", "eps"]
+
+
+async def fails(request: InstallRequest, log: BatchSink, attempt: int) -> None:
+    await log("pip: no matching distribution")
+    raise BuildError("no matching distribution for nothing-such")
+
+
+def checkout(root: Path, layers: list[str], **options: object) -> Plan:
+    root.mkdir(parents=True)
+    return plan_for(root, layers, **options)
+
+
+async def part(root: Path, only: list[str], executor: FakeExecutor | None = None) -> Path:
+    """One shard: the whole workspace checked out at ``root``, the targets of ``only`` built."""
+    plan = checkout(root, LAYERS, only=tuple(only), keep_going=True)
+    started = datetime.now(timezone.utc)
+    outcome = await run(plan, executor or FakeExecutor(), jobs=2, keep_going=True)
+    await report_run(plan, outcome, started)
+    return root / "build" / "layerctl" / "report.json"
+
+
+async def three_parts(tmp_path: Path, executor: FakeExecutor | None = None) -> list[Path]:
+    """Three runners, each its own checkout directory of the workspace ``mono``."""
+    return [
+        await part(tmp_path / "runner-1" / "mono", ["alpha:*", "beta:*"]),
+        await part(tmp_path / "runner-2" / "mono", ["gamma:*"], executor),
+        await part(tmp_path / "runner-3" / "mono", ["delta:*", "eps:*"]),
+    ]
+
+
+async def test_three_parts_merge_into_their_union(tmp_path: Path) -> None:
+    parts = await three_parts(tmp_path)
+    out = tmp_path / "merged"
+    result = invoke(
+        ["report", "--merge", *map(str, parts), "-o", str(out)], env={"GITHUB_STEP_SUMMARY": None}
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    merged = load_report(out / "report.json")
+    reports = [load_report(p) for p in parts]
+    assert [t.id for t in merged.targets] == [t.id for r in reports for t in r.targets]
+    assert [t for t in merged.targets] == [
+        t for r in reports for t in r.targets
+    ]  # rows as the parts wrote them
+    assert merged.counts == {"built": 5}
+    assert merged.workspace_id == reports[0].workspace_id
+    assert (merged.workspace_id or "").startswith("mono-")
+    assert [p.targets for p in merged.parts] == [[t.id for t in r.targets] for r in reports]
+    first = min(datetime.fromisoformat(r.started_at).timestamp() for r in reports)
+    last = max(datetime.fromisoformat(r.started_at).timestamp() + r.duration_s for r in reports)
+    assert merged.duration_s == pytest.approx(last - first, abs=0.01)
+    assert merged.jobs == 6 and merged.exit_code == 0
+    # every part is called report.json: each lane is named by its path as given
+    assert [p.label for p in merged.parts] == [str(p) for p in parts]
+    assert "3 parts, 5 targets (5 built)" in result.output
+    html = (out / "report.html").read_text()
+    for path in parts:
+        assert f'<g class="lane" data-part="{path}">' in html
+    assert html.count('class="lane-bar"') == 5
+    # the merged report is a report: `layerctl report` renders it again, lanes included
+    again = invoke(["report", str(out / "report.json"), "-o", str(tmp_path / "again.html")])
+    assert again.exit_code == 0, again.output + again.stderr
+    assert (tmp_path / "again.html").read_text().count('<g class="lane"') == 3
+
+
+async def test_a_part_that_records_its_shard_is_named_by_it(tmp_path: Path) -> None:
+    parts = await three_parts(tmp_path)
+    for i, path in enumerate(parts, 1):
+        data = json.loads(path.read_text())
+        data["shard"] = f"{i}/3"
+        path.write_text(json.dumps(data))
+    out = tmp_path / "merged"
+    assert invoke(["report", "--merge", *map(str, parts), "-o", str(out)]).exit_code == 0
+    assert [p.label for p in load_report(out / "report.json").parts] == ["1/3", "2/3", "3/3"]
+    assert '<g class="lane" data-part="2/3">' in (out / "report.html").read_text()
+
+
+async def test_the_worst_part_exit_code_is_recorded_and_is_the_commands(tmp_path: Path) -> None:
+    parts = await three_parts(tmp_path, FakeExecutor(behaviours={"gamma": fails}))
+    assert load_report(parts[1]).exit_code == EXIT_BUILD_FAILED
+    out = tmp_path / "merged"
+    result = invoke(["report", "--merge", *map(str, parts), "-o", str(out)])
+    assert result.exit_code == EXIT_BUILD_FAILED, result.output + result.stderr
+    merged = load_report(out / "report.json")
+    assert merged.exit_code == EXIT_BUILD_FAILED
+    assert merged.counts == {"built": 4, "failed": 1}
+    assert "gamma:py3.12-x86_64 FAILED" in result.output
+    assert "exit code 1" in result.output
+    assert (out / "report.json").is_file()  # written whatever the parts' outcome
+
+
+async def test_step_summary_gets_the_merged_table(tmp_path: Path) -> None:
+    parts = await three_parts(tmp_path)
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    out = tmp_path / "merged"
+    result = invoke(
+        ["report", "--merge", *map(str, parts), "-o", str(out)], env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert result.exit_code == 0, result.output + result.stderr
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### layerctl: 5 targets in ")
+    for layer in LAYERS:
+        assert f"| `{layer}:py3.12-x86_64` | native | built |" in text
+    assert "**merged**: 3 parts, 5 targets" in text
+    assert text.count("| 0 |") == 3  # one row per part, each exit code 0
+
+
+async def test_an_unwritable_step_summary_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    parts = await three_parts(tmp_path)
+    out = tmp_path / "merged"
+    result = invoke(
+        ["report", "--merge", *map(str, parts), "-o", str(out)],
+        env={"GITHUB_STEP_SUMMARY": str(tmp_path / "no-such-dir" / "summary.md")},
+    )
+    assert result.exit_code == 0
+    assert "cannot append the merged summary" in result.stderr
+    assert (out / "report.json").is_file()
+
+
+async def test_a_target_in_two_parts_is_one_line_naming_both(tmp_path: Path) -> None:
+    one = await part(tmp_path / "runner-1" / "mono", ["alpha:*", "beta:*"])
+    two = await part(tmp_path / "runner-2" / "mono", ["beta:*"])
+    out = tmp_path / "merged"
+    result = invoke(["report", "--merge", str(one), str(two), "-o", str(out)])
+    assert result.exit_code == EXIT_USAGE
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert f"target beta:py3.12-x86_64 is in both {one} and {two}" in line
+    assert not out.exists()
+
+
+async def test_parts_of_different_workspaces_are_one_line_naming_them(tmp_path: Path) -> None:
+    one = await part(tmp_path / "runner-1" / "mono", ["alpha:*"])
+    root = tmp_path / "runner-2" / "mono"
+    plan = checkout(root, ["other"])  # the same directory name, other layers
+    outcome = await run(plan, FakeExecutor())
+    await report_run(plan, outcome, datetime.now(timezone.utc))
+    two = root / "build" / "layerctl" / "report.json"
+    result = invoke(["report", "--merge", str(one), str(two), "-o", str(tmp_path / "merged")])
+    assert result.exit_code == EXIT_USAGE
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert f"{one} and {two} are reports of different workspaces" in line
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("{not json", "not a readable JSON report"),
+        ('{"schema": "something/9"}', "is not a layerctl report"),
+        ('{"schema": "layerctl-report/3", "started_at": "x"}', "field duration_s"),
+        ("[" * 100_000, "not a readable JSON report"),
+    ],
+)
+async def test_a_malformed_part_is_one_line_naming_the_file(tmp_path: Path, content: str, says: str) -> None:
+    good = await part(tmp_path / "runner-1" / "mono", ["alpha:*"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = invoke(["report", "--merge", str(good), str(bad), "-o", str(tmp_path / "merged")])
+    assert result.exit_code == EXIT_USAGE, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith(f"layerctl: error: {bad}: ")
+    assert says in line
+
+
+async def test_a_missing_part_is_one_line_naming_it(tmp_path: Path) -> None:
+    good = await part(tmp_path / "runner-1" / "mono", ["alpha:*"])
+    result = invoke(["report", "--merge", str(good), str(tmp_path / "gone.json"), "-o", str(tmp_path / "m")])
+    assert result.exit_code == EXIT_USAGE
+    assert result.stderr.strip().startswith(f"layerctl: error: {tmp_path / 'gone.json'}: no such report")
+
+
+async def test_the_default_directory_is_the_workspaces_report_dir(tmp_path: Path) -> None:
+    parts = await three_parts(tmp_path)
+    publish = tmp_path / "publish-job" / "mono"  # a fresh checkout: no report-dir yet
+    publish.mkdir(parents=True)
+    (publish / "pyproject.toml").write_text('[tool.layerctl]\nreport-dir = "out/reports"\n')
+    result = invoke(["-C", str(publish), "report", "--merge", *map(str, parts)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert len(load_report(publish / "out" / "reports" / "report.json").targets) == 5
+    assert (publish / "out" / "reports" / "report.html").is_file()
+    assert (publish / "out" / "reports" / ".layerctl-dir").is_file()  # layerctl's, as a run makes it
+
+
+async def test_report_without_merge_takes_one_file(tmp_path: Path) -> None:
+    parts = await three_parts(tmp_path)
+    result = invoke(["report", *map(str, parts[:2])])
+    assert result.exit_code == EXIT_USAGE
+    assert "--merge" in result.stderr
