@@ -166,7 +166,7 @@ def split(units: Iterable[Unit], costs: Mapping[str, float], total: int) -> list
             at = min(range(len(loads)), key=lambda i: (loads[i], i))
             members[at].append(unit.id)
             loads[at] += costs[unit.id]
-        for ids, cost in zip(members, loads):
+        for ids, cost in zip(members, loads, strict=True):
             shards.append(
                 Shard(len(shards) + 1, total, arch, tuple(sorted(ids, key=order.__getitem__)), cost)
             )
