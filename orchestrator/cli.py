@@ -208,6 +208,16 @@ def list_targets(invocation: Invocation, layers: list[str] | None) -> None:
         raise typer.Exit(EXIT_USAGE)  # a layer whose project cannot be read: as build-all would
 
 
+@command("matrix", layers=None)
+def matrix(invocation: Invocation, layers: list[str] | None) -> None:
+    """Print the shards a CI fans out over (GitHub strategy.matrix, GitLab parallel:matrix, JSON)."""
+    from .matrix import show_matrix
+
+    plan = invocation.plan(layers)
+    _targets_or_exit(plan)
+    show_matrix(plan, invocation.run, typer.echo)
+
+
 @command("verify", layers=None)
 def verify(invocation: Invocation, layers: list[str] | None) -> None:
     """Import every top-level module of each built layer.zip in a container of its platform."""

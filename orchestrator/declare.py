@@ -40,7 +40,7 @@ ListFormat = Literal["text", "json"]
 # Commands by the flags they share.
 BUILD = frozenset({"build-all", "build"})
 PUBLISH = frozenset({"publish"})
-SELECT = BUILD | PUBLISH | {"list", "verify"}
+SELECT = BUILD | PUBLISH | {"list", "verify", "matrix"}
 
 
 def kebab(name: str) -> str:

@@ -27,7 +27,7 @@ class Invocation:
         for warning in unknown_variables():
             error_line(f"layerctl: warning: {warning}")
         self.env, self.cli = env_overrides(), parse_flags(command, flags)
-        self.start = start
+        self.start, self.command = start, command
         self.run = RunFlags.model_validate({**self.env[2], **self.cli[2]})
         if self.run.quiet and self.run.verbose:
             raise ConfigError(
@@ -38,13 +38,14 @@ class Invocation:
         from .config import load_workspace
         from .discovery import discover_layers
         from .locate import find_workspace
+        from .options import flags_for
         from .plan import make_plan
 
         workspace = load_workspace(find_workspace(self.start))
         settings = {**self.env[0], **self.cli[0]}
         options = {**self.env[1], **self.cli[1]}
         found = discover_layers(workspace, layers_globs=options.get("layers"), tool=settings.get("tool"))
-        return make_plan(
+        plan = make_plan(
             workspace,
             found,
             env_settings=self.env[0],
@@ -53,3 +54,8 @@ class Invocation:
             cli_options=self.cli[1],
             layer_names=layers or (),
         )
+        if self.run.shard is not None and any(f.key == "shard" for f in flags_for(self.command)):
+            from .matrix import shard_plan
+
+            plan = shard_plan(plan, self.run, error_line)
+        return plan

@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import Literal
 
 from pydantic import field_validator
 
 from .fileio import path_problem
 from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
+from .shards import check_count, check_spec
 
-__all__ = ["RunFlags", "WorkspaceOptions"]
+__all__ = ["MatrixFormat", "RunFlags", "WorkspaceOptions"]
+
+MatrixFormat = Literal["github", "gitlab", "json"]
 
 
 class WorkspaceOptions(Model):
@@ -112,6 +116,15 @@ class WorkspaceOptions(Model):
             raise ValueError(problem)
         return value
 
+    runner_x86_64: str = setting(
+        "ubuntu-24.04",
+        "`layerctl matrix`: the CI runner label of x86_64 shards (`runs-on`; GitLab: `RUNNER`).",
+    )
+    runner_arm64: str = setting(
+        "ubuntu-24.04-arm",
+        "`layerctl matrix`: the CI runner label of arm64 shards (`runs-on`; GitLab: `RUNNER`).",
+    )
+
     @field_validator("layers")
     @classmethod
     def _relative_globs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -206,6 +219,33 @@ class RunFlags(Model):
         commands=frozenset({"list"}),
         strict=True,
     )
+    shard: str | None = setting(
+        None,
+        "Only the K-th of N shards of the selection (`K/N`, as `layerctl matrix` prints them), or `auto`: GitLab's `CI_NODE_INDEX`/`CI_NODE_TOTAL`.",
+        flag="--shard",
+        commands=BUILD | {"list"},
+        metavar="K/N",
+    )
+    shards: str = setting(
+        "auto",
+        "`matrix`: how many shards (a number, raised to one per architecture), or `auto`: one per 10 minutes of expected cost.",
+        flag="--shards",
+        commands=frozenset({"matrix"}),
+        metavar="N",
+    )
+    durations: str | None = setting(
+        None,
+        "A previous `report.json`: its targets' durations weigh the shards (else an estimate); give `matrix` and `--shard` the same file.",
+        flag="--durations",
+        commands=BUILD | {"list", "matrix"},
+        metavar="PATH",
+    )
+    matrix_format: MatrixFormat = setting(
+        "github",
+        "Output of `matrix`: `github` (`strategy.matrix`), `gitlab` (`parallel:matrix`), `json` (a list of shards).",
+        flag="--format",
+        commands=frozenset({"matrix"}),
+    )
     containers: bool = setting(
         False,
         "`clean`: only remove layerctl containers left by runs that are gone.",
@@ -213,3 +253,13 @@ class RunFlags(Model):
         commands=frozenset({"clean"}),
         strict=True,
     )
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        return None if value is None else check_spec(value)
+
+    @field_validator("shards")
+    @classmethod
+    def _shards(cls, value: str) -> str:
+        return check_count(value)
