@@ -16,7 +16,7 @@ from .fileio import write_atomic
 
 __all__ = ["SCHEMA", "RunReport", "load_report", "write_html", "write_report"]
 
-_READABLE = ("layerctl-report/1", SCHEMA)  # /2 only added fields: /1 still renders
+_READABLE = ("layerctl-report/1", "layerctl-report/2", SCHEMA)  # /2 added fields, /3 the status cached
 
 
 def write_report(

@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from .buildcache.caches import BuildCaches
 from .context import BuildContext
 from .errors import (
     EXIT_BUILD_FAILED,
@@ -24,7 +25,7 @@ from .errors import (
     ReportError,
 )
 from .eventpipe import event_pipe
-from .events import Emit, Notice, RunStarted, TargetResult
+from .events import GOOD, Emit, Notice, RunStarted, TargetResult
 from .executors import ExecutorSetup, open_executors
 from .fanout import Interrupt, signals_cancel
 from .freshness import check_targets
@@ -38,7 +39,7 @@ from .scheduler import RunOutcome, default_jobs, finish, run_targets
 from .secrets import Credentials, Masker
 from .stamp import Stamp
 
-__all__ = ["After", "check_start", "exit_code_for", "finish_run", "report_path", "run_plan"]
+__all__ = ["After", "check_start", "exit_code_for", "finish_run", "report_path", "run_caches", "run_plan"]
 
 # The publisher's hook: a good build's result, published (``publish.publisher``).
 After = Callable[[Target, TargetResult, Emit], Awaitable[TargetResult]]
@@ -51,7 +52,7 @@ def exit_code_for(outcome: RunOutcome) -> int:
         return EXIT_ENVIRONMENT  # the machine lacks something (engine, image, QEMU): say so
     if any(r.status == "failed" and r.exit_code == EXIT_USAGE for r in outcome.results):
         return EXIT_USAGE  # a layer's project cannot be read: fix it
-    if any(r.status not in ("built", "up-to-date") for r in outcome.results):
+    if any(r.status not in GOOD for r in outcome.results):
         return EXIT_BUILD_FAILED
     if any(p.status == "failed" for r in outcome.results for p in r.publish):
         return EXIT_PUBLISH  # every target built; AWS refused or was out of reach
@@ -109,10 +110,12 @@ async def run_plan(
     credentials = credentials or Credentials.from_env()
     local = LocalWheels(cache_dir(plan))  # in-repo wheels of this run, removed when it ends
     policy = _Policy(keep_going, force, refresh, verify_zips, timeout_s, retries, publish)
+    masker = Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes))
     context = BuildContext(
         workspace=plan.workspace.root,
         credentials=credentials,
-        masker=Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes)),
+        masker=masker,
+        caches=run_caches(plan, credentials, masker),
         force=policy.force,
         verify_zips=policy.verify_zips,
         timeout_s=policy.timeout_s,
@@ -133,6 +136,20 @@ async def run_plan(
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
+
+
+def run_caches(plan: Plan, credentials: Credentials, masker: Masker) -> BuildCaches:
+    """The run's build caches: each target's directory, then ``cache-url``'s (``buildcache/open.py``)."""
+    from .buildcache.open import open_caches
+
+    options = plan.options
+    return open_caches(
+        options.cache_url,
+        options.cache_mode,
+        plan.workspace.root,
+        secret=credentials.cache_secret,
+        masker=masker,
+    )
 
 
 async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> After | None:

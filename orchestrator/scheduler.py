@@ -14,7 +14,7 @@ import anyio
 from .build import build_target, result_for, up_to_date_row
 from .context import BuildContext
 from .errors import EXIT_USAGE
-from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
+from .events import GOOD, Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .executors import Executor
 from .fanout import Fanned, Interrupt, fan_out
 from .plan import Target
@@ -92,7 +92,7 @@ async def run_targets(
             result = await build_target(target, executor_for(target), emit, context)
             if stops(result):
                 halted.set()
-        if after is not None and result.status in ("built", "up-to-date"):
+        if after is not None and result.status in GOOD:
             result = await after(target, result)
         return result
 
