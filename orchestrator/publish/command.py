@@ -17,16 +17,16 @@ import anyio.to_thread
 
 from ..build import result_for
 from ..buildcache import zip_matches
+from ..buildcache.caches import BuildCaches
 from ..buildcache.local import LocalCache
 from ..eventpipe import event_pipe
-from ..buildcache.caches import BuildCaches
 from ..events import GOOD, RunStarted, TargetFinished, TargetResult
 from ..fanout import Fanned, fan_out, signals_cancel
+from ..localwheels import LocalWheels
 from ..outputs import ZIP_NAME
+from ..places import prepare_outputs
 from ..plan import Plan, Target
 from ..reporters import Reporter
-from ..localwheels import LocalWheels
-from ..places import prepare_outputs
 from ..run import finish_run, run_caches
 from ..scheduler import RunOutcome, default_jobs, failed, finish
 from ..secrets import Credentials, Masker
