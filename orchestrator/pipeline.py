@@ -118,8 +118,7 @@ class Attempt:
         if self.executor.prepare_phase is not None:
             await self.phase(self.executor.prepare_phase)
         await self.executor.prepare(target)
-        # the one input key (inputkey.py), as the check before the run computed it; in-repo
-        # projects enter it by their sources, not by where the checkout is
+        # the one input key (inputkey.py), as the check before the run computed it (in-repo projects by their sources)
         local = local_projects(target, requirements)
         installer = await self.executor.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)

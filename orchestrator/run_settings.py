@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 from pathlib import PurePosixPath
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
-from .settings import BUILD, PUBLISH, SELECT, CacheMode, ListFormat, LogFormat, Model, PullChoice, setting
+from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
 
-__all__ = ["RunFlags", "WorkspaceOptions"]
+__all__ = ["CacheMode", "RunFlags", "WorkspaceOptions"]
+
+CacheMode = Literal["read-write", "read", "off"]
 
 
 class WorkspaceOptions(Model):

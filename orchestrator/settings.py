@@ -27,7 +27,6 @@ __all__ = [
     "PUBLISH",
     "SELECT",
     "BuilderChoice",
-    "CacheMode",
     "LayerOnly",
     "LayerSettings",
     "ListFormat",
@@ -49,7 +48,6 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 ToolChoice = Literal["auto", "pip", "poetry", "pylock", "uv"]
 BuilderChoice = Literal["auto", "native", "container"]
 PullChoice = Literal["missing", "always", "never"]
-CacheMode = Literal["read-write", "read", "off"]
 LogFormat = Literal["auto", "live", "plain", "github", "json"]
 ListFormat = Literal["text", "json"]
 

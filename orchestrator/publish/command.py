@@ -47,7 +47,9 @@ def last_good_build(target: Target) -> TargetResult:
     return result_for(target, status="up-to-date", **stamp.result_at(out))  # the workspace may have moved
 
 
-async def from_cache(target: Target, caches: BuildCaches, local: LocalWheels, row: TargetResult) -> TargetResult:
+async def from_cache(
+    target: Target, caches: BuildCaches, local: LocalWheels, row: TargetResult
+) -> TargetResult:
     """The target restored from the shared build cache (a cached row), else ``row`` (its failed
     row) saying why not too."""
     from ..buildcache.restore import restore_from_cache
