@@ -144,3 +144,29 @@ async def test_the_local_cache_is_one(tmp_path: Path) -> None:
     assert (out / STAMP_NAME).stat().st_mtime_ns == written
     shutil.rmtree(out / ARTIFACTS)
     assert local.zip_problem(stamp) == "artifacts missing"
+
+
+async def test_a_cached_target_is_published_and_counts_as_good(tmp_path: Path) -> None:
+    """`build-all --publish` whose targets are all cache hits: each restored target goes to the
+    publisher's hook (nothing built), and the run exits 0 as when every target is up to date."""
+    from orchestrator.plan import Target
+    from orchestrator.run import exit_code_for
+
+    cache = DictCache()
+    await _build(tmp_path / "one", cache, FakeExecutor())
+    handed: list[tuple[str, str]] = []
+
+    async def publish(target: Target, result: TargetResult) -> TargetResult:
+        handed.append((target.id, result.status))
+        return result
+
+    executor = FakeExecutor()
+    outcome = await run(_checkout(tmp_path / "two"), executor, caches=BuildCaches((cache,)), after=publish)
+    assert handed == [(A, "cached")] and executor.calls == {}
+    assert exit_code_for(outcome) == 0
+
+
+async def test_read_only_caches_store_nothing(tmp_path: Path) -> None:
+    cache = DictCache()
+    row = by_id(await run(_checkout(tmp_path), FakeExecutor(), caches=BuildCaches((cache,), write=False)))[A]
+    assert row.status == "built" and cache.entries == {} and "store" not in cache.calls
