@@ -102,13 +102,16 @@ async def build_target(target: Target, executor: Executor, emit: Emit, ctx: Buil
         outcome, tries = await attempts(
             run_once, retries=ctx.retries, transient=_transient, before_retry=before_retry
         )
-        keep_log = not isinstance(outcome, UpToDate)
+        keep_log = not isinstance(outcome, UpToDate) or outcome.source is not None
     finally:
-        # an up-to-date target keeps the build.log of the build that made its zip
+        # an up-to-date target keeps the build.log of the build that made its zip (a cached
+        # one: a log saying where its zip came from)
         log.close(keep=keep_log)
     status: Status
     if isinstance(outcome, Built):
         status, fields = "built", outcome.made.model_dump()
+    elif isinstance(outcome, UpToDate) and outcome.source is not None:
+        status, fields = "cached", {**outcome.stamp.result_at(target.out_dir), "cache": outcome.source}
     elif isinstance(outcome, UpToDate):
         status, fields = "up-to-date", outcome.stamp.result_at(target.out_dir)
     else:

@@ -12,6 +12,7 @@ from . import __version__
 from .redact import mask_urls
 
 __all__ = [
+    "GOOD",
     "SCHEMA",
     "Emit",
     "Event",
@@ -34,7 +35,8 @@ __all__ = [
     "TargetWarning",
 ]
 
-Status = Literal["built", "up-to-date", "failed", "cancelled", "not-run"]
+Status = Literal["built", "up-to-date", "cached", "failed", "cancelled", "not-run"]
+GOOD: frozenset[str] = frozenset({"built", "up-to-date", "cached"})  # a zip to report, publish, verify
 Phase = Literal["resolving", "pulling", "installing", "auditing", "compiling", "zipping"]
 PublishStatus = Literal["published", "unchanged", "failed"]
 
@@ -98,6 +100,7 @@ class TargetResult(BaseModel):
     builder_reason: str | None = None
     rebuild_reason: str | None = None  # why it was built: never built, requirements changed (...), --force
     status: Status
+    cache: str | None = None  # cached: the shared build cache it was restored from (its name, masked)
     started_at: float | None = None  # Unix time the build started (the report's timeline)
     duration_s: float = 0.0
     phases_s: dict[str, float] = {}  # in the order they ran, back to back from started_at
@@ -123,7 +126,7 @@ class TargetResult(BaseModel):
     log: str | None = None
     publish: list[PublishResult] = []  # one per region, when the run publishes
 
-    @field_validator("builder_reason", "rebuild_reason", "warnings", "error", "hint", "log_tail")
+    @field_validator("builder_reason", "rebuild_reason", "cache", "warnings", "error", "hint", "log_tail")
     @classmethod
     def _masked(cls, value: Any) -> Any:
         return _mask(value)

@@ -37,7 +37,7 @@ from .stamp import STAMP_FORMAT, Offline, Stamp
 from .tools import uv_environment, uv_identity
 from .uv_workspace import find_uv_workspace
 
-__all__ = ["Check", "check_targets", "installer_offline", "lock_inputs", "offline_record"]
+__all__ = ["Check", "check_targets", "current_record", "installer_offline", "lock_inputs", "offline_record"]
 
 _CONCURRENT = 16
 # the settings that choose the requirement set besides the lock: while they and the set are
@@ -254,3 +254,10 @@ async def check_targets(
 
     done = await fan_out(targets, one, limiter=_CONCURRENT, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]
+
+
+async def current_record(target: Target, local: LocalWheels, env_for: EnvFor | None = None) -> Offline:
+    """The record of the target's inputs now, as the check before a run makes it for a target
+    never built here (its key: ``input_key(record.material)``): what ``publish`` looks up in a
+    shared build cache on a fresh checkout."""
+    return (await _current(target, None, local, False, env_for))[1]

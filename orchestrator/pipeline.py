@@ -48,6 +48,7 @@ class Built:
 @dataclass(frozen=True)
 class UpToDate:
     stamp: Stamp
+    source: str | None = None  # the shared cache it was restored from (status cached)
 
 
 @dataclass(frozen=True)
@@ -118,22 +119,22 @@ class Attempt:
         if self.installer.prepare_phase is not None:
             await self.phase(self.installer.prepare_phase)
         await self.installer.prepare(target)
-        # the one input key (inputkey.py), as the check before the run computed it; in-repo
-        # projects enter it by their sources, not by where the checkout is
+        # the one input key (inputkey.py), as the check before the run computed it (in-repo projects by their sources)
         local = local_projects(target, requirements)
         installer = await self.installer.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         if not ctx.force:  # its build, in its directory or restored there from a shared cache
-            said: list[str] = []
+            notes: list[str] = []
             found = await anyio.to_thread.run_sync(
                 lambda: ctx.caches.up_to_date(
-                    out, record, requirements.text, verify=ctx.verify_zips, said=said
+                    out, record, requirements.text, verify=ctx.verify_zips, notes=notes
                 )
             )
-            for line in said:
-                await log(line)
+            for note in notes:  # a shared cache that failed or lied: a miss, and a warning
+                await self.warn(note)
             if found is not None:
-                return UpToDate(found)
+                await log(found.said())
+                return UpToDate(found.stamp, found.source)
 
         await anyio.to_thread.run_sync(log.open)
         if target.rebuild_reason:
@@ -207,10 +208,10 @@ class Attempt:
             image=installed.image,
             image_id=installed.image_id,
         )
-        notes: list[str] = []
-        await anyio.to_thread.run_sync(lambda: ctx.caches.keep(out, made, record, notes))
+        notes = []
+        await anyio.to_thread.run_sync(lambda: ctx.caches.keep(out, made, record, notes, target=target.id))
         for note in notes:
-            await log(note)
+            await self.warn(note)
         return Built(made)
 
     @staticmethod

@@ -16,7 +16,7 @@ from .fileio import read_json, write_atomic
 
 __all__ = ["SCHEMA", "RunReport", "load_report", "save_report", "write_html", "write_report"]
 
-# each version only added fields: the older ones still render (and /2 ones merge)
+# each version only added fields (/2 timings, /3 the status cached and merged parts): the older ones still render
 _READABLE = ("layerctl-report/1", "layerctl-report/2", SCHEMA)
 
 

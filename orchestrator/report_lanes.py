@@ -16,6 +16,7 @@ __all__ = ["STATUS_COLOURS", "pack_rows", "render_parts"]
 STATUS_COLOURS = {
     "built": "#4caf50",
     "up-to-date": "#90a4ae",
+    "cached": "#26a69a",
     "failed": "#c62828",
     "cancelled": "#ffb300",
     "not-run": "#e0e0e0",

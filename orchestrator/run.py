@@ -12,6 +12,7 @@ from datetime import datetime
 import anyio
 import anyio.to_thread
 
+from .buildcache.caches import BuildCaches
 from .context import BuildContext
 from .events import Emit, Notice, TargetResult
 from .executors import ExecutorSetup, open_executors
@@ -27,7 +28,7 @@ from .scheduler import run_targets
 from .secrets import Credentials, Masker
 from .stamp import Stamp
 
-__all__ = ["After", "check_start", "decide", "exit_code_for", "run_plan"]
+__all__ = ["After", "check_start", "decide", "exit_code_for", "run_caches", "run_plan"]
 
 # The publisher's hook: a good build's result, published (``publish.publisher``).
 After = Callable[[Target, TargetResult, Emit], Awaitable[TargetResult]]
@@ -73,10 +74,12 @@ async def run_plan(
     flags = flags or RunFlags()
     credentials = credentials or Credentials.from_env()
     local = LocalWheels(cache_dir(plan))  # in-repo wheels of this run, removed when it ends
+    masker = Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes))
     context = BuildContext(
         workspace=plan.workspace.root,
         credentials=credentials,
-        masker=Masker.for_credentials(credentials, (i for t in plan.targets for i in t.layer.indexes)),
+        masker=masker,
+        caches=run_caches(plan, credentials, masker),
         force=flags.force,
         verify_zips=flags.verify_zips,
         timeout_s=plan.options.timeout,
@@ -88,6 +91,20 @@ async def run_plan(
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
+
+
+def run_caches(plan: Plan, credentials: Credentials, masker: Masker) -> BuildCaches:
+    """The run's build caches: each target's directory, then ``cache-url``'s (``buildcache/open.py``)."""
+    from .buildcache.open import open_caches
+
+    options = plan.options
+    return open_caches(
+        options.cache_url,
+        options.cache_mode,
+        plan.workspace.root,
+        secret=credentials.cache_secret,
+        masker=masker,
+    )
 
 
 async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> After | None:

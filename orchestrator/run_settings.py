@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
@@ -12,8 +13,9 @@ from .fileio import path_problem
 from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
 from .shards import check_count, check_spec
 
-__all__ = ["MatrixFormat", "RunFlags", "WorkspaceOptions"]
+__all__ = ["CacheMode", "MatrixFormat", "RunFlags", "WorkspaceOptions"]
 
+CacheMode = Literal["read-write", "read", "off"]
 MatrixFormat = Literal["github", "gitlab", "json"]
 
 
@@ -87,6 +89,19 @@ class WorkspaceOptions(Model):
         None,
         "pip caches of container builds (default `~/.cache/layerctl`); never the workspace or a layer project.",
     )
+    cache_url: str | None = setting(
+        None,
+        "A build cache shared by runners: `s3://bucket/prefix` (the AWS SDK's credentials, region and `AWS_ENDPOINT_URL`) or a directory (relative to the workspace root; `--cache-url`: to the current directory). A target whose input key is there is restored (`cached`), not built.",
+        flag="--cache-url",
+        commands=BUILD | PUBLISH,
+        metavar="URL",
+    )
+    cache_mode: CacheMode = setting(
+        "read-write",
+        "How the shared build cache is used: `read-write` (restore hits, store good builds), `read` (restore only: for builds of untrusted code, e.g. pull requests), `off`.",
+        flag="--cache-mode",
+        commands=BUILD | PUBLISH,
+    )
     timeout: float | None = setting(
         None,
         "Seconds one attempt at a target may take before it fails.",
@@ -124,6 +139,23 @@ class WorkspaceOptions(Model):
         "ubuntu-24.04-arm",
         "`layerctl matrix`: the CI runner label of arm64 shards (`runs-on`; GitLab: `RUNNER`).",
     )
+
+    @field_validator("cache_url")
+    @classmethod
+    def _cache_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme == "s3":
+            if not parts.netloc or parts.query or parts.fragment or parts.username or parts.password:
+                raise ValueError(
+                    "an S3 cache is s3://bucket/prefix (credentials come from the AWS SDK's chain)"
+                )
+        elif "://" in value:
+            raise ValueError("must be s3://bucket/prefix or a directory path")
+        elif not value or "\x00" in value:
+            raise ValueError("name a directory, e.g. .layerctl-cache")
+        return value
 
     @field_validator("layers")
     @classmethod

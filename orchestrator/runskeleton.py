@@ -38,7 +38,7 @@ from .errors import (
     ReportError,
 )
 from .eventpipe import event_pipe
-from .events import Emit, RunFinished, RunStarted, TargetFinished, TargetResult
+from .events import GOOD, Emit, RunFinished, RunStarted, TargetFinished, TargetResult
 from .fanout import Fanned, Interrupt, fan_out, signals_cancel
 from .interrupts import settle
 from .plan import Plan, Target
@@ -205,7 +205,7 @@ def exit_code_for(outcome: RunOutcome) -> int:
         return EXIT_ENVIRONMENT  # the machine lacks something (engine, image, QEMU): say so
     if any(r.status == "failed" and r.exit_code == EXIT_USAGE for r in outcome.results):
         return EXIT_USAGE  # a layer's project cannot be read: fix it
-    if any(r.status not in ("built", "up-to-date") for r in outcome.results):
+    if any(r.status not in GOOD for r in outcome.results):
         return EXIT_BUILD_FAILED
     if any(p.status == "failed" for r in outcome.results for p in r.publish):
         return EXIT_PUBLISH  # every target built; AWS refused or was out of reach

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from .build import build_target, result_for, up_to_date_row
 from .context import BuildContext
 from .errors import EXIT_USAGE
-from .events import Emit, TargetFinished, TargetResult
+from .events import GOOD, Emit, TargetFinished, TargetResult
 from .executors import Executor
 from .fanout import Interrupt
 from .plan import Target
@@ -56,7 +56,7 @@ async def run_targets(
             await emit(TargetFinished(result))
         else:
             result = await turn(lambda: build_target(target, executor_for(target), emit, context))
-        if after is not None and result.status in ("built", "up-to-date"):
+        if after is not None and result.status in GOOD:
             result = await after(target, result)
         return result
 

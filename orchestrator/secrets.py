@@ -37,6 +37,7 @@ __all__ = [
 
 USERNAME_VAR = "LAYERCTL_INDEX_USERNAME"
 PASSWORD_VAR = "LAYERCTL_INDEX_PASSWORD"
+CACHE_SECRET_VAR = "LAYERCTL_CACHE_SECRET"
 _TOOL_VARS = ("UV_INDEX_{}_", "POETRY_HTTP_BASIC_{}_")
 _TOOL_PASSWORD = re.compile(r"(?:UV_INDEX|POETRY_HTTP_BASIC)_[A-Z0-9_]+_PASSWORD")
 
@@ -47,12 +48,14 @@ class Credentials:
     password: str | None = field(default=None, repr=False)
     # the tools' own credential variables, by variable name (a snapshot of the environment)
     named: Mapping[str, str] = field(default_factory=dict, repr=False)
+    cache_secret: str | None = field(default=None, repr=False)  # signs the shared build cache's records
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
         environ = os.environ if environ is None else environ
         named = {k: v for k, v in environ.items() if k.startswith(("UV_INDEX_", "POETRY_HTTP_BASIC_")) and v}
-        return cls(environ.get(USERNAME_VAR) or None, environ.get(PASSWORD_VAR) or None, named)
+        secret = environ.get(CACHE_SECRET_VAR) or None
+        return cls(environ.get(USERNAME_VAR) or None, environ.get(PASSWORD_VAR) or None, named, secret)
 
     def __bool__(self) -> bool:
         return bool(self.username or self.password)
@@ -69,7 +72,7 @@ class Credentials:
     def secrets(self) -> list[str]:
         """Every password: layerctl's and the tools' (all of them, whichever index uses them)."""
         tools = [v for k, v in self.named.items() if _TOOL_PASSWORD.fullmatch(k)]
-        return [p for p in (self.password, *tools) if p]
+        return [p for p in (self.password, *tools, self.cache_secret) if p]
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,27 @@ restored instead of built.
   ``layer.zip``): the one place stamps are read and written;
 * ``caches.py``: ``BuildCaches``, the caches of a run in order (the target's own directory,
   then the shared ones), and the rules enforced for every implementation: each entry
-  checked before use, a failing or lying cache a miss, write-once.
-
-A cache shared by runners (a directory, S3) is one more module here implementing
-``BuildCache``, and one more member of ``BuildCaches.shared``.
+  checked before use (its signature too, with ``LAYERCTL_CACHE_SECRET``), a failing or lying
+  cache a miss, write-once;
+* ``record.py``: ``Record``, a shared entry's ``record.json``, and its HMAC signature;
+* ``shared.py``: the layout of a shared cache (``<key>/layer.zip``, ``<key>/record.json``,
+  the zip stored before the record, each created only if absent) over a ``Store``;
+  ``directory.py`` (a directory: a shared filesystem, or one ``actions/cache`` restores) and
+  ``s3.py`` (an S3 bucket, boto3 imported only there) are the two stores;
+* ``open.py``: the run's ``BuildCaches`` from ``cache-url``, ``cache-mode`` and the secret.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..package import sha256_file
 from ..stamp import Stamp
+
+if TYPE_CHECKING:
+    from .record import Record
 
 __all__ = ["BuildCache", "Entry", "zip_matches"]
 
@@ -33,6 +40,7 @@ class Entry:
 
     key: str
     record: Stamp
+    shared: Record | None = None  # a shared cache's record.json (its signature is checked)
 
 
 class BuildCache(Protocol):
@@ -71,8 +79,9 @@ class BuildCache(Protocol):
         """Write the entry's zip to ``into / "layer.zip"`` (``into``: a new directory)."""
         ...
 
-    def store(self, key: str, zip_path: Path, record: Stamp) -> None:
-        """Keep ``zip_path`` (the zip of a good build of ``key``) with its ``record``; a no-op
+    def store(self, key: str, zip_path: Path, record: Stamp, shared: Record | None = None) -> None:
+        """Keep ``zip_path`` (the zip of a good build of ``key``) with its ``record`` (a shared
+        cache: as ``shared``, the record.json to write, signed when a secret is set); a no-op
         when the cache already holds ``key``."""
         ...
 

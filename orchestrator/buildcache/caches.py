@@ -6,8 +6,10 @@ A target's own output directory (``LocalCache``) is asked first and its zip chec
 check before a run checks it (size, mtime and inode, else its bytes). The shared caches are
 asked next, in order: the first entry whose zip verifies is restored into the target's
 directory (the zip, its tree in ``artifacts/``, then the stamp: a run killed in between leaves
-a zip its stamp does not describe, which rebuilds). A good build is kept in the target's
-directory, then stored in each shared cache that does not hold its key yet."""
+a zip its stamp does not describe, which rebuilds). With a secret (``LAYERCTL_CACHE_SECRET``),
+a shared entry is used only when its record's signature verifies (``record.py``). A good build
+is kept in the target's directory, then (unless the caches are read-only) stored in each
+shared cache that does not hold its key yet, its record signed with the secret."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..fileio import replace_tree, write_atomic
@@ -26,6 +28,7 @@ from ..package import UNZIPPED_LIMIT
 from ..stamp import STAMP_FORMAT, Offline, Stamp, StampResult
 from . import BuildCache, Entry, zip_matches
 from .local import LocalCache
+from .record import Record, sign, signature_problem
 
 __all__ = ["BuildCaches", "Hit"]
 
@@ -38,14 +41,23 @@ class Hit:
     stamp: Stamp
     source: str | None = None
 
+    def said(self) -> str:
+        """The line of the target's log."""
+        if self.source is None:
+            return f"up to date: inputs unchanged since the last build ({self.stamp.sha256[:12]})"
+        return f"cached: restored from {self.source} ({self.stamp.sha256[:12]})"
+
 
 @dataclass(frozen=True)
 class BuildCaches:
     """Each target's output directory, then ``shared`` (caches of other runners), in order.
-    ``notes``: what a shared cache did wrong, for the target's log (each a miss, never a
-    failure)."""
+    ``notes``: what a shared cache did wrong, for the target's warnings (each a miss, never a
+    failure). ``write``: store good builds in the shared caches (``cache-mode = "read"``: no);
+    ``secret``: sign what is stored, trust only what verifies."""
 
     shared: tuple[BuildCache, ...] = ()
+    write: bool = True
+    secret: bytes | None = field(default=None, repr=False)
 
     def find(
         self, out: Path, key: str, *, verify: bool = False, notes: list[str] | None = None
@@ -58,7 +70,7 @@ class BuildCaches:
             return Hit(entry.record)
         for cache in self.shared:
             try:
-                found = _restore(cache, key, out)
+                found = _restore(cache, key, out, self.secret)
             except Exception as exc:  # a failing cache is a miss
                 found = f"failed ({type(exc).__name__}: {exc})"
             if isinstance(found, Stamp):
@@ -68,23 +80,19 @@ class BuildCaches:
         return None
 
     def up_to_date(
-        self, out: Path, record: Offline, requirements: str, *, verify: bool = False, said: list[str]
-    ) -> Stamp | None:
-        """The attempt's check (``pipeline.py``): the stamp of the build of ``record``'s key in
-        ``out`` (restored from a shared cache when it is not there: its ``requirements.txt``
-        then written from ``requirements``), stamped with ``record`` (how the check before the
-        next run finds it); None: it builds. What happened is added to ``said``, for the log."""
-        hit = self.find(out, input_key(record.material), verify=verify, notes=said)
+        self, out: Path, record: Offline, requirements: str, *, verify: bool = False, notes: list[str]
+    ) -> Hit | None:
+        """The attempt's check (``pipeline.py``): the build of ``record``'s key in ``out``
+        (restored from a shared cache when it is not there: its ``requirements.txt`` then
+        written from ``requirements``), stamped with ``record`` (how the check before the next
+        run finds it); None: it builds. What a shared cache did wrong is added to ``notes``."""
+        hit = self.find(out, input_key(record.material), verify=verify, notes=notes)
         if hit is None:
             return None
-        short = hit.stamp.sha256[:12]
-        if hit.source is None:
-            said.append(f"up to date: inputs unchanged since the last build ({short})")
-        else:  # requirements.txt describes the zip beside it
+        if hit.source is not None:  # requirements.txt describes the zip beside it
             write_atomic(out / REQUIREMENTS_NAME, requirements)
-            said.append(f"up to date: restored from {hit.source} ({short})")
-        self.remember(out, hit.stamp.result, record)  # a no-op when the stamp says so already
-        return hit.stamp
+        stamp = self.remember(out, hit.stamp.result, record)  # a no-op when the stamp says so already
+        return Hit(stamp, hit.source)
 
     def remember(self, out: Path, made: StampResult, record: Offline) -> Stamp:
         """Stamp the zip in ``out`` as the build of ``record``'s key (the key computed here,
@@ -94,15 +102,38 @@ class BuildCaches:
         LocalCache(out).store(key, out / ZIP_NAME, stamp)
         return stamp
 
-    def keep(self, out: Path, made: StampResult, record: Offline, notes: list[str] | None = None) -> None:
-        """A good build: stamped in ``out``, then stored in each shared cache lacking its key."""
+    def keep(
+        self,
+        out: Path,
+        made: StampResult,
+        record: Offline,
+        notes: list[str] | None = None,
+        *,
+        target: str = "",
+    ) -> None:
+        """A good build: stamped in ``out``, then stored in each shared cache lacking its key
+        (``target``: the id of the target that built it, in the shared record)."""
         stamp = self.remember(out, made, record)
+        if not self.write or not self.shared:
+            return
+        shared = self.record(stamp, target)
         for cache in self.shared:
             try:
                 if cache.lookup(stamp.key) is None:  # written once, whatever the implementation does
-                    cache.store(stamp.key, out / ZIP_NAME, stamp)
+                    cache.store(stamp.key, out / ZIP_NAME, stamp, shared)
             except Exception as exc:  # the build is good; the cache just does not have it
                 _note(notes, cache, f"could not store the build ({type(exc).__name__}: {exc})")
+
+    def record(self, stamp: Stamp, target: str) -> Record:
+        """The shared record of a stamp: nothing of this checkout or machine in it (the zip's
+        path, its inode), signed with the secret when there is one."""
+        offline = stamp.offline.model_copy(update={"zip_stat": None}) if stamp.offline else None
+        result = stamp.result.model_copy(update={"zip_path": ZIP_NAME})
+        clean = stamp.model_copy(update={"offline": offline, "result": result})
+        shared = Record(
+            key=stamp.key, sha256=stamp.sha256, size=stamp.result.zipped_size, target=target, stamp=clean
+        )
+        return sign(shared, self.secret) if self.secret else shared
 
 
 def _note(notes: list[str] | None, cache: BuildCache, what: str) -> None:
@@ -110,13 +141,13 @@ def _note(notes: list[str] | None, cache: BuildCache, what: str) -> None:
         notes.append(f"build cache {cache.name}: {what}; a miss")
 
 
-def _restore(cache: BuildCache, key: str, out: Path) -> Stamp | str | None:
+def _restore(cache: BuildCache, key: str, out: Path, secret: bytes | None) -> Stamp | str | None:
     """The entry of ``key`` fetched, checked, and put in ``out`` (its stamp); why it was not
     (a message); None when the cache has no entry."""
     entry = cache.lookup(key)
     if entry is None:
         return None
-    why = _untrusted(entry, key)
+    why = _untrusted(entry, key, secret)
     if why:
         return why
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))  # a killed run's leftover
@@ -138,11 +169,20 @@ def _restore(cache: BuildCache, key: str, out: Path) -> Stamp | str | None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _untrusted(entry: Entry, key: str) -> str | None:
+def _untrusted(entry: Entry, key: str, secret: bytes | None) -> str | None:
     """Why an entry's record cannot be the build of ``key`` (None: it can)."""
     record = entry.record
     if entry.key != key or record.key != key:
         return "it answered another key"
+    if secret is not None and entry.shared is None:
+        return "its record is not signed (LAYERCTL_CACHE_SECRET is set)"
+    if entry.shared is not None:
+        shared = entry.shared
+        why = signature_problem(shared, secret)
+        if why:
+            return why
+        if shared.key != key or shared.sha256 != record.sha256 or shared.stamp != record:
+            return "its record does not agree with itself"
     if record.format != STAMP_FORMAT or record.offline is None:
         return "its record is of another stamp format"
     if input_key(record.offline.material) != key or record.result.sha256 != record.sha256:

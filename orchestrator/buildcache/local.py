@@ -13,6 +13,7 @@ from ..fileio import read_no_follow, write_atomic
 from ..outputs import ARTIFACTS, STAMP_NAME, ZIP_NAME
 from ..stamp import STAMP_FORMAT, Stamp
 from . import BuildCache, Entry, zip_matches
+from .record import Record
 
 __all__ = ["LocalCache"]
 
@@ -46,7 +47,7 @@ class LocalCache:
         if into.resolve() != self.out.resolve():
             shutil.copyfile(self.out / ZIP_NAME, into / ZIP_NAME, follow_symlinks=False)
 
-    def store(self, key: str, zip_path: Path, record: Stamp) -> None:
+    def store(self, key: str, zip_path: Path, record: Stamp, shared: Record | None = None) -> None:
         """Make ``zip_path`` this directory's entry: the zip moved to ``layer.zip`` (a zip built
         in place stays), then the stamp written with the zip's size, mtime and inode. The stamp
         comes after the zip it describes (a run killed between the two leaves a zip whose inode

@@ -1,12 +1,16 @@
 """`layerctl publish`: publish what the last good builds produced, without building. A target's
 zip is the one its stamp records (the sha256 checked again); a target with no good build, or
-whose zip changed since, fails with a line saying to build it. The run is the run skeleton's
-(``runskeleton.py``), as a build's: report.json, the summary, ``$GITHUB_OUTPUT``."""
+whose zip changed since, fails with a line saying to build it, unless ``cache-url`` names a
+shared build cache holding its key: it is then restored from there (status ``cached``,
+``buildcache/restore.py``) and published. The run is the run skeleton's (``runskeleton.py``), as
+a build's: report.json, the summary, ``$GITHUB_OUTPUT``."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
@@ -14,12 +18,16 @@ import anyio.to_thread
 
 from ..build import result_for
 from ..buildcache import zip_matches
+from ..buildcache.caches import BuildCaches
 from ..buildcache.local import LocalCache
-from ..events import Emit, TargetFinished, TargetResult
+from ..events import GOOD, Emit, TargetFinished, TargetResult
+from ..localwheels import LocalWheels
 from ..outputs import ZIP_NAME
+from ..places import prepare_outputs
 from ..plan import Plan, Target
 from ..reporters import Reporter
 from ..runskeleton import Lock, Run, RunOutcome, Turn, fan_targets, jobs_of, report_run, run_command
+from ..secrets import Credentials, Masker
 from .publisher import Publisher
 
 __all__ = ["last_good_build", "publish_plan", "publish_rows"]
@@ -37,6 +45,21 @@ def last_good_build(target: Target) -> TargetResult:
     return result_for(target, status="up-to-date", **stamp.result_at(out))  # the workspace may have moved
 
 
+async def from_cache(
+    target: Target, caches: BuildCaches, local: LocalWheels, row: TargetResult
+) -> TargetResult:
+    """The target restored from the shared build cache (a cached row), else ``row`` (its failed
+    row) saying why not too."""
+    from ..buildcache.restore import restore_from_cache
+
+    notes: list[str] = []
+    hit = await restore_from_cache(target, caches, local, notes)
+    if isinstance(hit, str):
+        return row.model_copy(update={"error": f"{row.error}; shared build cache: {hit}", "warnings": notes})
+    fields = hit.stamp.result_at(target.out_dir)
+    return result_for(target, status="cached", cache=hit.source, warnings=notes, **fields)
+
+
 def _unpublishable(target: Target, why: str) -> TargetResult:
     return result_for(
         target,
@@ -48,11 +71,13 @@ def _unpublishable(target: Target, why: str) -> TargetResult:
 
 
 async def publish_plan(plan: Plan, reporter: Reporter, *, lock: Lock | None = None) -> tuple[RunOutcome, int]:
-    """Publish each target's last good build, on the run skeleton: names, regions and
-    credentials are checked before the run lock (``lock``, the CLI's) is taken and before
-    anything is sent (a refused run writes nothing); from the lock on, the report included,
-    signals end the run through its report. ``--jobs`` targets are published at once."""
-    return await run_command(_Publish(plan), reporter, lock)
+    """Publish each target's last good build (or, with ``cache-url``, the shared cache's), on the
+    run skeleton: names, regions and credentials are checked before the run lock (``lock``, the
+    CLI's) is taken and before anything is sent (a refused run writes nothing); from the lock on,
+    the report included, signals end the run through its report. ``--jobs`` targets at once."""
+    local = LocalWheels()
+    with _closing(local):
+        return await run_command(_Publish(plan, local), reporter, lock)
 
 
 @dataclass
@@ -60,12 +85,23 @@ class _Publish:
     """A publish run's own steps in the skeleton (``runskeleton.Command``)."""
 
     plan: Plan
+    local: LocalWheels
     publisher: Publisher | None = None
+    caches: BuildCaches = field(default_factory=BuildCaches)
 
     async def start(self) -> None:
+        from ..run import run_caches
+
         self.publisher = await Publisher.open(self.plan)
+        credentials = Credentials.from_env()
+        self.caches = run_caches(self.plan, credentials, Masker.for_credentials(credentials))
 
     async def work(self, run: Run) -> RunOutcome:
+        if self.caches.shared:  # restored builds are written into the targets' directories
+            await anyio.to_thread.run_sync(prepare_outputs, self.plan)
+        return await self._each(run)
+
+    async def _each(self, run: Run) -> RunOutcome:
         async def each(target: Target, turn: Turn) -> TargetResult:
             return await turn(lambda: self.one(target, run.emit))
 
@@ -78,14 +114,24 @@ class _Publish:
         assert self.publisher is not None  # opened by start
         began = time.time()
         result = await anyio.to_thread.run_sync(last_good_build, target)
+        if result.status == "failed" and self.caches.shared:
+            result = await from_cache(target, self.caches, self.local, result)
         result = result.model_copy(update={"started_at": round(began, 3)})
         await emit(TargetFinished(result))
-        if result.status == "up-to-date":
+        if result.status in GOOD:
             result = await self.publisher.after_build(target, result, emit)
         return result.model_copy(update={"duration_s": round(time.time() - began, 3)})
 
     async def finish(self, outcome: RunOutcome, started_at: datetime) -> int:
         return await report_run(self.plan, outcome, started_at)
+
+
+@contextmanager
+def _closing(local: LocalWheels) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        local.close()
 
 
 def publish_rows(results: tuple[TargetResult, ...]) -> list[dict[str, object]]:

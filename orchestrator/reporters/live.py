@@ -46,13 +46,22 @@ __all__ = ["LiveReporter"]
 _FINAL = {
     "built": "done",
     "up-to-date": "up to date",
+    "cached": "cached",
     "failed": "failed",
     "cancelled": "cancelled",
     "not-run": "skipped",
 }
-_STYLE = {"done": "green", "up to date": "green", "failed": "bold red", "cancelled": "yellow", "skipped": "dim",
+_STYLE = {"done": "green", "up to date": "green", "cached": "green", "failed": "bold red", "cancelled": "yellow", "skipped": "dim",
           "queued": "dim"}  # fmt: skip
-_ORDER = {"failed": 0, "queued": 2, "done": 3, "up to date": 3, "cancelled": 3, "skipped": 3}  # running: 1
+_ORDER = {
+    "failed": 0,
+    "queued": 2,
+    "done": 3,
+    "up to date": 3,
+    "cached": 3,
+    "cancelled": 3,
+    "skipped": 3,
+}  # running: 1
 
 
 @dataclass
@@ -131,6 +140,8 @@ class LiveReporter:
                 row.builder = row.builder or result.builder
                 if result.status == "failed":
                     row.last = result.error or ""
+                elif result.status == "cached":
+                    row.last = f"restored from {result.cache}"
                 self.progress.advance(self.task)
         if above is not None:
             self.console.print(above)

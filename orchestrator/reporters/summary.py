@@ -25,6 +25,7 @@ __all__ = [
 _WORD = {
     "built": "built",
     "up-to-date": "up to date",
+    "cached": "cached",
     "failed": "FAILED",
     "cancelled": "cancelled",
     "not-run": "not run",
@@ -45,6 +46,8 @@ def finished_line(result: TargetResult) -> str:
         return f"built in {result.duration_s:.1f}s{retried}: {mb(result.zipped_size)} zip, sha256 {result.sha256}"
     if result.status == "up-to-date":
         return f"up to date: {mb(result.zipped_size)} zip, sha256 {result.sha256}"
+    if result.status == "cached":
+        return f"cached (restored from {result.cache}): {mb(result.zipped_size)} zip, sha256 {result.sha256}"
     if result.status == "failed":
         return f"FAILED{retried}: {result.error}"
     return f"{_WORD[result.status]}: {result.error or ''}".rstrip(": ")

@@ -56,7 +56,8 @@ async def test_a_hit_restores_the_outputs_and_nothing_builds(tmp_path: Path) -> 
     assert first.status == "built" and len(cache.entries) == 1
     executor = FakeExecutor()
     row = await _build(tmp_path / "two", cache, executor)  # another runner, another checkout
-    assert row.status == "up-to-date" and executor.calls == {}
+    assert row.status == "cached" and row.cache == "a test cache" and executor.calls == {}
+    assert "cached: restored from a test cache" in await _log(row)
     out = Path(row.zip_path or "").parent
     assert out.is_relative_to(tmp_path / "two") and row.sha256 == first.sha256
     assert _sha(out / ZIP_NAME) == first.sha256
@@ -95,7 +96,8 @@ async def test_a_failing_or_lying_cache_is_a_miss_and_the_target_builds(
     assert row.status == "built" and executor.calls == {A: 1}
     out = Path(row.zip_path or "").parent
     assert _sha(out / ZIP_NAME) == row.sha256 == first.sha256  # built here, the same bytes
-    assert f"build cache a test cache: {said}; a miss" in await _log(row)
+    assert f"warning: build cache a test cache: {said}; a miss" in await _log(row)
+    assert f"build cache a test cache: {said}; a miss" in row.warnings
     assert not [p.name for p in out.iterdir() if p.name.startswith(".staging-")]
 
 
@@ -121,7 +123,7 @@ async def test_an_entry_is_written_once(tmp_path: Path) -> None:
     assert cache.entries == {key: (data, record)} and cache.calls.count("store") == 1
     executor = FakeExecutor()
     row = await _build(tmp_path / "two", cache, executor)
-    assert row.status == "up-to-date" and row.sha256 == first.sha256 and executor.calls == {}
+    assert row.status == "cached" and row.sha256 == first.sha256 and executor.calls == {}
 
 
 async def test_the_local_cache_is_one(tmp_path: Path) -> None:
@@ -142,3 +144,29 @@ async def test_the_local_cache_is_one(tmp_path: Path) -> None:
     assert (out / STAMP_NAME).stat().st_mtime_ns == written
     shutil.rmtree(out / ARTIFACTS)
     assert local.zip_problem(stamp) == "artifacts missing"
+
+
+async def test_a_cached_target_is_published_and_counts_as_good(tmp_path: Path) -> None:
+    """`build-all --publish` whose targets are all cache hits: each restored target goes to the
+    publisher's hook (nothing built), and the run exits 0 as when every target is up to date."""
+    from orchestrator.plan import Target
+    from orchestrator.run import exit_code_for
+
+    cache = DictCache()
+    await _build(tmp_path / "one", cache, FakeExecutor())
+    handed: list[tuple[str, str]] = []
+
+    async def publish(target: Target, result: TargetResult) -> TargetResult:
+        handed.append((target.id, result.status))
+        return result
+
+    executor = FakeExecutor()
+    outcome = await run(_checkout(tmp_path / "two"), executor, caches=BuildCaches((cache,)), after=publish)
+    assert handed == [(A, "cached")] and executor.calls == {}
+    assert exit_code_for(outcome) == 0
+
+
+async def test_read_only_caches_store_nothing(tmp_path: Path) -> None:
+    cache = DictCache()
+    row = by_id(await run(_checkout(tmp_path), FakeExecutor(), caches=BuildCaches((cache,), write=False)))[A]
+    assert row.status == "built" and cache.entries == {} and "store" not in cache.calls

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestrator.buildcache import Entry
+from orchestrator.buildcache.record import Record
 from orchestrator.outputs import ZIP_NAME
 from orchestrator.stamp import Stamp
 
@@ -44,7 +45,7 @@ class DictCache:
         data = self.entries[entry.key][0]
         (into / ZIP_NAME).write_bytes(data[:-1] + bytes([data[-1] ^ 1]) if self.corrupt else data)
 
-    def store(self, key: str, zip_path: Path, record: Stamp) -> None:
+    def store(self, key: str, zip_path: Path, record: Stamp, shared: Record | None = None) -> None:
         self._call("store")
         if key not in self.entries or self.overwrites:
             self.entries[key] = (zip_path.read_bytes(), record)

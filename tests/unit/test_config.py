@@ -102,6 +102,10 @@ def test_layer_override_applies_to_that_layer_only(make_workspace: Callable[...,
         ("jobs = 0", "'jobs': Input should be greater than or equal to 1"),
         ("compression-level = 12", "'compression-level'"),
         ('container-network = "my net"', "'container-network': String should match pattern"),
+        ('cache-url = "https://cache.example.org/x"', "'cache-url': must be s3://bucket/prefix"),
+        ('cache-url = "s3:///no-bucket"', "'cache-url': an S3 cache is s3://bucket/prefix"),
+        ('cache-url = "s3://u:p@bucket/x"', "'cache-url': an S3 cache is s3://bucket/prefix"),
+        ('cache-mode = "write"', "'cache-mode'"),
     ],
 )
 def test_bad_workspace_setting_is_one_line_naming_file_and_key(
@@ -160,6 +164,15 @@ def test_container_network_from_workspace_env_and_cli(make_workspace: Callable[.
     assert plan_for(root).options.container_network == "host"
     assert plan_for(root, {"LAYERCTL_CONTAINER_NETWORK": "ci-net"}).options.container_network == "ci-net"
     assert plan_for(make_workspace()).options.container_network is None
+
+
+def test_cache_settings_from_workspace_env_and_cli(make_workspace: Callable[..., Path]) -> None:
+    root = make_workspace('cache-url = "s3://bucket/ci"')
+    options = plan_for(root).options
+    assert (options.cache_url, options.cache_mode) == ("s3://bucket/ci", "read-write")
+    options = plan_for(root, {"LAYERCTL_CACHE_MODE": "read", "LAYERCTL_CACHE_URL": ".cache"}).options
+    assert (options.cache_url, options.cache_mode) == (".cache", "read")
+    assert plan_for(make_workspace()).options.cache_url is None
 
 
 def test_missing_workspace_files(tmp_path: Path) -> None:

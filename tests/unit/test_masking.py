@@ -160,3 +160,12 @@ def test_the_explained_plan_masks_its_reasons(make_workspace: Callable[..., Path
     show(plan, [Check(t, None, reason) for t in plan.targets], fmt, shown.append)
     assert shown and all("https://****@corp.test" in text for text in shown)
     _no_secret(*shown)
+
+
+def test_the_cache_secret_is_masked_and_never_a_flag() -> None:
+    credentials = Credentials.from_env({"LAYERCTL_CACHE_SECRET": "a-long-cache-secret"})
+    assert repr(credentials).count("a-long-cache-secret") == 0
+    assert Masker.for_credentials(credentials)("signed with a-long-cache-secret") == "signed with ****"
+    from orchestrator.options import flags_for
+
+    assert not [f for command in ("build-all", "publish") for f in flags_for(command) if "secret" in f.key]

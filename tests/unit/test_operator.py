@@ -295,3 +295,39 @@ def test_live_view_honours_quiet_and_verbose(verbose: int) -> None:
     assert ("deciding builders" in text) is (verbose >= 0)
     assert ("image ready" in text) is (verbose >= 0)
     assert (f"{target} | -- installing" in text) is (verbose >= 1)
+
+
+def test_every_reporter_says_a_target_was_cached_and_where_from() -> None:
+    from rich.console import Console
+
+    from orchestrator.reporters.github import GitHubReporter
+    from orchestrator.reporters.live import LiveReporter
+
+    target = "web:py3.11-x86_64"
+    cached = result(target, "cached", cache="s3://bucket/ci", sha256="ab" * 32, zipped_size=1_000_000)
+    events: list[Event] = [RunStarted((target,), 1), TargetStarted(target, "native"), TargetFinished(cached),
+                           RunFinished((cached,), 1.0)]  # fmt: skip
+    for make in (PlainReporter, GitHubReporter):
+        out = io.StringIO()
+        anyio.run(_feed, make(out), events)
+        assert "cached (restored from s3://bucket/ci): 1.0 MB zip" in out.getvalue(), make
+    out = io.StringIO()
+    anyio.run(_feed, JsonReporter(out), events)
+    finished = [json.loads(line) for line in out.getvalue().splitlines()][2]["result"]
+    assert (finished["status"], finished["cache"]) == ("cached", "s3://bucket/ci")
+    live = LiveReporter(io.StringIO())
+    live.console = Console(file=io.StringIO(), width=200, force_terminal=True)
+
+    async def feed() -> None:
+        live.live.console = live.console
+        for event in events[:3]:
+            await live.handle(event)
+
+    anyio.run(feed)
+    live.console.print(live._render())
+    live.close()
+    text = live.console.file.getvalue()  # type: ignore[attr-defined]
+    assert "cached" in text and "restored from s3://bucket/ci" in text
+    assert "| cached |" in markdown_summary([cached], 1.0)
+    page = render_html(_report([cached]))
+    assert 'data-status="cached"' in page and ">cached<" in page
