@@ -70,8 +70,15 @@ class Aws:
 
         def make() -> Aws:
             import boto3
+            from botocore.exceptions import ProfileNotFound
 
-            session = boto3.session.Session()
+            try:
+                session = boto3.session.Session()
+            except ProfileNotFound as exc:  # AWS_PROFILE names no profile of the config
+                raise PublishError(
+                    f"AWS_PROFILE={os.environ.get('AWS_PROFILE', '')!r}: no such profile in the AWS config ({exc})",
+                    hint="set AWS_PROFILE to a profile of ~/.aws/config, or unset it",
+                ) from None
             secrets = [os.environ.get(v, "") for v in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")]
             return cls(session, Masker([s for s in secrets if s]))
 

@@ -152,3 +152,22 @@ def test_the_default_region_is_found_as_the_aws_cli_finds_it(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert anyio.run(Aws.open).default_region == region
+
+
+@pytest.mark.parametrize("profile", ["", "no-such-profile"])
+def test_a_profile_the_sdk_cannot_find_is_one_line(
+    profile: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Before: ``AWS_PROFILE=""`` (or a profile not in the config) ended publishing in exit 70,
+    botocore's ProfileNotFound escaping as a bug."""
+    import anyio
+
+    from orchestrator.errors import PublishError
+    from orchestrator.publish.aws import Aws
+
+    monkeypatch.setenv("AWS_PROFILE", profile)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    with pytest.raises(PublishError, match="AWS_PROFILE") as raised:
+        anyio.run(Aws.open)
+    assert "\n" not in str(raised.value)
