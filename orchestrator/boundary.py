@@ -8,6 +8,7 @@ the code that was printing. Every line it writes is masked (``error_line``)."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -243,4 +244,13 @@ def _main(body: Callable[[], int | str | None]) -> None:
         error_line(f"layerctl: error: cannot write to stdout ({stdout.error.strerror or stdout.error})")
         if code in (0, None):
             code = EXIT_ENVIRONMENT
+    if code == EXIT_INTERRUPTED:
+        # CPython ends a process by SIGINT, whatever it was asked to exit with, once a
+        # KeyboardInterrupt has been raised where the interpreter saw it unhandled (seen: a
+        # Ctrl-C just as the command line starts, said in one line here, then exit -2). The
+        # outcome is decided and said: end with 130, as Ctrl-C ends every other run.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(EXIT_INTERRUPTED)
     sys.exit(code)
