@@ -49,7 +49,7 @@ def shard_plan(
     assert flags.shard is not None
     spec = parse_spec(flags.shard, os.environ if environ is None else environ)
     if not plan.targets:
-        return plan
+        return dataclasses.replace(plan, shard=str(spec))
     shards = plan_shards(plan, spec.total, durations_of(flags.durations))
     chosen = set(shards[spec.index - 1].ids)
     if not chosen:  # more shards than targets (a fixed `parallel:`): nothing to do is a success
@@ -59,7 +59,9 @@ def shard_plan(
         import typer
 
         raise typer.Exit(0)
-    return dataclasses.replace(plan, targets=tuple(t for t in plan.targets if t.id in chosen))
+    return dataclasses.replace(
+        plan, targets=tuple(t for t in plan.targets if t.id in chosen), shard=str(spec)
+    )
 
 
 def matrix_rows(plan: Plan, flags: RunFlags) -> list[dict[str, Any]]:

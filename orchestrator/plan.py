@@ -134,6 +134,7 @@ class Plan:
     env: Mapping[str, Any] = field(default_factory=dict)  # the settings LAYERCTL_* set
     cli: Mapping[str, Any] = field(default_factory=dict)  # the settings flags set
     workspace_id: str = ""  # of every discovered layer, selected or not (``identity.py``)
+    shard: str | None = None  # the shard of a CI matrix ("2/4") the run builds (``--shard``)
 
     def origin(self, name: str, layer: Layer | None = None) -> str:
         """Where a setting's value came from, to name it in an error (``name``: field name)."""

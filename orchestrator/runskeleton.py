@@ -236,6 +236,7 @@ async def report_run(plan: Plan, outcome: RunOutcome, started_at: datetime) -> i
                     duration_s=outcome.duration_s,
                     workspace=plan.workspace.root,
                     workspace_id=plan.workspace_id,
+                    shard=plan.shard,
                     jobs=jobs_of(plan),
                     exit_code=code,
                     interrupted=outcome.interrupted,

@@ -12,9 +12,11 @@ import pytest
 
 from orchestrator.errors import EXIT_BUILD_FAILED, EXIT_USAGE, BuildError
 from orchestrator.executors import InstallRequest
+from orchestrator.matrix import shard_plan
 from orchestrator.plan import Plan
 from orchestrator.process import BatchSink
 from orchestrator.report import load_report
+from orchestrator.run_settings import RunFlags
 from orchestrator.runskeleton import report_run
 from tests.support.cli import invoke
 
@@ -97,6 +99,28 @@ async def test_a_part_that_records_its_shard_is_named_by_it(tmp_path: Path) -> N
     assert invoke(["report", "--merge", *map(str, parts), "-o", str(out)]).exit_code == 0
     assert [p.label for p in load_report(out / "report.json").parts] == ["1/3", "2/3", "3/3"]
     assert '<g class="lane" data-part="2/3">' in (out / "report.html").read_text()
+
+
+async def test_a_run_of_one_shard_records_it_and_the_merge_names_its_lane(tmp_path: Path) -> None:
+    """`build-all --shard K/N` (or `auto`, resolved from GitLab's variables) writes `shard`."""
+    parts = []
+    for k, spec in enumerate(("1/3", "auto", "3/3"), 1):
+        plan = checkout(tmp_path / f"runner-{k}" / "mono", LAYERS)
+        flags = RunFlags.model_validate({"shard": spec})
+        plan = shard_plan(plan, flags, print, environ={"CI_NODE_INDEX": "2", "CI_NODE_TOTAL": "3"})
+        outcome = await run(plan, FakeExecutor(), jobs=2)
+        await report_run(plan, outcome, datetime.now(timezone.utc))
+        parts.append(tmp_path / f"runner-{k}" / "mono" / "build" / "layerctl" / "report.json")
+    assert [load_report(p).shard for p in parts] == ["1/3", "2/3", "3/3"]
+    out = tmp_path / "merged"
+    assert invoke(["report", "--merge", *map(str, parts), "-o", str(out)]).exit_code == 0
+    merged = load_report(out / "report.json")
+    assert [p.label for p in merged.parts] == ["1/3", "2/3", "3/3"]
+    assert sorted(t.id for t in merged.targets) == sorted(f"{name}:py3.12-x86_64" for name in LAYERS)
+    # a run without --shard records none
+    whole = checkout(tmp_path / "runner-0" / "mono", LAYERS)
+    await report_run(whole, await run(whole, FakeExecutor()), datetime.now(timezone.utc))
+    assert load_report(tmp_path / "runner-0" / "mono" / "build" / "layerctl" / "report.json").shard is None
 
 
 async def test_the_worst_part_exit_code_is_recorded_and_is_the_commands(tmp_path: Path) -> None:
