@@ -91,3 +91,21 @@ def test_the_root_help_makes_no_command(tmp_path: Path) -> None:
 )
 def test_the_version_fast_path_answers_only_what_the_command_line_would(args: list[str], asks: bool) -> None:
     assert asks_version(args) is asks
+
+
+def test_pydantic_does_not_scan_the_installed_distributions_for_plugins(tmp_path: Path) -> None:
+    """pydantic's plugin loader reads every installed distribution's entry points when the first
+    model is built (tens of ms); layerctl uses no pydantic plugin and turns the loader off."""
+    root = Path(__file__).resolve().parents[2]
+    probe = PROBE.replace(
+        "json.dumps(sorted(sys.modules))",
+        "json.dumps(sys.modules['pydantic.plugin._loader']._plugins is None)",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    process = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "scanned.json"), "list", "--help"],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(root), "NO_COLOR": "1"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    assert json.loads((tmp_path / "scanned.json").read_text()) is True
