@@ -8,7 +8,8 @@ so discovery can ask it without importing the resolvers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ def remembered() -> Iterator[None]:
         _SEEN.reset(token)
 
 
-def _once(kind: str, path: Path, read: Any) -> Any:
+def _once(kind: str, path: Path, read: Callable[[], Any]) -> Any:
     seen = _SEEN.get()
     if seen is None:
         return read()
@@ -68,7 +69,7 @@ def find_uv_workspace(project: Path) -> UvWorkspace | None:
         return None
     for root in project.parents:
         pyproject = root / "pyproject.toml"
-        table = _once("table", root, lambda: _workspace_table(pyproject) if pyproject.is_file() else None)
+        table = _once("table", root, functools.partial(_table_at, pyproject))
         if table is None:
             continue
         # uv takes the nearest workspace root; a member it does not list is no member of any
@@ -81,6 +82,10 @@ def find_uv_workspace(project: Path) -> UvWorkspace | None:
             )
         return UvWorkspace(root=root, member=_project_name(project / "pyproject.toml"))
     return None
+
+
+def _table_at(pyproject: Path) -> dict[str, Any] | None:
+    return _workspace_table(pyproject) if pyproject.is_file() else None
 
 
 def _workspace_table(pyproject: Path) -> dict[str, Any] | None:

@@ -120,7 +120,7 @@ def summary_table(results: Sequence[TargetResult], console: Console) -> None:
     table = Table(title="layerctl summary", title_justify="left")
     for column in columns:
         table.add_column(column, justify="right" if column in _RIGHT else "left")
-    for r, row in zip(results, rows):
+    for r, row in zip(results, rows, strict=True):
         status = f"[red]{row[2]}[/]" if r.status == "failed" else row[2]
         table.add_row(*row[:2], status, *row[3:])
     console.print(table)
@@ -144,7 +144,7 @@ def _plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]], console:
     def line(cells: Sequence[str], left: str, middle: str, right: str) -> str:
         padded = (
             cell.rjust(w) if column in _RIGHT else cell.ljust(w)
-            for cell, w, column in zip(cells, widths, columns)
+            for cell, w, column in zip(cells, widths, columns, strict=True)
         )
         return f"{left} " + f" {middle} ".join(padded) + f" {right}\n"
 

@@ -37,11 +37,23 @@ def drawn(results: list[TargetResult], *, record: bool, width: int = 120) -> str
 
 CASES = {
     "one": [row("a")],
-    "mixed": [row("web"), row("data-long.name_1", "failed", error="boom"), row("x", "up-to-date"),
-              row("y", "cancelled"), row("z", "not-run", builder="container")],  # fmt: skip
+    "mixed": [
+        row("web"),
+        row("data-long.name_1", "failed", error="boom"),
+        row("x", "up-to-date"),
+        row("y", "cancelled"),
+        row("z", "not-run", builder="container"),
+    ],
     "many": [row(f"l{i:04d}", "built" if i % 7 else "failed") for i in range(300)],
     "published": [
-        row("a", publish=[PublishResult(region="eu-west-1", layer_name="a", status="published", arn="arn:x:1", version=1)]),
+        row(
+            "a",
+            publish=[
+                PublishResult(
+                    region="eu-west-1", layer_name="a", status="published", arn="arn:x:1", version=1
+                )
+            ],
+        ),
         row("b"),
     ],
 }
