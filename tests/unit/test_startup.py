@@ -74,6 +74,30 @@ def test_the_root_help_makes_no_command(tmp_path: Path) -> None:
     assert _imported(modules, (*HEAVY, "pydantic", "orchestrator.options", "orchestrator.settings")) == []
 
 
+def test_the_root_help_imports_no_markdown_parser_and_no_syntax_highlighter(tmp_path: Path) -> None:
+    """typer's help module imports rich's markdown (markdown-it) and traceback (pygments); the
+    root's help uses neither (its markup is rich's, exceptions are not typer's to print)."""
+    process, modules = loaded("--help", cwd=tmp_path)
+    assert process.returncode == 0 and "build-all" in process.stdout, process.stderr
+    assert "typer.rich_utils" in modules  # the help typer draws, as before
+    assert _imported(modules, ("markdown_it", "pygments", "rich.markdown", "rich.traceback")) == []
+
+
+def test_a_stand_in_of_the_help_is_the_real_thing_when_used() -> None:
+    """What the root's help keeps of rich's unused modules imports them when used after all."""
+    from rich.markdown import Markdown
+    from rich.traceback import Traceback
+
+    from orchestrator.lazycli import _stand_in
+
+    assert isinstance(_stand_in("rich.markdown", "Markdown").Markdown("# a"), Markdown)
+    try:
+        raise ValueError("x")
+    except ValueError as exc:
+        made = _stand_in("rich.traceback", "Traceback").Traceback.from_exception(ValueError, exc, None)
+    assert isinstance(made, Traceback)
+
+
 @pytest.mark.parametrize(
     ("args", "asks"),
     [
