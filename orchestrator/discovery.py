@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from .indexes import Index, read_indexes
 from .poetry_deps import poetry_dependencies, poetry_requires_python
 from .settings import NAME_PATTERN, LayerOnly, LayerSettings
 from .single import check_layer_only_keys, literal, project_name, root_project
-from .uv_workspace import find_uv_workspace
+from .uv_workspace import find_uv_workspace, remembered
 
 __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]
 
@@ -96,13 +96,15 @@ def discover_layers(
     if single and not found:  # a single project: no layers setting, none found, it is the layer
         found[single] = None
         own.add(single.resolve())
-    _one_layer_per_project(found)
+    real = {path: path.resolve() for path in found}  # each path resolved once
+    _one_layer_per_project(real)
     source = _resolved(workspace.source)
-    layers = [
-        _load_or_broken(path, default_tool, tool, shared=path.resolve() in own)
-        for path in found
-        if path.resolve() != source or path.resolve() in own
-    ]
+    with remembered():  # the directories above the layers read once, not once per layer
+        layers = [
+            _load_or_broken(path, default_tool, tool, shared=real[path] in own)
+            for path in found
+            if real[path] != source or real[path] in own
+        ]
     if not own:
         check_layer_only_keys(workspace)
     by_name: dict[str, Layer] = {}
@@ -116,12 +118,13 @@ def discover_layers(
     return sorted(layers, key=lambda layer: layer.name)
 
 
-def _one_layer_per_project(found: Iterable[Path]) -> None:
+def _one_layer_per_project(found: Mapping[Path, Path]) -> None:
     """A project found under two paths (a link to a layer's directory) would be two layers
-    building into one output directory: refused, naming both."""
+    building into one output directory (``found``: each path and where it resolves): refused,
+    naming both."""
     seen: dict[Path, Path] = {}
-    for path in sorted(found, key=lambda p: (p.resolve() != p, str(p))):  # the path without a link first
-        real = path.resolve()
+    for path in sorted(found, key=lambda p: (found[p] != p, str(p))):  # the path without a link first
+        real = found[path]
         if real in seen:
             raise ConfigError(
                 f"{seen[real]}: found twice by 'layers', also as {path}; one project is one layer: "

@@ -8,8 +8,10 @@ time the command is looked up for anything but the root's help."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import sys
+import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -44,7 +46,8 @@ class LazyGroup(TyperGroup):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         self._listing = True
         try:
-            super().format_help(ctx, formatter)
+            with _help_without_unused_rich():
+                super().format_help(ctx, formatter)
         finally:
             self._listing = False
 
@@ -65,6 +68,50 @@ class LazyGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         with _interrupt_reaches_boundary():
             return super().invoke(ctx)
+
+
+# What typer's help module imports from rich but never uses for layerctl's help (markdown is for
+# rich_markup_mode="markdown", the traceback for pretty exceptions): markdown-it and pygments.
+_UNUSED_BY_HELP = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
+
+
+@contextmanager
+def _help_without_unused_rich() -> Iterator[None]:
+    """While the root's help is made: rich's modules typer's help module imports but does not
+    use are stand-ins, whose one name imports the real module when it is used after all."""
+    stand_ins = {
+        name: _stand_in(name, attr)
+        for name, attr in _UNUSED_BY_HELP.items()
+        if name not in sys.modules and "typer.rich_utils" not in sys.modules
+    }
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+
+
+def _stand_in(module: str, name: str) -> types.ModuleType:
+    stand_in = types.ModuleType(module)
+
+    def real() -> Any:
+        if sys.modules.get(module) is stand_in:
+            del sys.modules[module]
+        return getattr(importlib.import_module(module), name)
+
+    class Deferred(type):
+        def __getattr__(cls, attr: str) -> Any:  # Traceback.from_exception
+            return getattr(real(), attr)
+
+    class Name(metaclass=Deferred):
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            return real()(*args, **kwargs)
+
+    Name.__name__ = Name.__qualname__ = name
+    setattr(stand_in, name, Name)
+    return stand_in
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
@@ -30,6 +31,7 @@ __all__ = [
     "Entry",
     "ZipResult",
     "collect",
+    "compiled_patterns",
     "exclude_patterns",
     "runtime_provided_patterns",
     "sha256_file",
@@ -90,12 +92,18 @@ def collect(root: Path, patterns: Iterable[str]) -> list[Entry]:
     A symlink is never followed out of the tree: one that points inside it is stored as what it
     points to (a file's bytes, a directory's files under the link's name); one that points
     outside it, dangles or loops fails with its path. An excluded link is not looked at."""
-    spec = GitIgnoreSpec.from_lines(list(patterns))
+    spec = compiled_patterns(tuple(patterns))
     top = Path(os.path.realpath(root))
     entries: list[Entry] = []
     _collect_dir(top, "", spec, top, frozenset({top}), entries)
     entries.sort(key=lambda e: e.name)
     return entries
+
+
+@lru_cache(maxsize=64)
+def compiled_patterns(patterns: tuple[str, ...]) -> GitIgnoreSpec:
+    """The patterns compiled once per process (every target of a matrix has the same ones)."""
+    return GitIgnoreSpec.from_lines(list(patterns))
 
 
 def _collect_dir(

@@ -32,7 +32,7 @@ from .package import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write
 from .plan import Target
 from .reqset import LocalRef, RequirementSet
 from .scripts_fix import fix_scripts, forget_direct_urls
-from .sizes import Sizes, keep_failed_tree, listing, measure, too_large
+from .sizes import Sizes, collect_measured, keep_failed_tree, listing, too_large
 from .stamp import Stamp, StampResult
 from .targetlog import TargetLog
 from .tools import uv_environment
@@ -191,10 +191,13 @@ class Attempt:
             await self.phase("compiling")
             await compile_bytecode(target, dest, log, self.warn)
 
+        def swap() -> None:  # the new tree in artifacts/, then the set it was installed from: one hop
+            replace_tree(staging[0], out / ARTIFACTS)
+            os.replace(req_path, out / REQUIREMENTS_NAME)
+
         await self.phase("zipping")
         zipped, sizes = await self._zip(staging[0], out)
-        await anyio.to_thread.run_sync(replace_tree, staging[0], out / ARTIFACTS)
-        await anyio.to_thread.run_sync(os.replace, req_path, out / REQUIREMENTS_NAME)
+        await anyio.to_thread.run_sync(swap)
         staging.clear()
         made = StampResult(
             zip_path=str(zipped.path),
@@ -242,8 +245,7 @@ class Attempt:
             keep_bytecode=settings.bytecode,
         )
 
-        entries = await anyio.to_thread.run_sync(collect, dest, patterns)
-        sizes = await anyio.to_thread.run_sync(measure, dest, entries)
+        entries, sizes = await anyio.to_thread.run_sync(collect_measured, dest, patterns)  # one hop
         await self.log(f"largest packages (unzipped): {listing(sizes.largest) or '-'}")
         if sizes.total > UNZIPPED_LIMIT:  # kept for inspection: what to leave out is in there
             raise too_large(sizes, await anyio.to_thread.run_sync(keep_failed_tree, staging, out))

@@ -33,7 +33,7 @@ def report_dir(plan: Plan) -> Path:
     where = plan.origin("report_dir")
     report = check_inside(plan.workspace.root, plan.options.report_dir, key="report-dir", where=where)
     mine = report.resolve()
-    for target in (t for t in plan.targets if not t.problem):
+    for target in _one_per_output(plan):
         out = output_root(target, plan).resolve()
         if out == mine or out in mine.parents or mine in out.parents:
             raise ConfigError(
@@ -41,6 +41,15 @@ def report_dir(plan: Plan) -> Path:
                 f"directory of layer {target.layer.name}; give each a directory of its own"
             )
     return report
+
+
+def _one_per_output(plan: Plan) -> list[Target]:
+    """The first target of each output directory (a layer's targets share theirs), in order."""
+    seen: dict[tuple[Path, str], Target] = {}
+    for target in plan.targets:
+        if not target.problem:
+            seen.setdefault((target.layer.root, target.settings.output), target)
+    return list(seen.values())
 
 
 def claim_report_dir(plan: Plan) -> Path:
@@ -68,7 +77,7 @@ def lock_places(plan: Plan, *, creating: bool) -> list[tuple[Path, Callable[[], 
         places.append((report_dir(plan), lambda: claim_report_dir(plan)))
     elif owned(report_dir(plan), legacy_report):
         places.append((report_dir(plan), lambda: None))
-    for target in (t for t in plan.targets if not t.problem):
+    for target in _one_per_output(plan):
         root, where = output_root(target, plan), plan.origin("output", target.layer)
         if creating:
             check_claim(root, key="output", where=where, legacy=legacy_output)

@@ -56,7 +56,7 @@ class Target:
     @property
     def variant(self) -> str:
         """The Python and architecture part of the id: ``py3.12-arm64`` (the output directory)."""
-        return f"py{self.python}-{self.arch}"
+        return f"py{self.python}-{self.arch.value}"
 
     @property
     def id(self) -> str:

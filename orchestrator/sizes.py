@@ -15,15 +15,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-
 from .errors import PackageError
 from .events import PackageSize
 from .fileio import replace_tree
 from .outputs import FAILED_ARTIFACTS
-from .package import UNZIPPED_LIMIT, Entry, runtime_provided_patterns
+from .package import UNZIPPED_LIMIT, Entry, collect, compiled_patterns, runtime_provided_patterns
 
-__all__ = ["LARGEST", "LayerTooLarge", "Sizes", "keep_failed_tree", "listing", "measure", "too_large"]
+__all__ = [
+    "LARGEST",
+    "LayerTooLarge",
+    "Sizes",
+    "collect_measured",
+    "keep_failed_tree",
+    "listing",
+    "measure",
+    "too_large",
+]
 
 LARGEST = 10  # packages a report row names, and a size failure or warning lists
 SDK = ("boto3", "botocore")
@@ -68,6 +75,12 @@ class LayerTooLarge(PackageError):
         self.unzipped_size, self.largest = unzipped_size, largest
 
 
+def collect_measured(root: Path, patterns: Sequence[str]) -> tuple[list[Entry], Sizes]:
+    """The files the zip holds (``package.collect``) and their sizes, in one go."""
+    entries = collect(root, patterns)
+    return entries, measure(root, entries)
+
+
 def measure(root: Path, entries: Sequence[Entry]) -> Sizes:
     """The size of each package of the tree ``root`` among ``entries`` (what the zip holds)."""
     files, tops = _owners(root)
@@ -85,7 +98,7 @@ def measure(root: Path, entries: Sequence[Entry]) -> Sizes:
         ),
         key=lambda p: (-p.size, p.name),
     )
-    spec = GitIgnoreSpec.from_lines(runtime_provided_patterns())
+    spec = compiled_patterns(tuple(runtime_provided_patterns()))
     dirs = {e.name.split("/", 1)[0] for e in entries if "/" in e.name}
     provided_dirs = {top for top in dirs if spec.match_file(f"{top}/x")}
     saved = sum(e.size for e in entries if "/" in e.name and e.name.split("/", 1)[0] in provided_dirs)

@@ -8,6 +8,10 @@ so discovery can ask it without importing the resolvers.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,9 +19,34 @@ from typing import Any
 from .config import read_toml
 from .errors import ConfigError
 
-__all__ = ["UvWorkspace", "find_uv_workspace"]
+__all__ = ["UvWorkspace", "find_uv_workspace", "remembered"]
 
 LOCK = "uv.lock"
+
+# Within ``remembered()``: what was read of a directory above the layers (its workspace table,
+# its members), once for all the layers below it, not once per layer.
+_SEEN: ContextVar[dict[tuple[str, Path], Any] | None] = ContextVar("uv_workspace_seen", default=None)
+
+
+@contextmanager
+def remembered() -> Iterator[None]:
+    """Within: each directory's ``[tool.uv.workspace]`` table (and its members) is read once
+    (discovery asks for every layer, and the layers share the directories above them)."""
+    token = _SEEN.set({})
+    try:
+        yield
+    finally:
+        _SEEN.reset(token)
+
+
+def _once(kind: str, path: Path, read: Callable[[], Any]) -> Any:
+    seen = _SEEN.get()
+    if seen is None:
+        return read()
+    key = (kind, path)
+    if key not in seen:
+        seen[key] = read()
+    return seen[key]
 
 
 @dataclass(frozen=True)
@@ -40,9 +69,7 @@ def find_uv_workspace(project: Path) -> UvWorkspace | None:
         return None
     for root in project.parents:
         pyproject = root / "pyproject.toml"
-        if not pyproject.is_file():
-            continue
-        table = _workspace_table(pyproject)
+        table = _once("table", root, functools.partial(_table_at, pyproject))
         if table is None:
             continue
         # uv takes the nearest workspace root; a member it does not list is no member of any
@@ -55,6 +82,10 @@ def find_uv_workspace(project: Path) -> UvWorkspace | None:
             )
         return UvWorkspace(root=root, member=_project_name(project / "pyproject.toml"))
     return None
+
+
+def _table_at(pyproject: Path) -> dict[str, Any] | None:
+    return _workspace_table(pyproject) if pyproject.is_file() else None
 
 
 def _workspace_table(pyproject: Path) -> dict[str, Any] | None:
@@ -77,13 +108,13 @@ def _globs(table: dict[str, Any], key: str, pyproject: Path) -> list[str]:
 
 def _is_member(root: Path, project: Path, table: dict[str, Any], pyproject: Path) -> bool:
     def matches(key: str) -> bool:
-        return any(
-            path.resolve() == project
-            for pattern in _globs(table, key, pyproject)
-            for path in root.glob(pattern)
-        )
+        return project in _once(key, root, lambda: _matched(root, _globs(table, key, pyproject)))
 
     return matches("members") and not matches("exclude")
+
+
+def _matched(root: Path, patterns: list[str]) -> frozenset[Path]:
+    return frozenset(path.resolve() for pattern in patterns for path in root.glob(pattern))
 
 
 def _project_name(pyproject: Path) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -91,26 +92,70 @@ def failure_blocks(results: Sequence[TargetResult]) -> list[list[str]]:
     return blocks + publish_failures(results)
 
 
+_COLUMNS = ("target", "builder", "status", "time", "unzipped", "zip", "sha256")
+_RIGHT = frozenset({"time", "unzipped", "zip"})
+_PLAIN_CELL = re.compile(r"[A-Za-z0-9 ._:/-]*")  # no markup, no emoji code, one column per character
+
+
 def summary_table(results: Sequence[TargetResult], console: Console) -> None:
-    table = Table(title="layerctl summary", title_justify="left")
     published = any(r.publish for r in results)
-    for column in ("target", "builder", "status", "time", "unzipped", "zip", "sha256"):
-        table.add_column(column, justify="right" if column in ("time", "unzipped", "zip") else "left")
-    if published:
-        table.add_column("published")
-    for r in results:
-        status = status_word(r)
-        table.add_row(
+    columns = _COLUMNS + (("published",) if published else ())
+    rows = [
+        (
             r.id,
             r.builder,
-            f"[red]{status}[/]" if r.status == "failed" else status,
+            status_word(r),
             f"{r.duration_s:.1f}s",
             mb(r.unzipped_size),
             mb(r.zipped_size),
             (r.sha256 or "")[:12],
             *([publish_cell(r)] if published else []),
         )
+        for r in results
+    ]
+    text = _plain_table(columns, rows, console)
+    if text is not None:  # what rich prints for this table without colour, made without its layout
+        console.file.write(text)
+        return
+    table = Table(title="layerctl summary", title_justify="left")
+    for column in columns:
+        table.add_column(column, justify="right" if column in _RIGHT else "left")
+    for r, row in zip(results, rows, strict=True):
+        status = f"[red]{row[2]}[/]" if r.status == "failed" else row[2]
+        table.add_row(*row[:2], status, *row[3:])
     console.print(table)
+
+
+def _plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]], console: Console) -> str | None:
+    """The table exactly as rich draws it (heavy head, title on the left) on a console without
+    colour, when rich would lay nothing out (every cell plain ASCII, the table within the
+    console's width); None otherwise (rich draws it). A 5,000-row summary in milliseconds."""
+    if not rows or console.color_system is not None or console.is_terminal or console.record:
+        return None
+    if console.options.ascii_only:
+        return None
+    if not all(_PLAIN_CELL.fullmatch(cell) and cell.count(":") < 2 for row in rows for cell in row):
+        return None
+    widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(columns)]
+    width = sum(widths) + 3 * len(widths) + 1
+    if width > console.width or width < len("layerctl summary"):
+        return None
+
+    def line(cells: Sequence[str], left: str, middle: str, right: str) -> str:
+        padded = (
+            cell.rjust(w) if column in _RIGHT else cell.ljust(w)
+            for cell, w, column in zip(cells, widths, columns, strict=True)
+        )
+        return f"{left} " + f" {middle} ".join(padded) + f" {right}\n"
+
+    def rule(left: str, fill: str, middle: str, right: str) -> str:
+        return left + middle.join(fill * (w + 2) for w in widths) + right + "\n"
+
+    out = ["layerctl summary".ljust(width) + "\n", rule("┏", "━", "┳", "┓"), line(columns, "┃", "┃", "┃")]
+    out.append(rule("┡", "━", "╇", "┩"))
+    out += [line(row, "│", "│", "│") for row in rows]
+    out.append(rule("└", "─", "┴", "┘"))
+    return "".join(out)
 
 
 def markdown_summary(results: Sequence[TargetResult], duration_s: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.reqset import RequirementSet, describe_changes
@@ -100,7 +100,7 @@ _hashes = st.lists(st.from_regex(r"[0-9a-f]{64}", fullmatch=True), max_size=3)
 _markers = st.sampled_from(["", "python_version >= '3.12'", "platform_machine == 'aarch64'"])
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(_names, st.tuples(_versions, _hashes, _markers), max_size=6))
 def test_written_pins_are_read_back(pins: dict[str, tuple[str, list[str], str]]) -> None:
     text = "".join(

@@ -74,6 +74,30 @@ def test_the_root_help_makes_no_command(tmp_path: Path) -> None:
     assert _imported(modules, (*HEAVY, "pydantic", "orchestrator.options", "orchestrator.settings")) == []
 
 
+def test_the_root_help_imports_no_markdown_parser_and_no_syntax_highlighter(tmp_path: Path) -> None:
+    """typer's help module imports rich's markdown (markdown-it) and traceback (pygments); the
+    root's help uses neither (its markup is rich's, exceptions are not typer's to print)."""
+    process, modules = loaded("--help", cwd=tmp_path)
+    assert process.returncode == 0 and "build-all" in process.stdout, process.stderr
+    assert "typer.rich_utils" in modules  # the help typer draws, as before
+    assert _imported(modules, ("markdown_it", "pygments", "rich.markdown", "rich.traceback")) == []
+
+
+def test_a_stand_in_of_the_help_is_the_real_thing_when_used() -> None:
+    """What the root's help keeps of rich's unused modules imports them when used after all."""
+    from rich.markdown import Markdown
+    from rich.traceback import Traceback
+
+    from orchestrator.lazycli import _stand_in
+
+    assert isinstance(_stand_in("rich.markdown", "Markdown").Markdown("# a"), Markdown)
+    try:
+        raise ValueError("x")
+    except ValueError as exc:
+        made = _stand_in("rich.traceback", "Traceback").Traceback.from_exception(ValueError, exc, None)
+    assert isinstance(made, Traceback)
+
+
 @pytest.mark.parametrize(
     ("args", "asks"),
     [
@@ -91,3 +115,21 @@ def test_the_root_help_makes_no_command(tmp_path: Path) -> None:
 )
 def test_the_version_fast_path_answers_only_what_the_command_line_would(args: list[str], asks: bool) -> None:
     assert asks_version(args) is asks
+
+
+def test_pydantic_does_not_scan_the_installed_distributions_for_plugins(tmp_path: Path) -> None:
+    """pydantic's plugin loader reads every installed distribution's entry points when the first
+    model is built (tens of ms); layerctl uses no pydantic plugin and turns the loader off."""
+    root = Path(__file__).resolve().parents[2]
+    probe = PROBE.replace(
+        "json.dumps(sorted(sys.modules))",
+        "json.dumps(sys.modules['pydantic.plugin._loader']._plugins is None)",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    process = subprocess.run(
+        [sys.executable, "-c", probe, str(tmp_path / "scanned.json"), "list", "--help"],
+        cwd=tmp_path, env={**env, "PYTHONPATH": str(root), "NO_COLOR": "1"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    assert json.loads((tmp_path / "scanned.json").read_text()) is True

@@ -1,0 +1,86 @@
+"""The summary table drawn without rich's layout (a 5,000-target run's summary) is exactly what
+rich draws; rich draws it whenever it would lay anything out or colour it."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from orchestrator.events import PublishResult, TargetResult
+from orchestrator.reporters.summary import summary_table
+
+
+def row(name: str, status: str = "built", **fields: object) -> TargetResult:
+    base: dict[str, object] = {
+        "id": f"{name}:py3.12-x86_64",
+        "layer": name,
+        "python": "3.12",
+        "arch": "x86_64",
+        "tool": "pip",
+        "builder": "native",
+        "status": status,
+        "duration_s": 1.25,
+    }
+    if status in ("built", "up-to-date"):
+        base.update(unzipped_size=12_345_678, zipped_size=4_321, sha256="ab" * 32)
+    return TargetResult.model_validate({**base, **fields})
+
+
+def drawn(results: list[TargetResult], *, record: bool, width: int = 120) -> str:
+    out = io.StringIO()
+    # record=True: rich draws it (the plain drawing steps aside for a console that records)
+    summary_table(results, Console(file=out, width=width, highlight=False, record=record))
+    return out.getvalue()
+
+
+CASES = {
+    "one": [row("a")],
+    "mixed": [
+        row("web"),
+        row("data-long.name_1", "failed", error="boom"),
+        row("x", "up-to-date"),
+        row("y", "cancelled"),
+        row("z", "not-run", builder="container"),
+    ],
+    "many": [row(f"l{i:04d}", "built" if i % 7 else "failed") for i in range(300)],
+    "published": [
+        row(
+            "a",
+            publish=[
+                PublishResult(
+                    region="eu-west-1", layer_name="a", status="published", arn="arn:x:1", version=1
+                )
+            ],
+        ),
+        row("b"),
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_the_plain_table_is_what_rich_draws(name: str) -> None:
+    assert drawn(CASES[name], record=False) == drawn(CASES[name], record=True)
+
+
+@pytest.mark.parametrize("width", [60, 86, 85, 200])
+def test_a_table_wider_than_the_console_is_laid_out_by_rich(width: int) -> None:
+    results = [row("a"), row("b" * 40)]
+    assert drawn(results, record=False, width=width) == drawn(results, record=True, width=width)
+
+
+def test_a_cell_rich_would_read_as_markup_or_emoji_is_drawn_by_rich() -> None:
+    results = [row("a", "failed", builder="[bold]x[/]"), row("b", builder=":smile:")]
+    assert drawn(results, record=False) == drawn(results, record=True)
+    assert "[bold]" not in drawn(results, record=False)
+
+
+def test_a_plain_console_gets_the_table_without_rich_laying_it_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = drawn(CASES["many"], record=True)
+
+    def no_layout(*args: object, **kwargs: object) -> None:
+        raise AssertionError("rich laid the table out")
+
+    monkeypatch.setattr("orchestrator.reporters.summary.Table", no_layout)
+    assert drawn(CASES["many"], record=False) == expected
