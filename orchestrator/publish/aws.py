@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..errors import PublishError
-from ..secrets import Masker
+from ..core.errors import PublishError
+from ..core.secrets import Masker
 
 __all__ = ["CALLS_PER_REGION", "Aws", "Clients", "aws_errors", "error_code", "hint_for"]
 

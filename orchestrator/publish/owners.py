@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError, LayerctlError
-from ..fanout import fan_out
+from ..core.errors import ConfigError, LayerctlError
+from ..core.fanout import fan_out
 from .aws import Aws, Clients, aws_errors, error_code
 from .naming import recorded_target
 

@@ -9,10 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import ConfigError
-from orchestrator.plan import Plan, make_plan
+from orchestrator.core.errors import ConfigError
+from orchestrator.plan.targets import Plan, make_plan
 from orchestrator.publish.aws import Aws
 from orchestrator.publish.naming import (
     bucket_name,
@@ -23,6 +21,8 @@ from orchestrator.publish.naming import (
     s3_key,
     settings_for,
 )
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 from tests.support.cli import invoke
 
 

@@ -1,0 +1,7 @@
+"""Stage 1, the workspace: its root (found upward), its settings (TOML, ``LAYERCTL_*``, flags) and
+its layer projects (discovery, the ``layers`` globs, a single project, uv workspaces, Poetry's
+dependency tables, the indexes of each layer's tool).
+
+Enters: a directory to start from. Leaves: a ``discovery.Workspace`` of ``Layer`` s with their
+settings, read from TOML alone (no lock file, no subprocess).
+"""
