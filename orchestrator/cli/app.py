@@ -287,7 +287,7 @@ def report(
     """Re-render report.html (timeline and size charts) from a report.json and print its summary."""
     from ..report.command import report_command
 
-    raise typer.Exit(report_command(ctx.obj, paths or [], output, merge=merge))
+    raise typer.Exit(report_command(ctx.obj, paths or [], output, merge=merge, say=error_line))
 
 
 def main() -> None:

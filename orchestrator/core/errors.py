@@ -29,6 +29,7 @@ __all__ = [
     "ResolveError",
     "TargetTimeout",
     "WorkspaceBusy",
+    "error_code",
 ]
 
 EXIT_OK = 0
@@ -130,3 +131,13 @@ class PublishError(LayerctlError):
     The message names the target, the region and AWS's error code."""
 
     exit_code = EXIT_PUBLISH
+
+
+def error_code(exc: BaseException) -> str | None:
+    """AWS's error code of a botocore error (``ClientError``), else None: read by publishing
+    (``publish/aws.py``) and by the S3 build cache (``build/buildcache/s3.py``)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None

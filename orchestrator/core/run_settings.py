@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
-from ..plan.shards import check_count, check_spec
 from .fileio import path_problem
 from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
+from .shardspec import check_count, check_spec
 
 __all__ = ["CacheMode", "MatrixFormat", "RunFlags", "WorkspaceOptions"]
 

@@ -20,13 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from ..workspace.indexes import Index
 from .errors import ConfigError
 from .redact import MASK, mask_urls
 
 __all__ = [
     "MASK",
     "Credentials",
+    "Index",
     "IndexUrls",
     "Masker",
     "index_url_with_credentials",
@@ -38,6 +38,19 @@ __all__ = [
 USERNAME_VAR = "LAYERCTL_INDEX_USERNAME"
 PASSWORD_VAR = "LAYERCTL_INDEX_PASSWORD"
 CACHE_SECRET_VAR = "LAYERCTL_CACHE_SECRET"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Index:
+    """One index of a layer's tool configuration (read by ``workspace/indexes.py``); its URL may
+    carry credentials. ``url`` None: the installer's own default."""
+
+    name: str
+    url: str | None
+    default: bool = False  # replaces the installer's default index
+    explicit: bool = False  # only for the packages pinned to it (searched last here)
+
+
 _TOOL_VARS = ("UV_INDEX_{}_", "POETRY_HTTP_BASIC_{}_")
 _TOOL_PASSWORD = re.compile(r"(?:UV_INDEX|POETRY_HTTP_BASIC)_[A-Z0-9_]+_PASSWORD")
 

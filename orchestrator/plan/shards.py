@@ -1,7 +1,8 @@
 """Shards of a selection: the targets split into N disjoint sets of about equal expected cost,
 so N CI jobs build a workspace together. Pure: ``layerctl matrix`` and ``--shard K/N`` call the
 same ``split`` with the same inputs (the selection, the costs), so the K-th shard of the matrix
-is exactly what ``--shard K/N`` selects.
+is exactly what ``--shard K/N`` selects. The specs themselves (``K/N``, ``auto``) are parsed in
+``core/shardspec.py``, where the settings validate them.
 
 * Cost: a target's duration in a previous ``report.json`` (``--durations``; its rows that
   built), else an estimate in seconds: ``ESTIMATE_S`` by its ``builder`` setting (a container
@@ -21,11 +22,8 @@ is exactly what ``--shard K/N`` selects.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from ..core.errors import ConfigError
 
 __all__ = [
     "ARM64_FACTOR",
@@ -33,13 +31,9 @@ __all__ = [
     "AUTO_SHARD_S",
     "ESTIMATE_S",
     "Shard",
-    "ShardSpec",
     "Unit",
     "auto_count",
-    "check_count",
-    "check_spec",
     "costs_of",
-    "parse_spec",
     "split",
 ]
 
@@ -47,58 +41,6 @@ ESTIMATE_S = {"native": 30.0, "auto": 30.0, "container": 60.0}
 ARM64_FACTOR = 1.5
 AUTO_SHARD_S = 600.0  # a shard's expected build time with --shards auto
 AUTO_MAX = 64
-_SPEC = re.compile(r"^([0-9]+)/([0-9]+)$")
-
-
-@dataclass(frozen=True)
-class ShardSpec:
-    index: int  # 1-based
-    total: int
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.total}"
-
-
-def check_spec(text: str) -> str:
-    """``K/N`` with 1 <= K <= N, or ``auto``: the setting's validator (a ValueError names the fix)."""
-    if text != "auto":
-        _parse(text, "")
-    return text
-
-
-def check_count(text: str) -> str:
-    """``--shards``: a count >= 1 or ``auto`` (the setting's validator)."""
-    if text != "auto" and not (text.isdigit() and int(text) >= 1):
-        raise ValueError(f"{text!r} is not a shard count: write a number >= 1 or auto")
-    return text
-
-
-def _parse(text: str, where: str) -> ShardSpec:
-    match = _SPEC.match(text.strip())
-    if not match:
-        raise ValueError(f"{where}{text!r} is not a shard: write K/N (e.g. 1/4) or auto")
-    index, total = int(match.group(1)), int(match.group(2))
-    if not 1 <= index <= total:
-        raise ValueError(
-            f"{where}shard {text!r} is out of range: K/N needs 1 <= K <= N (e.g. 1/{max(total, 1)})"
-        )
-    return ShardSpec(index, total)
-
-
-def parse_spec(text: str, environ: Mapping[str, str]) -> ShardSpec:
-    """A ``--shard`` value; ``auto``: GitLab's ``parallel:`` variables CI_NODE_INDEX/CI_NODE_TOTAL."""
-    if text != "auto":
-        return _parse(text, "--shard: ")
-    index, total = environ.get("CI_NODE_INDEX"), environ.get("CI_NODE_TOTAL")
-    if not index or not total:
-        raise ConfigError(
-            "--shard auto: CI_NODE_INDEX and CI_NODE_TOTAL are not set (GitLab's `parallel:` sets them); "
-            "pass --shard K/N"
-        )
-    try:
-        return _parse(f"{index}/{total}", "--shard auto (CI_NODE_INDEX/CI_NODE_TOTAL): ")
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)

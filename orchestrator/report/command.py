@@ -5,7 +5,7 @@ written, appended to ``$GITHUB_STEP_SUMMARY`` on GitHub Actions, and its summary
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -36,11 +36,14 @@ def default_report_path(start: Path, *, claim: bool = False) -> Path:
     return claim_dir(directory, key="report-dir", where=where, legacy=legacy_report) / "report.json"
 
 
-def report_command(start: Path, paths: Sequence[Path], output: Path | None, *, merge: bool) -> int:
+def report_command(
+    start: Path, paths: Sequence[Path], output: Path | None, *, merge: bool, say: Callable[[str], None]
+) -> int:
     """``layerctl report [PATH] [-o HTML]`` or ``layerctl report --merge PATH... [-o DIR]``: the
-    exit code (0, or with --merge the worst part's)."""
+    exit code (0, or with --merge the worst part's). ``say``: the command line's one line on
+    stderr (``cli/boundary.error_line``), for a warning."""
     if merge:
-        return merge_command(start, paths, output)
+        return merge_command(start, paths, output, say=say)
     if len(paths) > 1:
         raise ConfigError("give one report.json, or --merge to merge the reports of several parts")
     rerender(start, paths[0] if paths else None, output)
@@ -68,12 +71,13 @@ def rerender(start: Path, path: Path | None, output: Path | None) -> None:
     typer.echo(f"report: {html}")
 
 
-def merge_command(start: Path, paths: Sequence[Path], output: Path | None) -> int:
+def merge_command(
+    start: Path, paths: Sequence[Path], output: Path | None, *, say: Callable[[str], None]
+) -> int:
     """The body of ``layerctl report --merge``: read every part (one line naming a file that
     cannot be read), merge them, write report.json and report.html into ``output`` (default:
     the workspace's report-dir), append the step summary on GitHub Actions, print the summary.
     Returns the worst part's exit code."""
-    from ..cli.boundary import error_line
     from .document import load_report, save_report
     from .merge import merge_reports, sums_line
 
@@ -96,7 +100,7 @@ def merge_command(start: Path, paths: Sequence[Path], output: Path | None) -> in
         )
     console.print(f"merged: {sums_line(merged)}", markup=False)
     if note:
-        error_line(f"layerctl: {note}")
+        say(f"layerctl: {note}")
     console.print(f"report: {target} (and report.html)", markup=False)
     return merged.exit_code
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..plan.shards import Shard, Unit, auto_count, costs_of, parse_spec, split
+from ..core.shardspec import parse_spec
+from ..plan.shards import Shard, Unit, auto_count, costs_of, split
 
 if TYPE_CHECKING:
     from ..core.run_settings import RunFlags

@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from ..core.errors import ConfigError
+from ..core.secrets import Index
 from ..core.settings import NAME_PATTERN, LayerOnly, LayerSettings
 from .config import (
     LAYER_KEYS,
@@ -31,7 +32,7 @@ from .config import (
     validate,
 )
 from .globs import expand
-from .indexes import Index, read_indexes
+from .indexes import read_indexes
 from .poetry_deps import poetry_dependencies, poetry_requires_python
 from .single import check_layer_only_keys, literal, project_name, root_project
 from .uv_workspace import find_uv_workspace

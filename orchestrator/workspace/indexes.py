@@ -12,24 +12,14 @@ index, and the hashes of the lock make sure each file is the one that was locked
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..core.errors import ConfigError
+from ..core.secrets import Index
 
-__all__ = ["Index", "read_indexes"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Index:
-    """One index of a layer's tool configuration. ``url`` None: the installer's own default."""
-
-    name: str
-    url: str | None
-    default: bool = False  # replaces the installer's default index
-    explicit: bool = False  # only for the packages pinned to it (searched last here)
+__all__ = ["read_indexes"]
 
 
 def read_indexes(data: dict[str, Any], pyproject: Path, tool: str) -> tuple[Index, ...]:

@@ -11,9 +11,9 @@ import pytest
 
 from orchestrator.building.executors.container import _pip_files
 from orchestrator.core.errors import ConfigError
-from orchestrator.core.secrets import Credentials, Masker, index_urls
+from orchestrator.core.secrets import Credentials, Index, Masker, index_urls
 from orchestrator.core.tools import uv_environment
-from orchestrator.workspace.indexes import Index, read_indexes
+from orchestrator.workspace.indexes import read_indexes
 
 HERE = Path("layers/a/pyproject.toml")
 

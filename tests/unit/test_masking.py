@@ -13,8 +13,7 @@ import pytest
 from orchestrator.cli.boundary import _fail
 from orchestrator.core.errors import BuildError, ConfigError
 from orchestrator.core.events import TargetResult
-from orchestrator.core.secrets import Credentials, Masker, mask_urls
-from orchestrator.workspace.indexes import Index
+from orchestrator.core.secrets import Credentials, Index, Masker, mask_urls
 from tests.support.cli import invoke
 
 PASSWORD = "s3cr3t-pw"

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ...publish.aws import error_code
+from ...core.errors import error_code
 from .shared import CacheProblem, SharedCache
 
 __all__ = ["S3Store", "s3_cache"]
