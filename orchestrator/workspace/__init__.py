@@ -2,6 +2,7 @@
 its layer projects (discovery, the ``layers`` globs, a single project, uv workspaces, Poetry's
 dependency tables, the indexes of each layer's tool).
 
-Enters: a directory to start from. Leaves: a ``discovery.Workspace`` of ``Layer`` s with their
-settings, read from TOML alone (no lock file, no subprocess).
+Enters: a directory to start from. Leaves: the workspace's root and settings
+(``config.WorkspaceConfig``) and its ``discovery.Layer`` s, read from TOML alone (no lock file,
+no subprocess).
 """
