@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.tools import uv_bin  # noqa: E402
+from orchestrator.core.tools import uv_bin  # noqa: E402
 from tests.integration.test_ci_workflow import SECRET, aws_env, base_env, make_bucket  # noqa: E402
 from tests.support.aws import moto_server  # noqa: E402
 from tests.support.ci_workflow import WorkflowRun, workflow_of  # noqa: E402

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.runtimes import Arch  # noqa: E402
+from orchestrator.core.runtimes import Arch  # noqa: E402
 from tests.support.fixtures import make_sdist  # noqa: E402
 
 IMAGE = "layerctl-testbed/build-python{python}:{arch}"  # the test bed's stand-ins

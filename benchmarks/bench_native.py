@@ -32,9 +32,9 @@ import anyio.to_thread
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.package import collect, exclude_patterns, write_zip  # noqa: E402
-from orchestrator.runskeleton import default_jobs  # noqa: E402
-from orchestrator.tools import uv_bin  # noqa: E402
+from orchestrator.core.tools import uv_bin  # noqa: E402
+from orchestrator.package.zip import collect, exclude_patterns, write_zip  # noqa: E402
+from orchestrator.run.skeleton import default_jobs  # noqa: E402
 from tests.support.fixtures import copy_example  # noqa: E402
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.tools import uv_bin  # noqa: E402
+from orchestrator.core.tools import uv_bin  # noqa: E402
 from tests.support.fixtures import EXAMPLE, copy_example  # noqa: E402
 
 CLOSED = "http://127.0.0.1:9"  # nothing listens on the discard port here

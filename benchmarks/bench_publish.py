@@ -27,7 +27,7 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.tools import uv_bin  # noqa: E402
+from orchestrator.core.tools import uv_bin  # noqa: E402
 from tests.support.aws import moto_server  # noqa: E402
 from tests.support.fixtures import copy_example  # noqa: E402
 

@@ -30,8 +30,9 @@ import anyio
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.eventpipe import event_pipe  # noqa: E402
-from orchestrator.events import (  # noqa: E402
+from orchestrator.building.failures import TAIL_LINES  # noqa: E402
+from orchestrator.building.targetlog import TargetLog  # noqa: E402
+from orchestrator.core.events import (  # noqa: E402
     Event,
     RunFinished,
     RunStarted,
@@ -39,15 +40,14 @@ from orchestrator.events import (  # noqa: E402
     TargetResult,
     TargetStarted,
 )
-from orchestrator.failures import TAIL_LINES  # noqa: E402
-from orchestrator.process import run_streaming  # noqa: E402
-from orchestrator.reporters import Reporter  # noqa: E402
-from orchestrator.reporters.github import GitHubReporter  # noqa: E402
-from orchestrator.reporters.jsonl import JsonReporter  # noqa: E402
-from orchestrator.reporters.live import LiveReporter  # noqa: E402
-from orchestrator.reporters.plain import PlainReporter  # noqa: E402
-from orchestrator.secrets import Masker  # noqa: E402
-from orchestrator.targetlog import TargetLog  # noqa: E402
+from orchestrator.core.process import run_streaming  # noqa: E402
+from orchestrator.core.secrets import Masker  # noqa: E402
+from orchestrator.report.eventpipe import event_pipe  # noqa: E402
+from orchestrator.report.reporters import Reporter  # noqa: E402
+from orchestrator.report.reporters.github import GitHubReporter  # noqa: E402
+from orchestrator.report.reporters.jsonl import JsonReporter  # noqa: E402
+from orchestrator.report.reporters.live import LiveReporter  # noqa: E402
+from orchestrator.report.reporters.plain import PlainReporter  # noqa: E402
 
 TARGET = "bench:py3.12-arm64"
 

@@ -68,15 +68,15 @@ def plan_and_schedule(root: Path) -> None:
     import anyio
 
     from orchestrator import resolve
-    from orchestrator.buildcache.caches import BuildCaches
-    from orchestrator.context import BuildContext
-    from orchestrator.eventpipe import event_pipe
-    from orchestrator.fanout import Interrupt
-    from orchestrator.invocation import Invocation
-    from orchestrator.places import prepare_outputs
-    from orchestrator.report import write_report
-    from orchestrator.reporters.plain import PlainReporter
-    from orchestrator.scheduler import run_targets
+    from orchestrator.building.buildcache.caches import BuildCaches
+    from orchestrator.building.context import BuildContext
+    from orchestrator.building.places import prepare_outputs
+    from orchestrator.cli.invocation import Invocation
+    from orchestrator.core.fanout import Interrupt
+    from orchestrator.report.document import write_report
+    from orchestrator.report.eventpipe import event_pipe
+    from orchestrator.report.reporters.plain import PlainReporter
+    from orchestrator.run.scheduler import run_targets
     from tests.inprocess.conftest import FakeExecutor, FakePins
 
     async def nothing(request: object, log: object, attempt: int) -> None:
@@ -111,9 +111,9 @@ def plan_and_schedule(root: Path) -> None:
 
 
 def balance(root: Path, report: Path, shards: int) -> str:
-    from orchestrator.invocation import Invocation
-    from orchestrator.matrix import durations_of, plan_shards
-    from orchestrator.shards import Unit, costs_of
+    from orchestrator.cli.invocation import Invocation
+    from orchestrator.plan.shards import Unit, costs_of
+    from orchestrator.run.matrix import durations_of, plan_shards
 
     plan = Invocation(root, "matrix", {}).plan()
     durations = durations_of(str(report))
@@ -128,9 +128,9 @@ def example_report(root: Path) -> Path:
     """A report of the example with seeded durations (its real builds need the index)."""
     from datetime import datetime, timezone
 
-    from orchestrator.events import TargetResult
-    from orchestrator.invocation import Invocation
-    from orchestrator.report import write_report
+    from orchestrator.cli.invocation import Invocation
+    from orchestrator.core.events import TargetResult
+    from orchestrator.report.document import write_report
 
     rng = random.Random(7)
     rows = tuple(

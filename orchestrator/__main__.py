@@ -49,10 +49,10 @@ def main() -> None:
         signal.signal(signum, _interrupted_early)
     if asks_version(sys.argv[1:]):
         from . import __version__
-        from .boundary import print_version
+        from .cli.boundary import print_version
 
         print_version(f"layerctl {__version__}")
-    from .cli import main as cli_main
+    from .cli.app import main as cli_main
 
     cli_main()
 

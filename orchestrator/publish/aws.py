@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..errors import PublishError
-from ..secrets import Masker
+from ..core.errors import PublishError, error_code
+from ..core.secrets import Masker
 
-__all__ = ["CALLS_PER_REGION", "Aws", "Clients", "aws_errors", "error_code", "hint_for"]
+__all__ = ["CALLS_PER_REGION", "Aws", "Clients", "aws_errors", "hint_for"]
 
 T = TypeVar("T")
 CALLS_PER_REGION = 4
@@ -131,15 +131,6 @@ class Aws:
 
 def hint_for(code: str) -> str | None:
     return _HINTS.get(code)
-
-
-def error_code(exc: BaseException) -> str | None:
-    """AWS's error code of a botocore error (``ClientError``), else None."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        code = response.get("Error", {}).get("Code")
-        return str(code) if code else None
-    return None
 
 
 @contextmanager

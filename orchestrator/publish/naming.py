@@ -9,9 +9,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import ConfigError
-from ..plan import Target
-from .settings import PublishSettings
+from ..core.errors import ConfigError
+from ..core.publish_settings import PublishSettings
+from ..plan.targets import Target
 
 __all__ = [
     "DIRECT_LIMIT",

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConfigError, LayerctlError
-from ..fanout import fan_out
-from .aws import Aws, Clients, aws_errors, error_code
+from ..core.errors import ConfigError, LayerctlError, error_code
+from ..core.fanout import fan_out
+from .aws import Aws, Clients, aws_errors
 from .naming import recorded_target
 
 __all__ = ["check_owners", "list_versions", "owned_versions"]

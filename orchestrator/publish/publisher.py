@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ConfigError, PublishError
-from ..events import Emit, Published, PublishResult, TargetResult
-from ..fanout import fan_out
-from ..once import Once
-from ..plan import Plan, Target
+from ..core.errors import ConfigError, PublishError
+from ..core.events import Emit, Published, PublishResult, TargetResult
+from ..core.fanout import fan_out
+from ..core.once import Once
+from ..core.publish_settings import PublishSettings
+from ..plan.targets import Plan, Target
 from .aws import Aws
 from .naming import check_names, settings_for
 from .owners import check_owners
-from .settings import PublishSettings
 from .target import Zip, publish_to_region
 
 __all__ = ["Publisher"]

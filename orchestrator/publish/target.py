@@ -13,14 +13,14 @@ from typing import Any
 
 import anyio
 
-from ..errors import PublishError
-from ..events import PublishResult
-from ..once import Once
-from ..plan import Target
-from .aws import Aws, Clients, aws_errors, error_code, hint_for
+from ..core.errors import PublishError, error_code
+from ..core.events import PublishResult
+from ..core.once import Once
+from ..core.publish_settings import PublishSettings
+from ..plan.targets import Target
+from .aws import Aws, Clients, aws_errors, hint_for
 from .naming import DIRECT_LIMIT, bucket_name, carries, description, layer_name, s3_key
 from .owners import list_versions, owned_versions
-from .settings import PublishSettings
 
 __all__ = ["Zip", "publish_to_region"]
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 
 import anyio
 
-from ..discovery import Tool
-from ..plan import Target
-from ..tools import uv_environment
+from ..core.tools import uv_environment
+from ..plan.targets import Target
+from ..workspace.discovery import Tool
 from .pip import pin_requirements, pip_requirements
 from .poetry import poetry_requirements
 from .pylock import pylock_requirements

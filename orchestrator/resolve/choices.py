@@ -8,9 +8,9 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from ..config import read_toml
-from ..errors import ConfigError
-from ..plan import Target
+from ..core.errors import ConfigError
+from ..plan.targets import Target
+from ..workspace.config import read_toml
 
 __all__ = ["check_choices", "dependency_groups", "optional_dependencies"]
 

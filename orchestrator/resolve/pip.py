@@ -18,10 +18,10 @@ from urllib.parse import unquote, urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from ..errors import ConfigError
-from ..plan import Target
-from ..reqset import RequirementSet
+from ..core.errors import ConfigError
+from ..plan.targets import Target
 from .choices import check_choices, dependency_groups, optional_dependencies
+from .reqset import RequirementSet
 from .wheelpins import wheel_pins
 
 __all__ = ["PINS_HEADER", "PINS_HOW", "pin_requirements", "pip_requirements", "uv_pin"]

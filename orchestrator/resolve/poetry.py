@@ -24,11 +24,11 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 
-from ..config import read_toml
-from ..errors import LayerctlError, ResolveError
-from ..plan import Target
-from ..reqset import target_environment
+from ..core.errors import LayerctlError, ResolveError
+from ..plan.targets import Target
+from ..workspace.config import read_toml
 from .choices import check_choices
+from .reqset import target_environment
 
 __all__ = [
     "PoetryLock",

@@ -15,10 +15,10 @@ from packaging.pylock import (
     PylockValidationError,
 )
 
-from ..config import read_toml
-from ..errors import ConfigError, ResolveError
-from ..plan import Target
-from ..reqset import target_environment
+from ..core.errors import ConfigError, ResolveError
+from ..plan.targets import Target
+from ..workspace.config import read_toml
+from .reqset import target_environment
 
 __all__ = ["PYLOCK", "pylock_requirements"]
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import anyio
 
-from ..errors import ResolveError
-from ..plan import Target
-from ..reqset import RequirementSet
-from ..tools import uv_argv, uv_error, uv_project_environment
-from ..uv_workspace import find_uv_workspace
+from ..core.errors import ResolveError
+from ..core.tools import uv_argv, uv_error, uv_project_environment
+from ..plan.targets import Target
+from ..workspace.uv_workspace import find_uv_workspace
 from .choices import check_choices
+from .reqset import RequirementSet
 
 __all__ = ["uv_requirements"]
 

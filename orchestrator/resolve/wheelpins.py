@@ -28,11 +28,11 @@ import anyio
 import anyio.to_thread
 from packaging.utils import canonicalize_name
 
-from ..errors import ResolveError
-from ..plan import Target
-from ..reqset import RequirementSet
-from ..tools import no_wheel_package, uv_error
-from ..wheels import Compiled, exact_misses, uv_compile
+from ..core.errors import ResolveError
+from ..core.tools import no_wheel_package, uv_error
+from ..plan.targets import Target
+from .reqset import RequirementSet
+from .wheels import Compiled, exact_misses, uv_compile
 
 __all__ = ["Pins", "wheel_pins"]
 

@@ -33,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, event, example, given, reject, settings
 from hypothesis import strategies as st
 
-from orchestrator.config import LAYER_KEYS, WORKSPACE_KEYS, env_name
+from orchestrator.workspace.config import LAYER_KEYS, WORKSPACE_KEYS, env_name
 from tests.support.cli import invoke
 
 pytestmark = pytest.mark.fuzz

@@ -10,19 +10,19 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.buildcache.caches import BuildCaches
-from orchestrator.config import load_workspace
-from orchestrator.context import BuildContext
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import NoCompatibleWheel
-from orchestrator.events import Event, Phase, TargetResult
-from orchestrator.executors import Executor, InstallOutcome, InstallRequest, WheelRequest
-from orchestrator.fanout import Interrupt
-from orchestrator.places import prepare_outputs
-from orchestrator.plan import Plan, Target, make_plan
-from orchestrator.process import BatchSink
-from orchestrator.scheduler import AfterBuild, RunOutcome, run_targets
-from orchestrator.tools import uv_identity
+from orchestrator.building.buildcache.caches import BuildCaches
+from orchestrator.building.context import BuildContext
+from orchestrator.building.executors import Executor, InstallOutcome, InstallRequest, WheelRequest
+from orchestrator.building.places import prepare_outputs
+from orchestrator.core.errors import NoCompatibleWheel
+from orchestrator.core.events import Event, Phase, TargetResult
+from orchestrator.core.fanout import Interrupt
+from orchestrator.core.process import BatchSink
+from orchestrator.core.tools import uv_identity
+from orchestrator.plan.targets import Plan, Target, make_plan
+from orchestrator.run.scheduler import AfterBuild, RunOutcome, run_targets
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 
 Behaviour = Callable[[InstallRequest, BatchSink, int], Awaitable[None]]
 

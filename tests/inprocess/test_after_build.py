@@ -9,9 +9,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.events import PublishResult, TargetResult
-from orchestrator.plan import Target
-from orchestrator.run import exit_code_for
+from orchestrator.core.events import PublishResult, TargetResult
+from orchestrator.plan.targets import Target
+from orchestrator.run.builds import exit_code_for
 
 from .conftest import FakeExecutor, by_id, plan_for, run
 

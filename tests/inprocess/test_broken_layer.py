@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import EXIT_USAGE
-from orchestrator.run import exit_code_for
+from orchestrator.core.errors import EXIT_USAGE
+from orchestrator.run.builds import exit_code_for
 
 from .conftest import FakeExecutor, by_id, plan_for, run
 

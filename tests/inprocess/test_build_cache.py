@@ -1,4 +1,4 @@
-"""The build cache's seam (``orchestrator/buildcache``): a second implementation (a cache kept in
+"""The build cache's seam (``orchestrator/building/buildcache``): a second implementation (a cache kept in
 memory, ``tests/support/buildcache.py``) shared by two checkouts, as CI runners would share one.
 A hit restores the outputs and nothing builds; a cache that fails or lies is a miss and the
 target builds; an entry is written once."""
@@ -12,15 +12,15 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.buildcache.caches import BuildCaches
-from orchestrator.buildcache.local import LocalCache
-from orchestrator.events import TargetResult
-from orchestrator.executors import InstallRequest
-from orchestrator.freshness import check_targets
-from orchestrator.localwheels import LocalWheels
-from orchestrator.outputs import ARTIFACTS, REQUIREMENTS_NAME, STAMP_NAME, ZIP_NAME
-from orchestrator.plan import Plan
-from orchestrator.process import BatchSink
+from orchestrator.building.buildcache.caches import BuildCaches
+from orchestrator.building.buildcache.local import LocalCache
+from orchestrator.building.executors import InstallRequest
+from orchestrator.building.freshness import check_targets
+from orchestrator.building.localwheels import LocalWheels
+from orchestrator.core.events import TargetResult
+from orchestrator.core.outputs import ARTIFACTS, REQUIREMENTS_NAME, STAMP_NAME, ZIP_NAME
+from orchestrator.core.process import BatchSink
+from orchestrator.plan.targets import Plan
 from tests.support.buildcache import DictCache
 
 from .conftest import FakeExecutor, by_id, plan_for, run
@@ -149,8 +149,8 @@ async def test_the_local_cache_is_one(tmp_path: Path) -> None:
 async def test_a_cached_target_is_published_and_counts_as_good(tmp_path: Path) -> None:
     """`build-all --publish` whose targets are all cache hits: each restored target goes to the
     publisher's hook (nothing built), and the run exits 0 as when every target is up to date."""
-    from orchestrator.plan import Target
-    from orchestrator.run import exit_code_for
+    from orchestrator.plan.targets import Target
+    from orchestrator.run.builds import exit_code_for
 
     cache = DictCache()
     await _build(tmp_path / "one", cache, FakeExecutor())

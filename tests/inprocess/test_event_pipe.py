@@ -7,13 +7,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.context import BuildContext
-from orchestrator.eventpipe import event_pipe
-from orchestrator.events import Event, LogLines, RunFinished, TargetFinished
-from orchestrator.executors import InstallRequest
-from orchestrator.fanout import Interrupt
-from orchestrator.process import BatchSink
-from orchestrator.scheduler import run_targets
+from orchestrator.building.context import BuildContext
+from orchestrator.building.executors import InstallRequest
+from orchestrator.core.events import Event, LogLines, RunFinished, TargetFinished
+from orchestrator.core.fanout import Interrupt
+from orchestrator.core.process import BatchSink
+from orchestrator.report.eventpipe import event_pipe
+from orchestrator.run.scheduler import run_targets
 
 from .conftest import FakeExecutor, plan_for
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.freshness import check_targets
-from orchestrator.localwheels import LocalWheels
-from orchestrator.outputs import ZIP_NAME
-from orchestrator.plan import Plan, make_plan
+from orchestrator.building.freshness import check_targets
+from orchestrator.building.localwheels import LocalWheels
+from orchestrator.core.outputs import ZIP_NAME
+from orchestrator.plan.targets import Plan, make_plan
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 
 from .conftest import FakeExecutor, by_id, plan_for, run
 
@@ -111,8 +111,8 @@ async def test_an_intact_zip_is_not_read_unless_asked(
     plan = plan_for(tmp_path, ["a"])
     await run(plan, FakeExecutor())
     hashed: list[Path] = []
-    import orchestrator.buildcache as stamp
-    from orchestrator.package import sha256_file
+    import orchestrator.building.buildcache as stamp
+    from orchestrator.package.zip import sha256_file
 
     def counting(path: Path) -> str:
         hashed.append(path)
@@ -142,17 +142,17 @@ async def test_an_unchanged_workspace_opens_no_executor(tmp_path: Path) -> None:
     code = f"""
 import anyio, io, sys
 from pathlib import Path
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.plan import make_plan
-from orchestrator.reporters import make_reporter
-from orchestrator.run import run_plan
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
+from orchestrator.plan.targets import make_plan
+from orchestrator.report.reporters import make_reporter
+from orchestrator.run.builds import run_plan
 ws = load_workspace(Path({str(tmp_path)!r}))
 plan = make_plan(ws, discover_layers(ws))
 outcome, code = anyio.run(lambda: run_plan(plan, make_reporter("plain", out=io.StringIO())))
 assert code == 0, code
 assert {{r.status for r in outcome.results}} == {{"up-to-date"}}
-loaded = [m for m in sys.modules if m.startswith(("aiodocker", "orchestrator.executors."))]
+loaded = [m for m in sys.modules if m.startswith(("aiodocker", "orchestrator.building.executors."))]
 assert not loaded, loaded
 """
     env = {**os.environ, "LAYERCTL_INDEX_URL": "http://127.0.0.1:9/simple"}
@@ -162,7 +162,7 @@ assert not loaded, loaded
 
 
 async def test_list_states_and_reasons(tmp_path: Path) -> None:
-    from orchestrator.explain import describe, explain, row
+    from orchestrator.run.explain import describe, explain, row
 
     plan = plan_for(tmp_path, ["a", "b"])
     await run(dataclasses.replace(plan, targets=plan.targets[:1]), FakeExecutor())

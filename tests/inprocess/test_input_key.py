@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.freshness import check_targets
-from orchestrator.inputkey import SETTINGS
-from orchestrator.localwheels import LocalWheels
-from orchestrator.outputs import STAMP_NAME
-from orchestrator.places import prepare_outputs
-from orchestrator.plan import Plan, make_plan
-from orchestrator.run_settings import RunFlags, WorkspaceOptions
-from orchestrator.settings import LayerOnly, LayerSettings
+from orchestrator.building.freshness import check_targets
+from orchestrator.building.inputkey import SETTINGS
+from orchestrator.building.localwheels import LocalWheels
+from orchestrator.building.places import prepare_outputs
+from orchestrator.core.outputs import STAMP_NAME
+from orchestrator.core.run_settings import RunFlags, WorkspaceOptions
+from orchestrator.core.settings import LayerOnly, LayerSettings
+from orchestrator.plan.targets import Plan, make_plan
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 
 from .conftest import FakeExecutor, by_id, plan_for, run
 

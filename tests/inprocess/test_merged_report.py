@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import EXIT_BUILD_FAILED, EXIT_USAGE, BuildError
-from orchestrator.executors import InstallRequest
-from orchestrator.matrix import shard_plan
-from orchestrator.plan import Plan
-from orchestrator.process import BatchSink
-from orchestrator.report import load_report
-from orchestrator.run_settings import RunFlags
-from orchestrator.runskeleton import report_run
+from orchestrator.building.executors import InstallRequest
+from orchestrator.core.errors import EXIT_BUILD_FAILED, EXIT_USAGE, BuildError
+from orchestrator.core.process import BatchSink
+from orchestrator.core.run_settings import RunFlags
+from orchestrator.plan.targets import Plan
+from orchestrator.report.document import load_report
+from orchestrator.run.matrix import shard_plan
+from orchestrator.run.skeleton import report_run
 from tests.support.cli import invoke
 
 from .conftest import FakeExecutor, plan_for, run

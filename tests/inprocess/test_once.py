@@ -5,8 +5,8 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from orchestrator.errors import EnvironmentProblem
-from orchestrator.once import Once
+from orchestrator.core.errors import EnvironmentProblem
+from orchestrator.core.once import Once
 
 pytestmark = pytest.mark.anyio
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.buildcache.local import LocalCache
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.freshness import check_targets
-from orchestrator.localwheels import LocalWheels
-from orchestrator.outputs import REQUIREMENTS_NAME, STAMP_NAME
-from orchestrator.plan import Plan, make_plan
+from orchestrator.building.buildcache.local import LocalCache
+from orchestrator.building.freshness import check_targets
+from orchestrator.building.localwheels import LocalWheels
+from orchestrator.core.outputs import REQUIREMENTS_NAME, STAMP_NAME
+from orchestrator.plan.targets import Plan, make_plan
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 
 from .conftest import FakeExecutor, FakePins, plan_for, run
 

@@ -18,11 +18,11 @@ from typing import Any
 import anyio
 import pytest
 
-from orchestrator.events import Emit, TargetResult
-from orchestrator.executors import InstallRequest
-from orchestrator.plan import Builder, Plan, Target
-from orchestrator.process import BatchSink
-from orchestrator.runtimes import Arch
+from orchestrator.building.executors import InstallRequest
+from orchestrator.core.events import Emit, TargetResult
+from orchestrator.core.process import BatchSink
+from orchestrator.core.runtimes import Arch
+from orchestrator.plan.targets import Builder, Plan, Target
 from tests.support.cli import invoke
 
 from .conftest import FakeExecutor, plan_for, run
@@ -71,7 +71,7 @@ def test_ctrl_c_during_build_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     async def executors(builders: Iterable[Builder], setup: object) -> AsyncIterator[dict[Builder, Any]]:
         yield {builder: executor for builder in builders}
 
-    monkeypatch.setattr("orchestrator.run.open_executors", executors)
+    monkeypatch.setattr("orchestrator.run.builds.open_executors", executors)
     result = invoke(["-C", str(tmp_path), "build-all", "--log-format", "plain"])
 
     assert result.exit_code == 130, result.stdout + result.stderr
@@ -95,7 +95,7 @@ def test_ctrl_c_during_publish(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     async def opened(plan: Plan) -> Publisher:
         return Publisher()
 
-    monkeypatch.setattr("orchestrator.publish.command.Publisher.open", opened)
+    monkeypatch.setattr("orchestrator.run.publish.Publisher.open", opened)
     result = invoke(["-C", str(tmp_path), "publish", "--log-format", "plain"])
 
     assert result.exit_code == 130, result.stdout + result.stderr
@@ -133,8 +133,8 @@ def test_ctrl_c_during_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         async def runnable(self, image: str, arch: Arch, python: str) -> str:
             return "pip 24.0"
 
-    monkeypatch.setattr("orchestrator.executors.engine.DockerEngine", Engine)
-    monkeypatch.setattr("orchestrator.executors.images.Images", Images)
+    monkeypatch.setattr("orchestrator.building.executors.engine.DockerEngine", Engine)
+    monkeypatch.setattr("orchestrator.building.executors.images.Images", Images)
     result = invoke(["-C", str(tmp_path), "verify"])
 
     assert result.exit_code == 130, result.stdout + result.stderr

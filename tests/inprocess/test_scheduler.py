@@ -8,13 +8,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator import retry
-from orchestrator.errors import BuildError, EnvironmentProblem
-from orchestrator.executors import InstallRequest
-from orchestrator.fanout import Interrupt
-from orchestrator.package import sha256_file
-from orchestrator.process import BatchSink
-from orchestrator.run import exit_code_for
+from orchestrator.building.executors import InstallRequest
+from orchestrator.core import retry
+from orchestrator.core.errors import BuildError, EnvironmentProblem
+from orchestrator.core.fanout import Interrupt
+from orchestrator.core.process import BatchSink
+from orchestrator.package.zip import sha256_file
+from orchestrator.run.builds import exit_code_for
 
 from .conftest import FakeExecutor, by_id, never_finishes, plan_for, run
 

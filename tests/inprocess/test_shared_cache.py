@@ -17,15 +17,15 @@ from pathlib import Path
 import boto3
 import pytest
 
-from orchestrator.buildcache.caches import BuildCaches
-from orchestrator.buildcache.directory import DirectoryStore
-from orchestrator.buildcache.open import open_caches
-from orchestrator.buildcache.s3 import S3Store, s3_cache
-from orchestrator.buildcache.shared import RECORD_NAME, SharedCache
-from orchestrator.events import TargetResult
-from orchestrator.outputs import STAMP_NAME, ZIP_NAME
-from orchestrator.plan import Plan
-from orchestrator.stamp import Stamp
+from orchestrator.building.buildcache.caches import BuildCaches
+from orchestrator.building.buildcache.directory import DirectoryStore
+from orchestrator.building.buildcache.open import open_caches
+from orchestrator.building.buildcache.s3 import S3Store, s3_cache
+from orchestrator.building.buildcache.shared import RECORD_NAME, SharedCache
+from orchestrator.building.stamp import Stamp
+from orchestrator.core.events import TargetResult
+from orchestrator.core.outputs import STAMP_NAME, ZIP_NAME
+from orchestrator.plan.targets import Plan
 from tests.support.aws import AwsProxy, moto_server
 
 from .conftest import FakeExecutor, by_id, plan_for, run

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import package
-from orchestrator.events import RunReport
-from orchestrator.executors import InstallRequest
-from orchestrator.outputs import clean_output_dir
-from orchestrator.package import UNZIPPED_LIMIT, sha256_file
-from orchestrator.process import BatchSink
-from orchestrator.report_html import render_html
-from orchestrator.reporters.summary import failure_blocks
+from orchestrator.building.executors import InstallRequest
+from orchestrator.core.events import RunReport
+from orchestrator.core.outputs import clean_output_dir
+from orchestrator.core.process import BatchSink
+from orchestrator.package import zip as package
+from orchestrator.package.zip import UNZIPPED_LIMIT, sha256_file
+from orchestrator.report.html import render_html
+from orchestrator.report.reporters.summary import failure_blocks
 
 from .conftest import FakeExecutor, by_id, plan_for, run
 

@@ -11,10 +11,10 @@ from typing import Any, cast
 
 import pytest
 
-from orchestrator.executors.images import Images
-from orchestrator.outputs import ZIP_NAME
-from orchestrator.runtimes import Arch
-from orchestrator.verify import verify_with
+from orchestrator.building.executors.images import Images
+from orchestrator.core.outputs import ZIP_NAME
+from orchestrator.core.runtimes import Arch
+from orchestrator.run.verify import verify_with
 
 from .conftest import Recorder, plan_for
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
 from tests.support.fixtures import copy_example
 
 

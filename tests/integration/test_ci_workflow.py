@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
-from orchestrator.package import sha256_file
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
+from orchestrator.package.zip import sha256_file
 from tests.support.aws import AwsProxy, moto_server
 from tests.support.ci_workflow import WorkflowRun, workflow_of
 from tests.support.fixtures import copy_example

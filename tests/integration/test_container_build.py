@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.audit import read_elf
-from orchestrator.package import sha256_file
+from orchestrator.package.audit import read_elf
+from orchestrator.package.zip import sha256_file
 from tests.support.fixtures import make_sdist, record_mismatches
 
 from .conftest import STAND_IN, labelled_containers, layerctl, report
@@ -154,7 +154,7 @@ def test_record_matches_the_zip_after_pip_target_install(tmp_path: Path) -> None
 
 def test_example_monorepo_builds_in_containers() -> None:
     # Slow under emulation: the example's 12 targets for py3.11/3.13 x x86_64/arm64.
-    from orchestrator.tools import uv_bin
+    from orchestrator.core.tools import uv_bin
     from tests.support.fixtures import copy_example
 
     root = copy_example(Path(os.environ.get("TMPDIR", "/tmp")) / f"layerctl-ex-{os.getpid()}", uv_bin())

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
 from tests.support.fixtures import copy_monorepo, record_mismatches
 
 from .conftest import layerctl, report

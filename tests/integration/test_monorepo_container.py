@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.audit import read_elf
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
+from orchestrator.package.audit import read_elf
 from tests.support.fixtures import copy_monorepo
 
 from .conftest import STAND_IN, layerctl, report

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.audit import read_elf
-from orchestrator.package import sha256_file
+from orchestrator.package.audit import read_elf
+from orchestrator.package.zip import sha256_file
 from tests.support.fixtures import make_mistagged_wheel, make_sdist, record_mismatches
 
 from .conftest import layerctl, report

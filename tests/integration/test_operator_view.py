@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
 from tests.integration.conftest import layerctl, report
 from tests.support.fixtures import copy_example
 from tests.support.servers import silent_index, unavailable_index

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import ResolveError
-from orchestrator.plan import make_plan
+from orchestrator.core.errors import ResolveError
+from orchestrator.plan.targets import make_plan
 from orchestrator.resolve.poetry import poetry_requirements, target_environment
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 from tests.support.fixtures import EXAMPLE
 
 from .conftest import layerctl, report

@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pytest
 
-from orchestrator.package import sha256_file
+from orchestrator.package.zip import sha256_file
 from tests.support.aws import AwsProxy, moto_server
 
 from .conftest import layerctl, report

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.package import sha256_file
+from orchestrator.package.zip import sha256_file
 
 from .conftest import layerctl, report
 

@@ -24,10 +24,10 @@ from urllib.parse import quote
 import anyio
 import pytest
 
-from orchestrator.errors import BuildError
-from orchestrator.executors.engine import DockerEngine
-from orchestrator.runtimes import Arch
-from orchestrator.secrets import Masker
+from orchestrator.building.executors.engine import DockerEngine
+from orchestrator.core.errors import BuildError
+from orchestrator.core.runtimes import Arch
+from orchestrator.core.secrets import Masker
 from tests.support.fixtures import make_wheel
 from tests.support.servers import PrivateIndex, certificates, private_index
 

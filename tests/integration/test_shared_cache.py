@@ -15,8 +15,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from orchestrator.package import sha256_file
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
+from orchestrator.package.zip import sha256_file
 from tests.support.aws import AwsProxy, moto_server
 from tests.support.fixtures import copy_example
 

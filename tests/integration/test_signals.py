@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.package import sha256_file
+from orchestrator.package.zip import sha256_file
 
 from .conftest import layerctl, report
 
@@ -29,11 +29,11 @@ DRIVER = r"""
 import sys, time
 from pathlib import Path
 
-import orchestrator.fanout as fanout
-import orchestrator.pipeline as pipeline
-import orchestrator.report as report
+import orchestrator.core.fanout as fanout
+import orchestrator.building.pipeline as pipeline
+import orchestrator.report.document as report
 from orchestrator.__main__ import main
-from orchestrator.reporters.plain import PlainReporter
+from orchestrator.report.reporters.plain import PlainReporter
 
 here, pauses = Path(sys.argv.pop(1)), sys.argv.pop(1).split(",")
 

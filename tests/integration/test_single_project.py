@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
 from tests.support.fixtures import FIXTURES
 
 from .conftest import layerctl, report

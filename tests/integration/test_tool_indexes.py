@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
 from tests.support.fixtures import make_wheel
 from tests.support.servers import private_index
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.tools import uv_bin
+from orchestrator.core.tools import uv_bin
 
 from .conftest import layerctl, report
 

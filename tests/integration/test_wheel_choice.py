@@ -24,11 +24,11 @@ import anyio
 import pytest
 from packaging.version import Version
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.plan import make_plan
+from orchestrator.core.tools import uv_bin, uv_environment
+from orchestrator.plan.targets import make_plan
 from orchestrator.resolve.pip import pin_requirements, pip_requirements
-from orchestrator.tools import uv_bin, uv_environment
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 from tests.support.fixtures import FIXTURES
 
 from .conftest import layerctl, report

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestrator.buildcache import Entry
-from orchestrator.buildcache.record import Record
-from orchestrator.outputs import ZIP_NAME
-from orchestrator.stamp import Stamp
+from orchestrator.building.buildcache import Entry
+from orchestrator.building.buildcache.record import Record
+from orchestrator.building.stamp import Stamp
+from orchestrator.core.outputs import ZIP_NAME
 
 
 class CacheDown(OSError):

@@ -13,7 +13,7 @@ from typing import Any
 
 from typer.testing import CliRunner, Result
 
-from orchestrator.cli import app
+from orchestrator.cli.app import app
 
 __all__ = ["NOBODY", "as_nobody", "invoke", "layerctl"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from orchestrator.options import flags_for
+from orchestrator.cli.options import flags_for
 
 ROOT = Path(__file__).resolve().parents[2]
 # inputs of the action itself, not flags of the command

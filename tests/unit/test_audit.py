@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from orchestrator.audit import audit_tree, read_elf
-from orchestrator.errors import AuditError
-from orchestrator.runtimes import Arch
+from orchestrator.core.errors import AuditError
+from orchestrator.core.runtimes import Arch
+from orchestrator.package.audit import audit_tree, read_elf
 
 
 def aarch64_elf(path: Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.bytecode import find_interpreter
+from orchestrator.package.bytecode import find_interpreter
 
 CURRENT = f"{sys.version_info.major}.{sys.version_info.minor}"
 OTHER = "3.12" if CURRENT != "3.12" else "3.13"  # a version this interpreter is not

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import config
-from orchestrator.errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError
+from orchestrator.core.errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError
+from orchestrator.workspace import config
 from tests.support.cli import invoke
 
 if sys.version_info < (3, 11):

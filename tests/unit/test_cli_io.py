@@ -17,7 +17,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.errors import EXIT_ENVIRONMENT, EXIT_USAGE
+from orchestrator.core.errors import EXIT_ENVIRONMENT, EXIT_USAGE
 from tests.support.cli import NOBODY as NOBODY_ID
 from tests.support.cli import as_nobody, layerctl
 
@@ -207,8 +207,8 @@ def test_report_directory_on_a_full_disk(workspace: Path) -> None:
 
 
 def test_github_step_summary_that_cannot_be_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestrator.events import RunFinished
-    from orchestrator.reporters.github import GitHubReporter
+    from orchestrator.core.events import RunFinished
+    from orchestrator.report.reporters.github import GitHubReporter
 
     summary = tmp_path / "no-such-dir" / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))

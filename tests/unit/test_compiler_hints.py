@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.failures import diagnose
+from orchestrator.building.failures import diagnose
 
 CXX = "the image lacks a C++ compiler (g++)"
 CC = "the image lacks a C compiler (gcc)"

@@ -9,12 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import cascade, env_overrides, load_workspace, read_toml, unknown_variables, validate
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import EXIT_USAGE, ConfigError
-from orchestrator.plan import Plan, make_plan
-from orchestrator.runtimes import Arch
-from orchestrator.settings import LayerSettings
+from orchestrator.core.errors import EXIT_USAGE, ConfigError
+from orchestrator.core.runtimes import Arch
+from orchestrator.core.settings import LayerSettings
+from orchestrator.plan.targets import Plan, make_plan
+from orchestrator.workspace.config import (
+    cascade,
+    env_overrides,
+    load_workspace,
+    read_toml,
+    unknown_variables,
+    validate,
+)
+from orchestrator.workspace.discovery import discover_layers
 from tests.support.cli import invoke
 
 
@@ -221,7 +228,7 @@ def test_the_test_beds_switches_are_not_taken_for_settings(make_workspace: Calla
     they must not carry the product's prefix, which layerctl validates as settings."""
     from typer.testing import CliRunner
 
-    from orchestrator.cli import app
+    from orchestrator.cli.app import app
 
     switches = _test_bed_switches()
     assert switches, "no ${NAME:-default} switch found in the test scripts"
@@ -403,7 +410,7 @@ def test_every_bad_value_gets_the_same_one_line_error(
 ) -> None:
     from typer.testing import CliRunner
 
-    from orchestrator.cli import app
+    from orchestrator.cli.app import app
 
     root = make_workspace()
     result = CliRunner().invoke(app, ["-C", str(root), *argv], env=env)
@@ -412,7 +419,7 @@ def test_every_bad_value_gets_the_same_one_line_error(
 
 
 def test_an_explicit_flag_overrides_the_workspace(make_workspace: Callable[..., Path]) -> None:
-    from orchestrator.invocation import Invocation
+    from orchestrator.cli.invocation import Invocation
 
     root = make_workspace("jobs = 4\nkeep-going = true\nbytecode = true\n")
     plan = Invocation(root, "build-all", {"jobs": "1", "keep_going": False}).plan()
@@ -423,26 +430,26 @@ def test_an_explicit_flag_overrides_the_workspace(make_workspace: Callable[..., 
 
 def test_the_reference_tables_are_the_declarations() -> None:
     """docs/reference.md shows every setting exactly as settings.py declares it."""
-    from orchestrator.options import reference_tables
+    from orchestrator.cli.options import reference_tables
 
     page = (Path(__file__).resolve().parents[2] / "docs/reference.md").read_text()
     begin, end = (
-        "<!-- settings: made by orchestrator.options.reference_tables -->\n",
+        "<!-- settings: made by orchestrator.cli.options.reference_tables -->\n",
         "<!-- end of settings -->\n",
     )
     assert begin in page and end in page, "docs/reference.md lost its settings markers"
     shown = page.split(begin, 1)[1].split(end, 1)[0]
     assert shown == reference_tables(), (
         "docs/reference.md differs from the declarations: run "
-        "python -c 'from orchestrator.options import reference_tables as r; print(r(), end=\"\")'"
+        "python -c 'from orchestrator.cli.options import reference_tables as r; print(r(), end=\"\")'"
     )
 
 
 def test_layers_and_tool_from_the_environment_and_the_workspace_take_effect(
     make_workspace: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestrator.discovery import Tool
-    from orchestrator.invocation import Invocation
+    from orchestrator.cli.invocation import Invocation
+    from orchestrator.workspace.discovery import Tool
 
     root = make_workspace('tool = "pip"\n', {"a": "", "b": ""})
     (root / "layers/a/poetry.lock").write_text("# a lock this workspace's tool setting ignores\n")

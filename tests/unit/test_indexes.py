@@ -9,11 +9,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.errors import ConfigError
-from orchestrator.executors.container import _pip_files
-from orchestrator.indexes import Index, read_indexes
-from orchestrator.secrets import Credentials, Masker, index_urls
-from orchestrator.tools import uv_environment
+from orchestrator.building.executors.container import _pip_files
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.secrets import Credentials, Index, Masker, index_urls
+from orchestrator.core.tools import uv_environment
+from orchestrator.workspace.indexes import read_indexes
 
 HERE = Path("layers/a/pyproject.toml")
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestrator.localsrc import key_text, rewrite, source_digest, source_files
-from orchestrator.reqset import RequirementSet
+from orchestrator.package.scripts_fix import forget_direct_urls
+from orchestrator.resolve.localsrc import key_text, rewrite, source_digest, source_files
+from orchestrator.resolve.reqset import RequirementSet
 from orchestrator.resolve.uv import absolute_paths
-from orchestrator.scripts_fix import forget_direct_urls
 
 
 def project(root: Path) -> Path:

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.boundary import _fail
-from orchestrator.errors import BuildError, ConfigError
-from orchestrator.events import TargetResult
-from orchestrator.indexes import Index
-from orchestrator.secrets import Credentials, Masker, mask_urls
+from orchestrator.cli.boundary import _fail
+from orchestrator.core.errors import BuildError, ConfigError
+from orchestrator.core.events import TargetResult
+from orchestrator.core.secrets import Credentials, Index, Masker, mask_urls
 from tests.support.cli import invoke
 
 PASSWORD = "s3cr3t-pw"
@@ -147,11 +146,11 @@ def test_the_runs_masker_knows_the_passwords_of_the_layers_index_urls() -> None:
 
 @pytest.mark.parametrize("fmt", ["table", "json"])
 def test_the_explained_plan_masks_its_reasons(make_workspace: Callable[..., Path], fmt: str) -> None:
-    from orchestrator.config import load_workspace
-    from orchestrator.discovery import discover_layers
-    from orchestrator.explain import show
-    from orchestrator.freshness import Check
-    from orchestrator.plan import make_plan
+    from orchestrator.building.freshness import Check
+    from orchestrator.plan.targets import make_plan
+    from orchestrator.run.explain import show
+    from orchestrator.workspace.config import load_workspace
+    from orchestrator.workspace.discovery import discover_layers
 
     root = make_workspace("", {"a": ""})
     plan = make_plan(load_workspace(root), discover_layers(load_workspace(root)), cli_options={})
@@ -166,6 +165,6 @@ def test_the_cache_secret_is_masked_and_never_a_flag() -> None:
     credentials = Credentials.from_env({"LAYERCTL_CACHE_SECRET": "a-long-cache-secret"})
     assert repr(credentials).count("a-long-cache-secret") == 0
     assert Masker.for_credentials(credentials)("signed with a-long-cache-secret") == "signed with ****"
-    from orchestrator.options import flags_for
+    from orchestrator.cli.options import flags_for
 
     assert not [f for command in ("build-all", "publish") for f in flags_for(command) if "secret" in f.key]

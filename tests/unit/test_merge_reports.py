@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from orchestrator.discovery import Layer, Tool
-from orchestrator.errors import (
+from orchestrator.core.errors import (
     EXIT_BUILD_FAILED,
     EXIT_ENVIRONMENT,
     EXIT_INTERRUPTED,
@@ -19,12 +18,13 @@ from orchestrator.errors import (
     EXIT_USAGE,
     ConfigError,
 )
-from orchestrator.events import RunReport, TargetResult
-from orchestrator.identity import workspace_id
-from orchestrator.merge import merge_reports, worst_exit_code
-from orchestrator.report import load_report
-from orchestrator.report_html import render_html
-from orchestrator.report_lanes import pack_rows
+from orchestrator.core.events import RunReport, TargetResult
+from orchestrator.report.document import load_report
+from orchestrator.report.html import render_html
+from orchestrator.report.lanes import pack_rows
+from orchestrator.report.merge import merge_reports, worst_exit_code
+from orchestrator.workspace.discovery import Layer, Tool
+from orchestrator.workspace.identity import workspace_id
 
 
 def row(

@@ -10,8 +10,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.errors import AuditError, ConfigError, LayerctlError, NoCompatibleWheel, TargetTimeout
-from orchestrator.events import (
+from orchestrator.building.failures import diagnose, find_requirement_line
+from orchestrator.core.errors import AuditError, ConfigError, LayerctlError, NoCompatibleWheel, TargetTimeout
+from orchestrator.core.events import (
     Event,
     LogLines,
     Notice,
@@ -23,14 +24,13 @@ from orchestrator.events import (
     TargetStarted,
     TargetWarning,
 )
-from orchestrator.failures import diagnose, find_requirement_line
-from orchestrator.report import SCHEMA, RunReport, load_report, write_report
-from orchestrator.report_html import render_html
-from orchestrator.reporters import Reporter
-from orchestrator.reporters.github import escape_data, escape_property
-from orchestrator.reporters.jsonl import JsonReporter
-from orchestrator.reporters.plain import PlainReporter
-from orchestrator.reporters.summary import failure_blocks, failure_lines, markdown_summary
+from orchestrator.report.document import SCHEMA, RunReport, load_report, write_report
+from orchestrator.report.html import render_html
+from orchestrator.report.reporters import Reporter
+from orchestrator.report.reporters.github import escape_data, escape_property
+from orchestrator.report.reporters.jsonl import JsonReporter
+from orchestrator.report.reporters.plain import PlainReporter
+from orchestrator.report.reporters.summary import failure_blocks, failure_lines, markdown_summary
 
 
 def result(target_id: str = "web:py3.11-x86_64", status: str = "built", **fields: object) -> TargetResult:
@@ -193,7 +193,7 @@ def test_report_round_trip_and_bad_reports(tmp_path: Path) -> None:
 
 
 def test_live_view_honours_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestrator.reporters.live import LiveReporter
+    from orchestrator.report.reporters.live import LiveReporter
 
     monkeypatch.setenv("NO_COLOR", "1")
     assert LiveReporter(io.StringIO()).console.no_color is True
@@ -202,7 +202,7 @@ def test_live_view_honours_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_format_is_chosen_from_where_output_goes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestrator.reporters import choose_format
+    from orchestrator.report.reporters import choose_format
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -222,7 +222,7 @@ def test_format_is_chosen_from_where_output_goes(monkeypatch: pytest.MonkeyPatch
 def test_live_view_fits_a_big_matrix_in_a_small_terminal() -> None:
     from rich.console import Console
 
-    from orchestrator.reporters.live import LiveReporter
+    from orchestrator.report.reporters.live import LiveReporter
 
     out = io.StringIO()
     live = LiveReporter(out)
@@ -267,7 +267,7 @@ def test_a_cause_of_this_machine_is_told_once() -> None:
 @pytest.mark.parametrize("verbose", [-1, 0, 1])
 def test_live_view_honours_quiet_and_verbose(verbose: int) -> None:
     """-q: the progress, failures and the summary, no log or notice; -v: and a line per phase."""
-    from orchestrator.reporters.live import LiveReporter
+    from orchestrator.report.reporters.live import LiveReporter
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -300,8 +300,8 @@ def test_live_view_honours_quiet_and_verbose(verbose: int) -> None:
 def test_every_reporter_says_a_target_was_cached_and_where_from() -> None:
     from rich.console import Console
 
-    from orchestrator.reporters.github import GitHubReporter
-    from orchestrator.reporters.live import LiveReporter
+    from orchestrator.report.reporters.github import GitHubReporter
+    from orchestrator.report.reporters.live import LiveReporter
 
     target = "web:py3.11-x86_64"
     cached = result(target, "cached", cache="s3://bucket/ci", sha256="ab" * 32, zipped_size=1_000_000)

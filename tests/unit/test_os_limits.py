@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.buildcache.local import LocalCache
-from orchestrator.config import read_toml, validate
-from orchestrator.errors import EXIT_USAGE, ConfigError
-from orchestrator.fileio import MAX_DEPTH, MAX_READ, read_json, read_no_follow
-from orchestrator.settings import LayerSettings
+from orchestrator.building.buildcache.local import LocalCache
+from orchestrator.core.errors import EXIT_USAGE, ConfigError
+from orchestrator.core.fileio import MAX_DEPTH, MAX_READ, read_json, read_no_follow
+from orchestrator.core.settings import LayerSettings
+from orchestrator.workspace.config import read_toml, validate
 from tests.support.cli import invoke
 
 DEEP_TOML = "x = " + "[" * 3000 + "]" * 3000 + "\n"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import ConfigError
-from orchestrator.outputs import MARKER
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.outputs import MARKER
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 from tests.support.cli import invoke
 
 SLUG = "py3.12-x86_64"

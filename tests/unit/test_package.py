@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import package
-from orchestrator.errors import PackageError
-from orchestrator.package import collect, exclude_patterns, write_zip
+from orchestrator.core.errors import PackageError
+from orchestrator.package import zip as package
+from orchestrator.package.zip import collect, exclude_patterns, write_zip
 
 
 def make_tree(root: Path) -> Path:
@@ -195,7 +195,7 @@ def test_excluded_links_are_not_followed(tmp_path: Path) -> None:
 def test_source_date_epoch_outside_the_zip_range_is_one_line(
     value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestrator.errors import ConfigError
+    from orchestrator.core.errors import ConfigError
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
     with pytest.raises(ConfigError, match="SOURCE_DATE_EPOCH"):

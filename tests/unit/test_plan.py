@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import Tool, discover_layers
-from orchestrator.errors import ConfigError
-from orchestrator.plan import make_plan, select
-from orchestrator.runtimes import Arch, get_runtime, runtimes
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.runtimes import Arch, get_runtime, runtimes
+from orchestrator.plan.targets import make_plan, select
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import Tool, discover_layers
 
 
 def test_runtime_table_is_complete() -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator._toml import loads
-from orchestrator.errors import ResolveError
+from orchestrator.core._toml import loads
+from orchestrator.core.errors import ResolveError
 from orchestrator.resolve.poetry import check_fresh, poetry_content_hash, read_poetry_lock
 from tests.support.fixtures import EXAMPLE
 

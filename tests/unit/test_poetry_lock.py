@@ -12,12 +12,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.config import load_workspace, read_toml
-from orchestrator.decide import decide_builders
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import ResolveError
-from orchestrator.plan import Target, make_plan
+from orchestrator.building.decide import decide_builders
+from orchestrator.core.errors import ResolveError
+from orchestrator.plan.targets import Target, make_plan
 from orchestrator.resolve.poetry import poetry_content_hash, poetry_requirements
+from orchestrator.workspace.config import load_workspace, read_toml
+from orchestrator.workspace.discovery import discover_layers
 from tests.support.fixtures import EXAMPLE
 
 

@@ -12,11 +12,11 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import Tool, discover_layers
-from orchestrator.errors import EXIT_USAGE, ConfigError
-from orchestrator.locate import find_workspace
-from orchestrator.poetry_deps import poetry_dependencies, to_specifier
+from orchestrator.core.errors import EXIT_USAGE, ConfigError
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import Tool, discover_layers
+from orchestrator.workspace.locate import find_workspace
+from orchestrator.workspace.poetry_deps import poetry_dependencies, to_specifier
 from tests.support.cli import invoke
 
 CONSTRAINTS = [

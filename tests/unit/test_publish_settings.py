@@ -9,10 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import ConfigError
-from orchestrator.plan import Plan, make_plan
+from orchestrator.core.errors import ConfigError
+from orchestrator.plan.targets import Plan, make_plan
 from orchestrator.publish.aws import Aws
 from orchestrator.publish.naming import (
     bucket_name,
@@ -23,6 +21,8 @@ from orchestrator.publish.naming import (
     s3_key,
     settings_for,
 )
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 from tests.support.cli import invoke
 
 
@@ -162,7 +162,7 @@ def test_a_profile_the_sdk_cannot_find_is_one_line(
     botocore's ProfileNotFound escaping as a bug."""
     import anyio
 
-    from orchestrator.errors import PublishError
+    from orchestrator.core.errors import PublishError
     from orchestrator.publish.aws import Aws
 
     monkeypatch.setenv("AWS_PROFILE", profile)

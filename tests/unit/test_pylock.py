@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import Tool, discover_layers
-from orchestrator.errors import ResolveError
-from orchestrator.plan import Target, make_plan
+from orchestrator.core.errors import ResolveError
+from orchestrator.plan.targets import Target, make_plan
 from orchestrator.resolve.pylock import pylock_requirements
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import Tool, discover_layers
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 LOCK = f"""

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.reqset import RequirementSet, describe_changes
-from orchestrator.runtimes import Arch
+from orchestrator.core.runtimes import Arch
+from orchestrator.resolve.reqset import RequirementSet, describe_changes
 
 from .test_wheels import target_for
 

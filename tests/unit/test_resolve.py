@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_workspace, read_toml
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import ConfigError, ResolveError
-from orchestrator.plan import Target, make_plan
+from orchestrator.core.errors import ConfigError, ResolveError
+from orchestrator.plan.targets import Target, make_plan
 from orchestrator.resolve.pip import pip_requirements
 from orchestrator.resolve.poetry import poetry_content_hash, poetry_requirements
+from orchestrator.workspace.config import load_workspace, read_toml
+from orchestrator.workspace.discovery import discover_layers
 
 LOCK = """
 [[package]]

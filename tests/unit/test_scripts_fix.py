@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.package import collect, write_zip
-from orchestrator.scripts_fix import fix_scripts
+from orchestrator.package.scripts_fix import fix_scripts
+from orchestrator.package.zip import collect, write_zip
 from tests.support.fixtures import record_mismatches
 
 HOST_SCRIPT = b"#!/home/me/.venv/bin/python3\nimport sys\nfrom tool import main\nsys.exit(main())\n"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import ConfigError
-from orchestrator.executors.probe import receive_script, stdin_payload
-from orchestrator.secrets import Credentials, Masker, index_url_with_credentials
-from orchestrator.verify import top_level_modules
+from orchestrator.building.executors.probe import receive_script, stdin_payload
+from orchestrator.core.errors import ConfigError
+from orchestrator.core.secrets import Credentials, Masker, index_url_with_credentials
+from orchestrator.run.verify import top_level_modules
 
 
 def test_credentials_go_into_the_url_quoted() -> None:
@@ -45,7 +45,7 @@ def test_masker_hides_plain_and_quoted_forms() -> None:
 
 
 def test_index_url_setting_refuses_credentials(make_workspace: Callable[..., Path]) -> None:
-    from orchestrator.config import load_workspace
+    from orchestrator.workspace.config import load_workspace
 
     root = make_workspace('index-url = "https://u:p@example.test/simple"')
     with pytest.raises(ConfigError, match="must not hold credentials; pass them as LAYERCTL_INDEX_USERNAME"):

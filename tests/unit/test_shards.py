@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from orchestrator.events import TargetResult
-from orchestrator.report import write_report
-from orchestrator.shards import Unit, auto_count, costs_of, split
+from orchestrator.core.events import TargetResult
+from orchestrator.plan.shards import Unit, auto_count, costs_of, split
+from orchestrator.report.document import write_report
 from tests.support.cli import invoke
 
 LAYERS = {

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import typer
 
-from orchestrator.cli import app
-from orchestrator.config import load_workspace
-from orchestrator.discovery import Tool, discover_layers
-from orchestrator.errors import EXIT_USAGE, ConfigError
-from orchestrator.locate import find_workspace
+from orchestrator.cli.app import app
+from orchestrator.core.errors import EXIT_USAGE, ConfigError
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import Tool, discover_layers
+from orchestrator.workspace.locate import find_workspace
 from tests.support.cli import invoke
 
 PROJECT = '[project]\nname = "hello-layer"\nversion = "1"\ndependencies = ["six"]\n'

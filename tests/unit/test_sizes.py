@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.package import collect, exclude_patterns
-from orchestrator.sizes import measure
+from orchestrator.package.sizes import measure
+from orchestrator.package.zip import collect, exclude_patterns
 
 
 def tree(root: Path, files: dict[str, int], records: dict[str, list[str]]) -> Path:

@@ -17,11 +17,11 @@ from orchestrator import __version__
 from orchestrator.__main__ import asks_version
 
 # The stages no listing or version needs: containers, AWS, the ELF reader, building, publishing.
-HEAVY = ("aiodocker", "boto3", "botocore", "elftools", "orchestrator.run", "orchestrator.publish.command",
-         "orchestrator.publish.aws", "orchestrator.publish.publisher", "orchestrator.pipeline", "orchestrator.audit",
-         "orchestrator.clean", "orchestrator.verify", "orchestrator.report_html")  # fmt: skip
+HEAVY = ("aiodocker", "boto3", "botocore", "elftools", "orchestrator.run.builds", "orchestrator.run.publish",
+         "orchestrator.publish.aws", "orchestrator.publish.publisher", "orchestrator.building.pipeline", "orchestrator.package.audit",
+         "orchestrator.run.clean", "orchestrator.run.verify", "orchestrator.report.html")  # fmt: skip
 # Nothing beyond the interpreter and the command line's boundary prints the version.
-NOT_FOR_THE_VERSION = ("typer", "click", "rich", "pydantic", "packaging", "anyio", "orchestrator.cli")
+NOT_FOR_THE_VERSION = ("typer", "click", "rich", "pydantic", "packaging", "anyio", "orchestrator.cli.app")
 
 # Runs layerctl as `python -m orchestrator` does; writes the modules loaded when it exits.
 PROBE = """
@@ -63,7 +63,7 @@ def test_list_imports_no_stage_it_does_not_use(make_workspace: Callable[..., Pat
     root = make_workspace('builder = "native"')
     process, modules = loaded("-C", str(root), "list", "--no-decide", cwd=root)
     assert process.returncode == 0, process.stderr
-    assert "orchestrator.explain" in modules  # it did list
+    assert "orchestrator.run.explain" in modules  # it did list
     assert _imported(modules, HEAVY) == []
 
 
@@ -71,7 +71,10 @@ def test_the_root_help_makes_no_command(tmp_path: Path) -> None:
     """Listing the commands needs their names and help, not their settings (pydantic)."""
     process, modules = loaded("--help", cwd=tmp_path)
     assert process.returncode == 0 and "build-all" in process.stdout, process.stderr
-    assert _imported(modules, (*HEAVY, "pydantic", "orchestrator.options", "orchestrator.settings")) == []
+    assert (
+        _imported(modules, (*HEAVY, "pydantic", "orchestrator.cli.options", "orchestrator.core.settings"))
+        == []
+    )
 
 
 def test_the_root_help_imports_no_markdown_parser_and_no_syntax_highlighter(tmp_path: Path) -> None:
@@ -88,7 +91,7 @@ def test_a_stand_in_of_the_help_is_the_real_thing_when_used() -> None:
     from rich.markdown import Markdown
     from rich.traceback import Traceback
 
-    from orchestrator.lazycli import _stand_in
+    from orchestrator.cli.lazycli import _stand_in
 
     assert isinstance(_stand_in("rich.markdown", "Markdown").Markdown("# a"), Markdown)
     try:

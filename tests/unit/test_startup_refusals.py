@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import EXIT_PUBLISH, EXIT_USAGE
-from orchestrator.outputs import MARKER
-from orchestrator.runlock import LOCK_NAME
+from orchestrator.core.errors import EXIT_PUBLISH, EXIT_USAGE
+from orchestrator.core.outputs import MARKER
+from orchestrator.core.runlock import LOCK_NAME
 from tests.support.cli import invoke
 
 LAYER = '[tool.layerctl]\npython = ["3.12"]\narch = ["x86_64"]\n'

@@ -8,8 +8,8 @@ import io
 import pytest
 from rich.console import Console
 
-from orchestrator.events import PublishResult, TargetResult
-from orchestrator.reporters.summary import summary_table
+from orchestrator.core.events import PublishResult, TargetResult
+from orchestrator.report.reporters.summary import summary_table
 
 
 def row(name: str, status: str = "built", **fields: object) -> TargetResult:
@@ -82,5 +82,5 @@ def test_a_plain_console_gets_the_table_without_rich_laying_it_out(monkeypatch: 
     def no_layout(*args: object, **kwargs: object) -> None:
         raise AssertionError("rich laid the table out")
 
-    monkeypatch.setattr("orchestrator.reporters.summary.Table", no_layout)
+    monkeypatch.setattr("orchestrator.report.reporters.summary.Table", no_layout)
     assert drawn(CASES["many"], record=False) == expected

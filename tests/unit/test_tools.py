@@ -8,8 +8,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator import tools
-from orchestrator.tools import tool_version
+from orchestrator.core import tools
+from orchestrator.core.tools import tool_version
 
 
 def fake_tool(tmp_path: Path, seconds: float) -> tuple[str, Path]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from orchestrator.tools import uv_argv, uv_bin
+from orchestrator.core.tools import uv_argv, uv_bin
 
 PACKAGE = Path(__file__).resolve().parents[2] / "orchestrator"
 ISOLATION = ("--no-python-downloads", "--color", "never")
 # every place layerctl runs uv: export of a lock, pinning and wheel-only resolution (uv pip
 # compile), native installs, host builds of in-repo projects
-RUNS_UV = {"resolve/uv.py", "wheels.py", "executors/native.py", "localwheels.py"}
+RUNS_UV = {"resolve/uv.py", "resolve/wheels.py", "building/executors/native.py", "building/localwheels.py"}
 
 
 def test_the_builder_spells_the_isolation_flags() -> None:
@@ -38,7 +38,7 @@ def test_no_module_runs_uv_but_through_the_builder() -> None:
     offenders, builders = [], set()
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(PACKAGE).as_posix()
-        if rel == "tools.py":
+        if rel == "core/tools.py":
             continue
         tree = ast.parse(path.read_text("utf-8"))
         for call in _calls(tree):

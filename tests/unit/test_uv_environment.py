@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator._toml import loads
-from orchestrator.tools import uv_environment, uv_error, uv_project_environment
+from orchestrator.core._toml import loads
+from orchestrator.core.tools import uv_environment, uv_error, uv_project_environment
 
 CALLER = {
     "PATH": "/usr/bin",
@@ -97,7 +97,7 @@ def test_uv_error_is_the_error_paragraph_on_one_line() -> None:
 def test_a_link_mode_that_would_point_out_of_the_layer_never_reaches_uv(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from orchestrator.tools import uv_environment
+    from orchestrator.core.tools import uv_environment
 
     monkeypatch.setenv("UV_LINK_MODE", "symlink")
     assert "UV_LINK_MODE" not in uv_environment()

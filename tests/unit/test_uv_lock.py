@@ -9,11 +9,11 @@ from pathlib import Path
 import anyio
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import discover_layers
-from orchestrator.errors import ResolveError
-from orchestrator.plan import Target, make_plan
+from orchestrator.core.errors import ResolveError
+from orchestrator.plan.targets import Target, make_plan
 from orchestrator.resolve.uv import uv_requirements
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import discover_layers
 
 LAYER = '[project]\nname = "u"\nversion = "1"\nrequires-python = ">=3.10"\ndependencies = []\n'
 

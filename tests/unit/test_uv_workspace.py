@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.config import load_workspace
-from orchestrator.discovery import Tool, discover_layers, load_layer
-from orchestrator.errors import ConfigError
-from orchestrator.uv_workspace import find_uv_workspace
+from orchestrator.core.errors import ConfigError
+from orchestrator.workspace.config import load_workspace
+from orchestrator.workspace.discovery import Tool, discover_layers, load_layer
+from orchestrator.workspace.uv_workspace import find_uv_workspace
 
 WORKSPACE = '\n[tool.uv.workspace]\nmembers = ["layers/*"]\nexclude = ["layers/solo"]\n'
 

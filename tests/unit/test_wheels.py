@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from orchestrator.discovery import Layer, Tool
-from orchestrator.errors import NoCompatibleWheel, ResolveError
-from orchestrator.plan import Target
-from orchestrator.reqset import RequirementSet
-from orchestrator.runtimes import Arch, get_runtime
-from orchestrator.settings import LayerSettings
-from orchestrator.wheels import choose_wheels
+from orchestrator.core.errors import NoCompatibleWheel, ResolveError
+from orchestrator.core.runtimes import Arch, get_runtime
+from orchestrator.core.settings import LayerSettings
+from orchestrator.plan.targets import Target
+from orchestrator.resolve.reqset import RequirementSet
+from orchestrator.resolve.wheels import choose_wheels
+from orchestrator.workspace.discovery import Layer, Tool
 
 
 def target_for(python: str, arch: Arch) -> Target:

@@ -1,0 +1,143 @@
+"""Executors install a target's requirement set into a directory (the ``Installer`` role) and
+build its in-repo projects with compiled code into wheels (the ``WheelBuilder`` role); an
+``Executor`` is both. The scheduler and the build pipeline know only these Protocols and the
+registry below: adding a builder is one module with an ``open_executor(setup)`` and one line in
+``_REGISTRY`` (and one member of ``plan.Builder``)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, cast
+
+from ...core.events import Phase
+from ...core.process import BatchSink, LineSink
+from ...core.secrets import Masker
+from ...plan.targets import Builder, Target
+
+__all__ = [
+    "Executor",
+    "ExecutorSetup",
+    "InstallOutcome",
+    "InstallRequest",
+    "Installer",
+    "WheelBuilder",
+    "WheelRequest",
+    "open_executors",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallRequest:
+    target: Target
+    requirements: Path  # requirements.txt to install, as resolved for this target
+    dest: Path  # the directory that becomes python/ in the zip
+    index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
+    extra_index_urls: tuple[str, ...] = field(default=(), repr=False)  # likewise
+    ca_bundle: Path | None = None
+    mounts: tuple[Path, ...] = ()  # files the requirement set names (local wheels), read-only
+    own: Path | None = None  # the layer project's own wheel (a requirements file): --no-deps, after
+
+
+@dataclass(frozen=True, kw_only=True)
+class WheelRequest:
+    """An in-repo project with compiled code, to build into a wheel for one target
+    (``localwheels.py``): a writable copy of its sources and the directory its wheel goes to."""
+
+    target: Target
+    project: Path  # the project's directory in the repository (for messages)
+    source: Path = Path()
+    out_dir: Path = Path()
+    host_error: str | None = None  # why the host could not build it, if it could not
+    index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
+    ca_bundle: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstallOutcome:
+    tool_versions: dict[str, str]
+    image: str | None = None
+    image_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutorSetup:
+    """What a run hands each executor it opens (each takes what it needs)."""
+
+    progress: LineSink  # run-level lines (image checks, pulls, clean-up warnings)
+    workspace: Path | None = None  # the workspace root the run builds
+    masker: Masker = field(default_factory=Masker)
+    cache_dir: Path | None = None  # download caches shared by the run's builds
+    pull: str = "missing"
+    retries: int = 0  # for the executor's own transient steps (image pulls)
+    keep_containers: bool = False
+    network: str | None = None
+
+
+class Installer(Protocol):
+    """The role that installs a target's requirement set into a tree."""
+
+    name: str
+    # the phase shown while ``prepare`` runs (e.g. "pulling"), None when there is nothing to prepare
+    prepare_phase: Phase | None
+
+    def cost(self, target: Target) -> float:
+        """Relative wall time of a build of ``target`` (1: a native build): the slowest start first."""
+        ...
+
+    async def prepare(self, target: Target) -> None:
+        """What must be ready before the target builds (its image checked, once per run)."""
+        ...
+
+    async def fingerprint(self, target: Target) -> str:
+        """What about this executor decides the bytes it installs (tool versions, image id):
+        part of the target's up-to-date key."""
+        ...
+
+    async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
+        """Install into ``request.dest``, streaming output lines to ``log``."""
+        ...
+
+
+class WheelBuilder(Protocol):
+    """The role that builds an in-repo project (a source distribution) into a wheel in the
+    target's environment."""
+
+    name: str  # part of the key its wheels are kept under for the run
+
+    async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
+        """Build an in-repo project with compiled code into one wheel in ``request.out_dir``,
+        for the target's platform (or refuse, saying which builder can)."""
+        ...
+
+
+class Executor(Installer, WheelBuilder, Protocol):
+    """A builder: both roles (native, container). A hybrid builder may pair an installer with
+    another builder's wheel builder."""
+
+
+class _Module(Protocol):
+    def open_executor(self, setup: ExecutorSetup) -> AbstractAsyncContextManager[Executor]: ...
+
+
+# Modules are imported only when a target needs them (aiodocker is a third of start-up).
+_REGISTRY: dict[Builder, str] = {
+    Builder.NATIVE: "orchestrator.building.executors.native",
+    Builder.CONTAINER: "orchestrator.building.executors.container",
+}
+
+
+@asynccontextmanager
+async def open_executors(
+    builders: Iterable[Builder], setup: ExecutorSetup
+) -> AsyncIterator[dict[Builder, Executor]]:
+    """One open executor per builder the run needs, closed (best effort) when the run ends."""
+    async with AsyncExitStack() as stack:
+        opened: dict[Builder, Executor] = {}
+        for builder in sorted(set(builders), key=lambda b: b.value):
+            module = cast(_Module, importlib.import_module(_REGISTRY[builder]))
+            opened[builder] = await stack.enter_async_context(module.open_executor(setup))
+        yield opened

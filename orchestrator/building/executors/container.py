@@ -1,0 +1,192 @@
+"""Container builds: pip inside the target's build image (the SAM build image by default), on
+the target's platform, installs the requirement set resolved on the host."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import cast
+
+import anyio
+
+from ...core.errors import BuildError, ConfigError
+from ...core.events import Phase
+from ...core.once import Once
+from ...core.process import BatchSink
+from ...core.runtimes import Arch
+from ...plan.targets import Target
+from ..places import default_cache_dir
+from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
+from .engine import DockerEngine
+from .images import ImageInfo, Images, Pull
+from .probe import BUILD_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
+
+__all__ = ["ContainerExecutor"]
+
+
+@asynccontextmanager
+async def open_executor(setup: ExecutorSetup) -> AsyncIterator[ContainerExecutor]:
+    """The container executor of a run. It connects to the engine when the first target needs
+    it: an engine that cannot be reached fails the container targets, never the native ones."""
+    async with AsyncExitStack() as stack:
+        executor = ContainerExecutor(setup, stack)
+        try:
+            yield executor
+        finally:
+            with anyio.CancelScope(shield=True):
+                for warning in executor.warnings():
+                    await setup.progress(f"warning: {warning}")
+
+
+class ContainerExecutor:
+    """pip inside the target's build image installs the requirement set resolved on the host.
+
+    Resolution (uv export, poetry.lock, [project.dependencies]) already happened on the host, so
+    the image needs only its own Python and pip: nothing is installed from the network into the
+    image, and pip, Poetry and uv projects all build the same way."""
+
+    name = "container"
+    prepare_phase: Phase | None = "pulling"  # the image's check (and pull), once per run
+
+    def __init__(self, setup: ExecutorSetup, stack: AsyncExitStack) -> None:
+        self.setup, self._stack = setup, stack
+        self.cache_dir = setup.cache_dir or default_cache_dir()
+        self.network = setup.network  # Docker's NetworkMode for build containers (None: the engine's)
+        self._connection: Once[Images] = Once()
+        self._images: Images | None = None
+
+    def cost(self, target: Target) -> float:
+        # pip in a container; under QEMU an arm64 build takes 4.5-6 times as long
+        return 2.0 if target.arch is Arch.host() else 6.0
+
+    async def prepare(self, target: Target) -> None:
+        await self._image(target)
+
+    def warnings(self) -> list[str]:
+        return self._images.engine.warnings if self._images else []
+
+    async def images(self) -> Images:
+        """The run's engine and its image checks, connected once, when a target first needs them."""
+        return await self._connection.get("engine", self._connect)
+
+    async def _connect(self) -> Images:
+        setup = self.setup
+        engine = await self._stack.enter_async_context(
+            DockerEngine(
+                keep_containers=setup.keep_containers, masker=setup.masker, workspace=setup.workspace
+            )
+        )
+        self._images = Images(
+            engine, pull=cast(Pull, setup.pull), pull_retries=setup.retries, progress=setup.progress
+        )
+        return self._images
+
+    async def _image(self, target: Target) -> ImageInfo:
+        return await (await self.images()).ensure(target.build_image, target.arch)
+
+    async def fingerprint(self, target: Target) -> str:
+        return (await self._image(target)).id
+
+    async def install(self, request: InstallRequest, log: BatchSink) -> InstallOutcome:
+        target = request.target
+        layer_root = str(target.layer.root)
+        binds = [
+            # the layer project at its own path, read-only, so file: references in it resolve
+            f"{layer_root}:{layer_root}:ro",
+            f"{request.dest.parent}:/layerctl/out:rw",
+            f"{request.requirements}:/layerctl/requirements.txt:ro",
+            # what the requirement set names outside the layer (in-repo wheels), at their own paths
+            *(f"{path}:{path}:ro" for path in request.mounts),
+        ]
+        await log(
+            f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
+            f"python{target.python} -m pip install --target python -r requirements.txt"
+        )
+        info, versions = await self._run(target, BUILD_SCRIPT, binds, request, log, what="pip install")
+        return InstallOutcome(tool_versions=versions, image=target.build_image, image_id=info.id)
+
+    async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
+        """pip wheel in the target's image: a compiled in-repo project built for its platform."""
+        target = request.target
+        binds = [f"{request.source}:/layerctl/src:rw", f"{request.out_dir}:/layerctl/wheel:rw"]
+        await log(
+            f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
+            f"python{target.python} -m pip wheel --no-deps {request.project}"
+        )
+        await self._run(target, WHEEL_SCRIPT, binds, request, log, what=f"pip wheel of {request.project}")
+
+    async def _run(
+        self,
+        target: Target,
+        script: str,
+        binds: list[str],
+        request: InstallRequest | WheelRequest,
+        log: BatchSink,
+        *,
+        what: str,
+    ) -> tuple[ImageInfo, dict[str, str]]:
+        image = target.build_image
+        info = await self._image(target)
+        cache = self.cache_dir / f"pip-{target.arch}"
+        cache.mkdir(parents=True, exist_ok=True)
+        env = {
+            "HOME": "/tmp",
+            "PIP_CACHE_DIR": "/layerctl/cache",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_INPUT": "1",
+            "PIP_PROGRESS_BAR": "off",
+            "PIP_ROOT_USER_ACTION": "ignore",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        extra = request.extra_index_urls if isinstance(request, InstallRequest) else ()
+        files = await _pip_files(request.index_url, request.ca_bundle, extra)
+        if files:  # pip finds the index (credentials included) and the CA bundle in its tmpfs
+            env["PIP_CONFIG_FILE"] = f"{SECRETS_DIR}/pip.conf"
+        config = {
+            "Image": image,
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": [script.format(python=target.python)],
+            "Env": [f"{k}={v}" for k, v in env.items()],
+            "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
+            "WorkingDir": "/tmp",
+            "HostConfig": {
+                "Binds": [*binds, f"{cache}:/layerctl/cache:rw"],
+                **({"NetworkMode": self.network} if self.network else {}),
+            },
+        }
+        probe = SelfProbe(target.arch, log)
+        engine = (await self.images()).engine
+        code = await engine.run(config, target.arch, target.id, probe, files=files)
+        versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
+        if code != 0:
+            raise BuildError(f"{what} in {image} failed (exit {code}); see build.log")
+        return info, versions
+
+
+async def _pip_files(
+    index_url: str | None, ca_bundle: Path | None, extra_index_urls: tuple[str, ...] = ()
+) -> dict[str, bytes]:
+    """What pip in the container needs of the index: a pip.conf naming it (with its credentials)
+    and the extra CA bundle, delivered through stdin (``DockerEngine.run``), never mounted or set
+    in the container's environment."""
+    files: dict[str, bytes] = {}
+    conf = ["[global]"]
+    if index_url:
+        # pip reads its config raw (no %-interpolation); quoted credentials hold no newline
+        conf.append(f"index-url = {index_url}")
+    if extra_index_urls:  # one value, the URLs on indented lines (pip splits at spaces)
+        conf.append("extra-index-url =" + "".join(f"\n    {url}" for url in extra_index_urls))
+    if ca_bundle:
+        pem = await anyio.Path(ca_bundle).read_bytes()
+        if b"\0" in pem:
+            raise ConfigError(f"ca-bundle {ca_bundle}: not a PEM file (it holds binary data)")
+        files["ca.pem"] = pem
+        conf.append(f"cert = {SECRETS_DIR}/ca.pem")
+    if len(conf) > 1:
+        files["pip.conf"] = "\n".join(conf).encode() + b"\n"
+    return files
+
+
+_IS_AN_EXECUTOR: type[Executor] = ContainerExecutor  # mypy: this builder keeps to both roles

@@ -1,0 +1,143 @@
+"""What runs first in every container layerctl starts: the files it gets on stdin (secrets: never
+in the container's configuration) are read into a tmpfs, then the container reports its machine
+(a foreign arch without QEMU/binfmt never gets this far: /bin/sh cannot start), its Python, and
+pip's version (from the dist-info, not by starting Python: under emulation that alone takes a
+second). ``SelfProbe`` reads those lines from the container's output."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from ...core.errors import EnvironmentProblem
+from ...core.process import BatchSink, LineSink, lines_to
+from ...core.runtimes import Arch
+
+__all__ = [
+    "BINFMT_FIX",
+    "BUILD_SCRIPT",
+    "PROBE",
+    "SECRETS_DIR",
+    "WHEEL_SCRIPT",
+    "SelfProbe",
+    "receive_script",
+    "stdin_payload",
+]
+
+BINFMT_FIX = (
+    "register QEMU for it: apt-get install qemu-user-static binfmt-support && "
+    "update-binfmts --enable qemu-aarch64 (or docker run --privileged --rm tonistiigi/binfmt --install arm64)"
+)
+# Where a container finds the files it got on stdin: a tmpfs, so they live in memory only.
+SECRETS_DIR = "/layerctl/secrets"
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_PROBE_MARK = "layerctl-probe:"
+_NO_PYTHON = 97
+_PROBE_BODY = """echo "layerctl-probe: machine $(uname -m)"
+py=$(command -v python{python}) || {{ echo "layerctl: python{python} not found in the image" >&2; exit 97; }}
+prefix=${{py%/bin/*}}
+pip=$(ls -d "$prefix"/lib/python{python}/site-packages/pip-*.dist-info \
+      "$prefix"/lib/python3/dist-packages/pip-*.dist-info 2>/dev/null | head -n 1) || true
+echo "layerctl-probe: pip ${{pip:-unknown}}"
+"""
+PROBE = "set -eu\n" + _PROBE_BODY
+
+
+def receive_script(directory: str) -> str:
+    """The receiving end of ``stdin_payload``, in POSIX sh (no tool the image might lack): frames
+    ``file NAME LINES`` and LINES lines each, then ``end``, become files in ``directory``, readable
+    by the container's user only. With nothing on stdin it finds EOF at once."""
+    return f"""secrets='{directory}'
+umask 077
+while IFS=' ' read -r kind name lines; do
+  [ "$kind" = file ] || break
+  n=0
+  while [ "$n" -lt "$lines" ] && IFS= read -r line; do printf '%s\\n' "$line"; n=$((n + 1)); done >"$secrets/$name"
+done
+umask 022
+"""
+
+
+def stdin_payload(files: Mapping[str, bytes]) -> bytes:
+    """Text files framed for ``receive_script`` (a missing last newline is added)."""
+    out = bytearray()
+    for name, data in files.items():
+        if not _FILE_NAME.fullmatch(name) or b"\0" in data:
+            raise ValueError(f"cannot hand {name!r} to a container: a plain name and text only")
+        if data and not data.endswith(b"\n"):
+            data += b"\n"
+        lines = data.count(b"\n")
+        out += f"file {name} {lines}\n".encode() + data
+    return bytes(out + b"end\n")
+
+
+# A build: the files from stdin (read first, so the writer never waits), the probe, then pip.
+BUILD_SCRIPT = (
+    "set -eu\n"
+    + receive_script(SECRETS_DIR)
+    + _PROBE_BODY
+    + """"$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
+    --requirement /layerctl/requirements.txt
+if [ -f /layerctl/out/own.txt ]; then
+  exec "$py" -m pip install --no-compile --no-deps --target /layerctl/out/python --requirement /layerctl/out/own.txt
+fi
+"""
+)
+
+# A compiled in-repo project: its sources (a copy) built into a wheel with its own build backend.
+WHEEL_SCRIPT = (
+    "set -eu\n"
+    + receive_script(SECRETS_DIR)
+    + _PROBE_BODY
+    + """exec "$py" -m pip wheel --no-deps --wheel-dir /layerctl/wheel /layerctl/src
+"""
+)
+
+
+class SelfProbe:
+    """The build's log sink, reading the probe lines the build script prints before pip runs:
+    a container that reports another machine than the target's is stopped at once."""
+
+    def __init__(self, arch: Arch, log: LineSink | BatchSink) -> None:
+        self.arch, self.deliver = arch, lines_to(log)
+        self.machine: str | None = None
+        self.pip: str | None = None
+
+    async def __call__(self, line: str) -> None:
+        await self.batch([line])
+
+    async def batch(self, lines: list[str]) -> None:
+        if self.pip is None:
+            for line in lines:
+                if not line.startswith(_PROBE_MARK):
+                    continue
+                key, _, value = line.removeprefix(_PROBE_MARK).strip().partition(" ")
+                if key == "machine":
+                    self.machine = value
+                    if value != self.arch.machine:
+                        await self.deliver(lines)
+                        raise EnvironmentProblem(
+                            f"a {self.arch} container reports machine {value!r}, not {self.arch.machine}: "
+                            + BINFMT_FIX
+                        )
+                elif key == "pip":
+                    self.pip = _pip_version(value) if "pip-" in value else "pip unknown"
+        await self.deliver(lines)
+
+    def outcome(self, code: int, image: str, python: str) -> str:
+        """The image's pip version, once the container has ended with ``code``; an image that
+        cannot run here or has no such Python is an EnvironmentProblem (it stops the run)."""
+        if self.machine is None and code != 0:  # the shell never started
+            raise EnvironmentProblem(
+                f"cannot run {self.arch} containers of {image} (exit {code}): " + BINFMT_FIX
+            )
+        if code == _NO_PYTHON:
+            raise EnvironmentProblem(
+                f"image {image} has no python{python} on its PATH; use an image for that Python"
+            )
+        return self.pip or "pip unknown"
+
+
+def _pip_version(dist_info: str) -> str:
+    name = dist_info.rstrip("/").rsplit("/", 1)[-1]
+    return "pip " + name.removeprefix("pip-").removesuffix(".dist-info")

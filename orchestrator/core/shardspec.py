@@ -1,0 +1,66 @@
+"""The shard specs of the command line, parsed (pure): ``--shard K/N`` (or ``auto``: GitLab's
+``parallel:`` variables) and ``--shards N|auto``. Validated by the settings' declarations
+(``run_settings.py``) and read by ``run/matrix.py``; the split itself is ``plan/shards.py``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = ["ShardSpec", "check_count", "check_spec", "parse_spec"]
+
+_SPEC = re.compile(r"^([0-9]+)/([0-9]+)$")
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    index: int  # 1-based
+    total: int
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.total}"
+
+
+def check_spec(text: str) -> str:
+    """``K/N`` with 1 <= K <= N, or ``auto``: the setting's validator (a ValueError names the fix)."""
+    if text != "auto":
+        _parse(text, "")
+    return text
+
+
+def check_count(text: str) -> str:
+    """``--shards``: a count >= 1 or ``auto`` (the setting's validator)."""
+    if text != "auto" and not (text.isdigit() and int(text) >= 1):
+        raise ValueError(f"{text!r} is not a shard count: write a number >= 1 or auto")
+    return text
+
+
+def _parse(text: str, where: str) -> ShardSpec:
+    match = _SPEC.match(text.strip())
+    if not match:
+        raise ValueError(f"{where}{text!r} is not a shard: write K/N (e.g. 1/4) or auto")
+    index, total = int(match.group(1)), int(match.group(2))
+    if not 1 <= index <= total:
+        raise ValueError(
+            f"{where}shard {text!r} is out of range: K/N needs 1 <= K <= N (e.g. 1/{max(total, 1)})"
+        )
+    return ShardSpec(index, total)
+
+
+def parse_spec(text: str, environ: Mapping[str, str]) -> ShardSpec:
+    """A ``--shard`` value; ``auto``: GitLab's ``parallel:`` variables CI_NODE_INDEX/CI_NODE_TOTAL."""
+    if text != "auto":
+        return _parse(text, "--shard: ")
+    index, total = environ.get("CI_NODE_INDEX"), environ.get("CI_NODE_TOTAL")
+    if not index or not total:
+        raise ConfigError(
+            "--shard auto: CI_NODE_INDEX and CI_NODE_TOTAL are not set (GitLab's `parallel:` sets them); "
+            "pass --shard K/N"
+        )
+    try:
+        return _parse(f"{index}/{total}", "--shard auto (CI_NODE_INDEX/CI_NODE_TOTAL): ")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

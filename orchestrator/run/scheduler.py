@@ -1,0 +1,71 @@
+"""The build's fan-out: the targets of a build run over the run skeleton's fan-out
+(``runskeleton.fan_targets``: ``--jobs`` at a time, fail-fast or keep-going, the rows of targets
+that did not finish), slowest first, found up to date without a turn, a layer that cannot be
+read failed at once. Each build cleans up in a shielded finally when cancelled."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from ..building.context import BuildContext
+from ..building.executors import Executor
+from ..building.stamp import Stamp
+from ..building.target import build_target, result_for, up_to_date_row
+from ..core.errors import EXIT_USAGE
+from ..core.events import GOOD, Emit, TargetFinished, TargetResult
+from ..core.fanout import Interrupt
+from ..plan.targets import Target
+from .skeleton import Run, RunOutcome, Turn, fan_targets
+
+__all__ = ["AfterBuild", "RunOutcome", "broken_layer", "run_targets"]
+
+# Work on a target's good zip in the target's own task, as soon as it is ready (publishing).
+AfterBuild = Callable[[Target, TargetResult], Awaitable[TargetResult]]
+
+
+def _slowest_first(targets: Sequence[Target], executor_for: Callable[[Target], Executor]) -> list[Target]:
+    """Start the slow targets first (containers, arm64 under emulation) so they do not end last."""
+    return sorted(targets, key=lambda t: -executor_for(t).cost(t))
+
+
+async def run_targets(
+    targets: Sequence[Target],
+    *,
+    executor_for: Callable[[Target], Executor],
+    emit: Emit,
+    jobs: int,
+    context: BuildContext,
+    interrupt: Interrupt,
+    keep_going: bool = False,
+    after: AfterBuild | None = None,
+    fresh: Mapping[str, Stamp] | None = None,
+) -> RunOutcome:
+    """Build the targets, ``jobs`` at a time. ``after`` runs on each good result in the same
+    task, outside the build's turn: the next build starts while this target's zip is published.
+    Targets in ``fresh`` (found up to date before the run decided anything) are reported from
+    their stamps, without an executor or a turn."""
+    fresh = fresh or {}
+    # a layer whose project cannot be read fails its targets at once, and stops no other layer
+    broken = {t.id: broken_layer(t) for t in targets if t.problem}
+    ready = [t for t in targets if t.id in fresh]
+    order = ready + _slowest_first([t for t in targets if not t.problem and t.id not in fresh], executor_for)
+
+    async def build(target: Target, turn: Turn) -> TargetResult:
+        if target.id in fresh:
+            result = up_to_date_row(target, fresh[target.id])
+            await emit(TargetFinished(result))
+        else:
+            result = await turn(lambda: build_target(target, executor_for(target), emit, context))
+        if after is not None and result.status in GOOD:
+            result = await after(target, result)
+        return result
+
+    run = Run(emit, interrupt)
+    return await fan_targets(
+        targets, build, run=run, jobs=jobs, keep_going=keep_going, order=order, done=broken
+    )
+
+
+def broken_layer(target: Target) -> TargetResult:
+    """The row of a target whose layer project cannot be read: its problem, exit code 2."""
+    return result_for(target, status="failed", error=target.problem, exit_code=EXIT_USAGE)
