@@ -9,6 +9,7 @@ from typing import TextIO
 
 from ..core.events import Emit, LogLines
 from ..core.fileio import create_fresh
+from ..core.outputs import check_build_names
 from ..core.secrets import Masker
 
 __all__ = ["PhaseClock", "TargetLog"]
@@ -47,6 +48,11 @@ class TargetLog:
             self._file.write("\n".join(lines) + "\n")
 
     def open(self) -> None:
+        """The target builds: its log from now on in build.log."""
+        check_build_names(self.path.parent)  # the build writes them all: refuse before it starts
+        self._open()
+
+    def _open(self) -> None:
         if self._file is not None:
             return
         self._file = create_fresh(self.path)
@@ -59,7 +65,7 @@ class TargetLog:
         before it built), else drop them (an up-to-date target)."""
         try:
             if keep and self._file is None and self._pending:
-                self.open()
+                self._open()
         except OSError:
             pass  # the failure is already in the result; there is just no build.log for it
         finally:

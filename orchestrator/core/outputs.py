@@ -16,7 +16,7 @@ import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .errors import ConfigError, EnvironmentProblem
+from .errors import BuildError, ConfigError, EnvironmentProblem
 from .fileio import ROOM, create_fresh, path_problem
 from .runlock import LOCK_NAME
 
@@ -30,6 +30,7 @@ __all__ = [
     "REQUIREMENTS_NAME",
     "STAMP_NAME",
     "ZIP_NAME",
+    "check_build_names",
     "check_claim",
     "check_inside",
     "claim",
@@ -268,6 +269,18 @@ def clean_report_dir(
             left.append(path)
     _unclaim(directory)
     return removed, left
+
+
+def check_build_names(target_dir: Path) -> None:
+    """Before a build writes: a user's entry at a name layerctl writes a file at (a directory
+    called layer.zip) fails the target with one line; it is not layerctl's to remove."""
+    for name in BUILD_FILES:
+        path = target_dir / name
+        if os.path.lexists(path) and not path.is_symlink() and not path.is_file():
+            raise BuildError(
+                f"{path}: {kind_of(path)} where layerctl writes its {name}; move it away "
+                "(layerctl removes only what it made)"
+            )
 
 
 def kind_of(path: Path) -> str:

@@ -141,3 +141,37 @@ def test_ctrl_c_while_starting_is_one_line_and_130(make_workspace: Callable[...,
         pytest.skip("the command ended before the signal came")
     assert process.returncode == 130 and "Traceback" not in err
     assert err.strip().splitlines()[-1] == "layerctl: interrupted"
+
+
+_LATE_SIGNAL = r"""
+import os, signal, sys, time
+from orchestrator.__main__ import main
+
+SIGNUM = getattr(signal, sys.argv.pop(1))
+
+
+class Late:
+    # Collected as the interpreter tears its modules down: after Python has put back the
+    # default action of every signal it handled (a slow exit on a loaded machine).
+    def __del__(self):
+        os.kill(os.getpid(), SIGNUM)
+        time.sleep(0.2)
+
+
+late = Late()
+sys.argv[0] = "layerctl"
+main()
+"""
+
+
+@pytest.mark.parametrize("late", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_interpreter_exits_changes_nothing(late: str) -> None:
+    """The outcome is decided and printed: a Ctrl-C or SIGTERM while Python exits (its signal
+    handlers gone) neither kills the process (exit 143 for SIGTERM) nor changes its code."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _LATE_SIGNAL, late, "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.startswith("layerctl ")
