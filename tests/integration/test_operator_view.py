@@ -59,7 +59,7 @@ def test_failing_target_shows_tail_and_hint_and_others_finish(
     assert MISSING in bad["error"] and "pyproject.toml" in bad["hint"]
     assert (bad["error_file"], bad["error_line"]) == ("layers/bad/pyproject.toml", 6)
     assert bad["log_tail"] and any(MISSING in line for line in bad["log_tail"]) and bad["attempts"] == 1
-    assert report(root)["schema"] == "layerctl-report/2"
+    assert report(root)["schema"] == "layerctl-report/3"
     out = result.stdout
     block = out[out.index("\nbad:py3.11-x86_64 FAILED") :]
     assert "last " in block and "| error:" in block

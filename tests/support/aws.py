@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,6 +127,11 @@ def moto_server() -> Iterator[tuple[str, AwsProxy]]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    # moto's state lives in this process, shared by every server it starts: each begins empty
+    # (else a layer another module published with the same, deterministic zip is "unchanged")
+    urllib.request.urlopen(
+        urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST")
+    ).close()
     proxy = AwsProxy(f"http://{host}:{port}")
     thread = threading.Thread(target=proxy.serve_forever, daemon=True)
     thread.start()
