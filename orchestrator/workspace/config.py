@@ -289,7 +289,9 @@ def _parse_scalar(kind: type, where: str, text: str) -> bool | int | float:
 
 
 # Variables with the prefix that are not settings (read elsewhere, never validated as such).
-_ENV_NOT_SETTINGS = frozenset({"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD", "LAYERCTL_DEBUG"})
+_ENV_NOT_SETTINGS = frozenset(
+    {"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD", "LAYERCTL_DEBUG", "LAYERCTL_CACHE_SECRET"}
+)
 
 
 def cascade(*sources: Mapping[str, Any]) -> LayerSettings:

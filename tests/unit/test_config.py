@@ -520,3 +520,8 @@ def test_one_project_under_two_names_is_refused(make_workspace: Callable[..., Pa
         f"{root / 'layers/twin/pyproject.toml'}; one project is one layer: remove the "
         "link or narrow the pattern"
     )
+
+
+def test_the_cache_secret_variable_is_no_unknown_setting() -> None:
+    """LAYERCTL_CACHE_SECRET is read (secrets.py), never warned about as ignored."""
+    assert unknown_variables({"LAYERCTL_CACHE_SECRET": "s3cret"}) == []
