@@ -146,3 +146,20 @@ def test_a_c_syntax_error_fails_only_its_target_with_one_line(tmp_path: Path) ->
     )
     assert "C build failed in the image" in bad["hint"]
     assert "fastsum.c" in Path(bad["log"]).read_text()  # the compiler's lines are in the log
+
+
+def test_an_arm64_hybrid_target_builds_under_emulation_and_imports(tmp_path: Path) -> None:
+    """The compile alone runs in the arm64 image (under QEMU on an x86_64 host); the zip holds an
+    aarch64 extension that imports in the arm64 stand-in."""
+    root = workspace(tmp_path / "ws", tmp_path / "cache", {"c": ["{sdist}", "six==1.16.0"]})
+    config = root / "pyproject.toml"
+    config.write_text(config.read_text().replace('arch = ["x86_64"]', 'arch = ["arm64"]'))
+    result = layerctl("-C", str(root), "build-all", "--log-format", "plain")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    (row,) = report(root)["targets"]
+    assert row["id"] == "c:py3.11-arm64" and row["builder"] == "hybrid" and row["status"] == "built"
+    log = Path(row["log"]).read_text()
+    assert "--platform linux/arm64" in log and re.search(r"audit: 1 ELF files, all aarch64", log), log[-2000:]
+    verify = layerctl("-C", str(root), "verify", "--image", STAND_IN)
+    assert verify.returncode == 0, verify.stdout[-3000:]
+    assert "c:py3.11-arm64 | import ok: fastsum" in verify.stdout
