@@ -85,12 +85,16 @@ def lock_inputs(target: Target) -> dict[str, str]:
 async def installer_offline(target: Target, stamp: Stamp | None) -> str:
     """What installs with the target's builder, known without opening its executor: uv's version
     (native, as ``NativeExecutor.fingerprint`` says it); for a container target, the image digest
-    its stamp recorded while it names the same image (another image: a value no digest equals)."""
-    if target.builder == Builder.CONTAINER:
+    its stamp recorded while it names the same image (another image: a value no digest equals);
+    for a hybrid target, both (``executors/hybrid.installer_identity``)."""
+    if target.builder in (Builder.CONTAINER, Builder.HYBRID):
         old = stamp.offline if stamp is not None else None
-        if old is not None and old.image == target.build_image:
-            return str(old.material.get("installer", ""))
-        return f"{target.build_image} (not yet pulled)"
+        recorded = str(old.material.get("installer", "")) if old is not None else ""
+        digest = recorded if old is not None and old.image == target.build_image else ""
+        digest = digest or f"{target.build_image} (not yet pulled)"
+        if target.builder == Builder.CONTAINER:
+            return digest
+        return f"{await uv_identity()} | {digest.rpartition(' | ')[2]}"
     return await uv_identity()
 
 
@@ -118,7 +122,7 @@ async def offline_record(
         declared=declared,
         builder=target.builder,
         builder_reason=target.builder_reason,
-        image=target.build_image if target.builder == Builder.CONTAINER else None,
+        image=target.build_image if target.builder in (Builder.CONTAINER, Builder.HYBRID) else None,
     )
 
 

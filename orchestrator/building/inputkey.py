@@ -10,7 +10,8 @@ The key takes:
   installed (glibc, manylinux tags), not those only publishing or ``verify`` read;
 * the requirement set as it applies to the target (markers evaluated; in-repo projects by the
   digest of their sources, never by where the checkout is), ``reqset.Applied.digest``;
-* the decided builder, and what installs with it: a native build's uv version, a container
+* the decided builder, and what installs with it: a native build's uv version, a hybrid
+  build's uv version and image digest, a container
   build's image digest (its id on the engine; never the image's name, so a mirror of the same
   image is the same key);
 * the layer settings declared ``output=True`` in ``settings.py`` (``exclude``,

@@ -32,7 +32,7 @@ ENV_PREFIX = "LAYERCTL_"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 ToolChoice = Literal["auto", "pip", "poetry", "pylock", "uv"]
-BuilderChoice = Literal["auto", "native", "container"]
+BuilderChoice = Literal["auto", "native", "container", "hybrid"]
 PullChoice = Literal["missing", "always", "never"]
 LogFormat = Literal["auto", "live", "plain", "github", "json"]
 ListFormat = Literal["text", "json"]

@@ -84,7 +84,7 @@ class LayerSettings(Model):
     )
     builder: BuilderChoice = setting(
         "auto",
-        "Where targets build: `auto` decides per target (native when every dependency has a wheel).",
+        "Where targets build: `auto` decides per target (native when every dependency has a wheel, else `hybrid`: only what has none is compiled in the target's image); `container` installs everything with pip in the image (slower, full parity with the SAM image).",
         flag="--builder",
         commands=BUILD | {"list"},
         output=False,  # the key takes the builder decided for the target

@@ -37,7 +37,7 @@ __all__ = [
     "split",
 ]
 
-ESTIMATE_S = {"native": 30.0, "auto": 30.0, "container": 60.0}
+ESTIMATE_S = {"native": 30.0, "auto": 30.0, "container": 60.0, "hybrid": 40.0}
 ARM64_FACTOR = 1.5
 AUTO_SHARD_S = 600.0  # a shard's expected build time with --shards auto
 AUTO_MAX = 64

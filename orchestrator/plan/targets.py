@@ -31,6 +31,7 @@ class Builder(str, enum.Enum):
 
     NATIVE = "native"
     CONTAINER = "container"
+    HYBRID = "hybrid"  # native, but what has no wheel is compiled in the target's image first
 
     def __str__(self) -> str:
         return self.value

@@ -139,23 +139,30 @@ class RequirementSet:
         """The lines that apply to ``target``, sorted: options (``--index-url``) and lines
         ``packaging`` cannot read (in-repo keys) kept as they are, each requirement without its
         marker, with its hashes sorted."""
-        environment = target_environment(target)
         out: list[Line] = []
-        for entry in self.entries:
-            if not entry.body:
-                continue
+        for entry in self.applicable_entries(target):
             if not entry.name:
                 out.append((entry.body, "", " ".join([entry.body, *(f"--hash={h}" for h in entry.hashes)])))
                 continue
-            if entry.marker:
+            line = " ".join([entry.plain, *sorted(entry.hashes)])  # as stamps have it: keys stay the same
+            out.append((canonicalize_name(entry.name), entry.version, line))
+        return Applied(tuple(sorted(out)))
+
+    def applicable_entries(self, target: Target) -> list[Entry]:
+        """The entries with a body whose marker holds for ``target`` (one it cannot evaluate
+        is kept: the installer decides)."""
+        environment = target_environment(target)
+        out: list[Entry] = []
+        for entry in self.entries:
+            if entry.body and entry.name and entry.marker:
                 try:
                     if not Marker(entry.marker).evaluate(environment):
                         continue
                 except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
-                    pass  # kept: the installer decides
-            line = " ".join([entry.plain, *sorted(entry.hashes)])  # as stamps have it: keys stay the same
-            out.append((canonicalize_name(entry.name), entry.version, line))
-        return Applied(tuple(sorted(out)))
+                    pass
+            if entry.body:
+                out.append(entry)
+        return out
 
     def locked_hashes(self) -> dict[str, set[str]]:
         """The sha256 hashes the set allows per package (canonical name; a lock's, none for pip)."""

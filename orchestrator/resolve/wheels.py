@@ -62,14 +62,14 @@ def no_wheel(target: Target, what: str, package: str) -> NoCompatibleWheel:
 
 
 async def exact_wheels(
-    target: Target, requirements: RequirementSet, env: Mapping[str, str]
+    target: Target, requirements: RequirementSet, env: Mapping[str, str], *extra: str
 ) -> list[Chosen] | None:
     """For a runtime uv cannot name exactly: the wheels chosen among its tags (None for the
     others: uv's own platform is exact there)."""
     above = target.runtime.uv_platform_above(target.arch)
     if above is None:
         return None
-    result = await uv_compile(target, requirements, env, above, "--format", "pylock.toml")
+    result = await uv_compile(target, requirements, env, above, "--format", "pylock.toml", *extra)
     if result.returncode != 0:
         package = no_wheel_package(result.errors)
         if package:

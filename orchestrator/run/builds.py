@@ -180,6 +180,7 @@ class _Build:
             retries=plan.options.retries,
             keep_containers=plan.options.keep_containers,
             network=plan.options.container_network,
+            caches=context.caches,
         )
         after = self.after
         # each builder's module is imported and opened only when a target needs it

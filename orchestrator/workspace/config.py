@@ -212,8 +212,7 @@ Sources = tuple[
 
 
 def env_overrides(environ: Mapping[str, str] | None = None) -> Sources:
-    """``LAYERCTL_*`` variables by the model they set; unknown names are left out (see
-    :func:`unknown_variables`: a CI environment may set ``LAYERCTL_VERSION`` for its own use)."""
+    """``LAYERCTL_*`` variables by the model they set; unknown names are left out (``unknown_variables``)."""
     environ = os.environ if environ is None else environ
     known = {env_name(k): k for k in ENV_KEYS}
     raw = {known[var]: value for var, value in environ.items() if var in known}
@@ -288,8 +287,9 @@ def _parse_scalar(kind: type, where: str, text: str) -> bool | int | float:
         raise ConfigError(f"{where}: {text!r} is not {what}") from None
 
 
-# Variables with the prefix that are not settings (read elsewhere, never validated as such).
-_ENV_NOT_SETTINGS = frozenset({"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD", "LAYERCTL_DEBUG"})
+_ENV_NOT_SETTINGS = frozenset(  # with the prefix, not settings: read elsewhere, never validated as such
+    {"LAYERCTL_INDEX_USERNAME", "LAYERCTL_INDEX_PASSWORD", "LAYERCTL_DEBUG", "LAYERCTL_CACHE_SECRET"}
+)
 
 
 def cascade(*sources: Mapping[str, Any]) -> LayerSettings:

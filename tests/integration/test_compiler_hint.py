@@ -44,7 +44,7 @@ def test_a_missing_cxx_compiler_is_named(tmp_path: Path, image_without_cxx: str)
     result = layerctl("-C", str(tmp_path), "build-all", "--log-format", "plain")
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     row = report(tmp_path)["targets"][0]
-    assert row["status"] == "failed" and row["builder"] == "container"
+    assert row["status"] == "failed" and row["builder"] == "hybrid"
     hint = "the image lacks a C++ compiler (g++): use an image that has it, as the SAM build images do"
     assert row["hint"] == hint
     assert f"hint: {hint}" in result.stdout

@@ -48,18 +48,16 @@ def sdist_workspace(
 @pytest.fixture(scope="module")
 def sdist_built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = sdist_workspace(tmp_path_factory.mktemp("sdist"))
-    return root, layerctl("-C", str(root), "build-all", "--jobs", "4")
+    return root, layerctl("-C", str(root), "build-all", "--jobs", "4", "--builder", "container")
 
 
-def test_auto_picks_the_container_and_says_why(
-    sdist_built: tuple[Path, subprocess.CompletedProcess[str]],
-) -> None:
-    root, _ = sdist_built
+def test_auto_picks_hybrid_and_names_what_it_compiles(tmp_path: Path) -> None:
+    root = sdist_workspace(tmp_path)
     listed = json.loads(layerctl("-C", str(root), "list", "--format", "json").stdout)
     assert len(listed) == 4
     for row in listed:
-        assert row["builder"] == "container"
-        assert row["builder_reason"].startswith("fastsum has no wheel for manylinux_2_")
+        assert row["builder"] == "hybrid"
+        assert row["builder_reason"].startswith("compiles fastsum in the image (no wheel for manylinux_2_")
 
 
 def test_sdist_only_extension_builds_for_every_arch(

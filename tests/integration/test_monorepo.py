@@ -61,7 +61,7 @@ def test_tools_and_builders_are_detected(mono: Path) -> None:
         "extras": "pip",
         "own": "pip",
     }
-    assert rows["jobs"]["builder"] == "container"
+    assert rows["jobs"]["builder"] == "hybrid"
     assert "libs/fastmath (in-repo) has compiled code" in rows["jobs"]["builder_reason"]
     assert {rows[name]["builder"] for name in ("api", "pl", "db", "legacy", "extras", "own")} == {"native"}
 

@@ -93,7 +93,9 @@ def test_auto_chooses_native_where_wheels_exist_and_names_the_one_without(ws: Pa
             row = rows[f"{layer}:py3.11-{arch}"]
             assert (row["builder"], row["builder_reason"]) == ("native", "every dependency has a wheel"), row
         src = rows[f"src:py3.11-{arch}"]
-        assert src["builder"] == "container" and src["builder_reason"].startswith("docopt has no wheel"), src
+        assert src["builder"] == "hybrid" and src["builder_reason"].startswith(
+            "compiles docopt in the image"
+        ), src
 
 
 def test_pins_are_the_newest_versions_with_a_wheel_and_sources_only_where_none(ws: Path) -> None:

@@ -104,7 +104,7 @@ def test_layer_override_applies_to_that_layer_only(make_workspace: Callable[...,
         ('python = ["3.8"]', "unsupported Python 3.8; Lambda runs 3.10, 3.11, 3.12, 3.13, 3.14"),
         ("python = [3.12]", 'write Python versions as strings, e.g. "3.12"'),
         ('arch = ["sparc"]', "'arch': Input should be 'x86_64' or 'arm64'"),
-        ('builder = "docker"', "'builder': Input should be 'auto', 'native' or 'container'"),
+        ('builder = "docker"', "'builder': Input should be 'auto', 'native', 'container' or 'hybrid'"),
         ('output = "/abs"', "must be a relative path"),
         ("jobs = 0", "'jobs': Input should be greater than or equal to 1"),
         ("compression-level = 12", "'compression-level'"),
@@ -397,7 +397,7 @@ def test_layers_globs_match_what_pathlib_matches(make_workspace: Callable[..., P
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
-        (["build-all", "--builder", "foo"], {}, "command line: --builder: Input should be 'auto', 'native' or 'container'"),
+        (["build-all", "--builder", "foo"], {}, "command line: --builder: Input should be 'auto', 'native', 'container' or 'hybrid'"),
         (["list", "--format", "yaml"], {}, "command line: --format: Input should be 'text' or 'json'"),
         (["build-all", "--log-format", "foo"], {}, "command line: --log-format: Input should be 'auto', 'live', 'plain', 'github' or 'json'"),
         (["build-all"], {"LAYERCTL_JOBS": "x"}, "environment: LAYERCTL_JOBS: 'x' is not an integer"),
@@ -520,3 +520,8 @@ def test_one_project_under_two_names_is_refused(make_workspace: Callable[..., Pa
         f"{root / 'layers/twin/pyproject.toml'}; one project is one layer: remove the "
         "link or narrow the pattern"
     )
+
+
+def test_the_cache_secret_variable_is_no_unknown_setting() -> None:
+    """LAYERCTL_CACHE_SECRET is read (secrets.py), never warned about as ignored."""
+    assert unknown_variables({"LAYERCTL_CACHE_SECRET": "s3cret"}) == []

@@ -2,7 +2,7 @@
 publish`` on a fresh checkout): its key computed offline, as the check before a run computes
 it (``freshness.current_record``), looked up through ``BuildCaches`` (every rule of a shared
 entry applies). A native target's key needs uv's version; a container target's needs its
-build image's digest, known only from a build here: it is not restored."""
+build image's digest (a hybrid target's too), known only from a build here: it is not restored."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ async def restore_from_cache(
 
     if target.problem:
         return "its project cannot be read"
-    if target.builder == Builder.CONTAINER:
-        return "a container target's key needs its build image's digest, known only from a build"
+    if target.builder in (Builder.CONTAINER, Builder.HYBRID):
+        return f"a {target.builder} target's key needs its build image's digest, known only from a build"
     if target.builder == "auto":  # a native build is the one whose key is known offline
         target = replace(target, decided=Builder.NATIVE)
     try:

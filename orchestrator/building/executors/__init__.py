@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ...core.events import Phase
 from ...core.process import BatchSink, LineSink
 from ...core.secrets import Masker
 from ...plan.targets import Builder, Target
+
+if TYPE_CHECKING:
+    from ..buildcache.caches import BuildCaches
 
 __all__ = [
     "Executor",
@@ -24,6 +27,8 @@ __all__ = [
     "InstallOutcome",
     "InstallRequest",
     "Installer",
+    "SdistBuilder",
+    "SdistRequest",
     "WheelBuilder",
     "WheelRequest",
     "open_executors",
@@ -57,6 +62,23 @@ class WheelRequest:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SdistRequest:
+    """A package of the set with no wheel for the target, to build from its source distribution
+    into a wheel in the target's image (``building/sdists.py``): ``requirements`` holds its one
+    requirement line (``name==version`` with the lock's hashes, or a local sdist's path)."""
+
+    target: Target
+    name: str
+    version: str
+    requirements: Path
+    out_dir: Path
+    source: Path | None = None  # a local sdist the line names, mounted read-only at its path
+    index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
+    extra_index_urls: tuple[str, ...] = field(default=(), repr=False)  # likewise
+    ca_bundle: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class InstallOutcome:
     tool_versions: dict[str, str]
     image: str | None = None
@@ -75,6 +97,7 @@ class ExecutorSetup:
     retries: int = 0  # for the executor's own transient steps (image pulls)
     keep_containers: bool = False
     network: str | None = None
+    caches: BuildCaches | None = None  # the run's shared caches also keep wheels built from sdists
 
 
 class Installer(Protocol):
@@ -114,6 +137,19 @@ class WheelBuilder(Protocol):
         ...
 
 
+class SdistBuilder(Protocol):
+    """The role that builds a package's source distribution into a wheel in the target's image
+    (the container builder's, which the hybrid builder uses)."""
+
+    async def image_digest(self, target: Target) -> str:
+        """The digest of the image the target's wheels are built in (part of their cache key)."""
+        ...
+
+    async def build_sdist(self, request: SdistRequest, log: BatchSink) -> None:
+        """``pip wheel --no-deps`` of the request's one requirement into ``request.out_dir``."""
+        ...
+
+
 class Executor(Installer, WheelBuilder, Protocol):
     """A builder: both roles (native, container). A hybrid builder may pair an installer with
     another builder's wheel builder."""
@@ -127,6 +163,7 @@ class _Module(Protocol):
 _REGISTRY: dict[Builder, str] = {
     Builder.NATIVE: "orchestrator.building.executors.native",
     Builder.CONTAINER: "orchestrator.building.executors.container",
+    Builder.HYBRID: "orchestrator.building.executors.hybrid",
 }
 
 

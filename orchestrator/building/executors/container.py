@@ -18,10 +18,18 @@ from ...core.process import BatchSink
 from ...core.runtimes import Arch
 from ...plan.targets import Target
 from ..places import default_cache_dir
-from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
+from . import (
+    Executor,
+    ExecutorSetup,
+    InstallOutcome,
+    InstallRequest,
+    SdistBuilder,
+    SdistRequest,
+    WheelRequest,
+)
 from .engine import DockerEngine
 from .images import ImageInfo, Images, Pull
-from .probe import BUILD_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
+from .probe import BUILD_SCRIPT, SDIST_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
 
 __all__ = ["ContainerExecutor"]
 
@@ -117,15 +125,37 @@ class ContainerExecutor:
         )
         await self._run(target, WHEEL_SCRIPT, binds, request, log, what=f"pip wheel of {request.project}")
 
+    async def image_digest(self, target: Target) -> str:
+        info = await self._image(target)
+        return info.digest or info.id
+
+    async def build_sdist(self, request: SdistRequest, log: BatchSink) -> None:
+        """pip wheel in the target's image: a package with no wheel for it, from its sdist."""
+        target = request.target
+        binds = [
+            f"{request.out_dir}:/layerctl/wheel:rw",
+            f"{request.requirements}:/layerctl/requirements.txt:ro",
+        ]
+        if request.source is not None:
+            binds.append(f"{request.source}:{request.source}:ro")
+        pin = request.source or f"{request.name}=={request.version}"
+        await log(
+            f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
+            f"python{target.python} -m pip wheel --no-deps --no-binary {request.name} {pin}"
+        )
+        what = f"pip wheel of {pin} (no wheel for {target.runtime.manylinux} {target.arch.machine})"
+        await self._run(target, SDIST_SCRIPT, binds, request, log, what=what, name=request.name)
+
     async def _run(
         self,
         target: Target,
         script: str,
         binds: list[str],
-        request: InstallRequest | WheelRequest,
+        request: InstallRequest | WheelRequest | SdistRequest,
         log: BatchSink,
         *,
         what: str,
+        name: str = "",
     ) -> tuple[ImageInfo, dict[str, str]]:
         image = target.build_image
         info = await self._image(target)
@@ -140,14 +170,14 @@ class ContainerExecutor:
             "PIP_ROOT_USER_ACTION": "ignore",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
-        extra = request.extra_index_urls if isinstance(request, InstallRequest) else ()
+        extra = request.extra_index_urls if not isinstance(request, WheelRequest) else ()
         files = await _pip_files(request.index_url, request.ca_bundle, extra)
         if files:  # pip finds the index (credentials included) and the CA bundle in its tmpfs
             env["PIP_CONFIG_FILE"] = f"{SECRETS_DIR}/pip.conf"
         config = {
             "Image": image,
             "Entrypoint": ["/bin/sh", "-c"],
-            "Cmd": [script.format(python=target.python)],
+            "Cmd": [script.format(python=target.python, name=name)],
             "Env": [f"{k}={v}" for k, v in env.items()],
             "User": f"{os.getuid()}:{os.getgid()}",  # outputs belong to the invoking user
             "WorkingDir": "/tmp",
@@ -190,3 +220,4 @@ async def _pip_files(
 
 
 _IS_AN_EXECUTOR: type[Executor] = ContainerExecutor  # mypy: this builder keeps to both roles
+_BUILDS_SDISTS: type[SdistBuilder] = ContainerExecutor

@@ -17,6 +17,7 @@ __all__ = [
     "BINFMT_FIX",
     "BUILD_SCRIPT",
     "PROBE",
+    "SDIST_SCRIPT",
     "SECRETS_DIR",
     "WHEEL_SCRIPT",
     "SelfProbe",
@@ -90,6 +91,17 @@ WHEEL_SCRIPT = (
     + receive_script(SECRETS_DIR)
     + _PROBE_BODY
     + """exec "$py" -m pip wheel --no-deps --wheel-dir /layerctl/wheel /layerctl/src
+"""
+)
+
+# A package without a wheel for the target: its source distribution (checked against the lock's
+# hashes when it has them) built into a wheel, the package alone (its dependencies are in the set).
+SDIST_SCRIPT = (
+    "set -eu\n"
+    + receive_script(SECRETS_DIR)
+    + _PROBE_BODY
+    + """exec "$py" -m pip wheel --no-deps --no-binary {name} --wheel-dir /layerctl/wheel \\
+    --requirement /layerctl/requirements.txt
 """
 )
 

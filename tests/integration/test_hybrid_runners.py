@@ -1,0 +1,74 @@
+"""Runners sharing a build cache (a directory ``cache-url``) share the wheels hybrid builds from
+sdists: a second runner (a fresh copy of the workspace, its own empty cache-dir) whose layer
+needs the same sdist compiles nothing; a wheel in the cache that does not verify costs a
+compile, never the build. Records are signed (``LAYERCTL_CACHE_SECRET``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.fixtures import make_sdist
+
+from .conftest import STAND_IN, layerctl, report
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+SECRET = "a-long-random-string-for-the-test"
+
+
+def runner(root: Path, shared: Path, deps: list[str]) -> Path:
+    """A workspace at ``root`` with its own cache-dir, the shared cache at ``shared``; layer c
+    needs fastsum's sdist (copied, byte for byte, from the first runner's when it exists)."""
+    (root / "layers/c").mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(
+        f'[tool.layerctl]\npython = ["3.11"]\narch = ["x86_64"]\nimage = "{STAND_IN}"\n'
+        f'cache-dir = "{root / "cache"}"\ncache-url = "{shared}"\n'
+    )
+    sdist = root / "layers/c/vendor/fastsum-1.0.0.tar.gz"
+    if not sdist.exists():
+        make_sdist("fastsum", sdist.parent)
+    (root / "layers/c/pyproject.toml").write_text(
+        f'[project]\nname = "c"\nversion = "1"\ndependencies = {json.dumps([f"fastsum @ {sdist.as_uri()}", *deps])}\n'
+    )
+    return root
+
+
+def build(root: Path) -> str:
+    env = {**os.environ, "LAYERCTL_CACHE_SECRET": SECRET}
+    result = layerctl("-C", str(root), "build-all", "--log-format", "plain", env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    (row,) = report(root)["targets"]
+    assert row["status"] == "built" and row["builder"] == "hybrid", row
+    return Path(row["log"]).read_text()
+
+
+def test_a_second_runner_compiles_nothing_and_a_bad_wheel_costs_a_compile(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    first = runner(tmp_path / "one", shared, [])
+    log = build(first)
+    assert "sdist: fastsum-1.0.0.tar.gz compiled in" in log
+    (record,) = shared.glob("built-wheels/*/record.json")
+    assert json.loads(record.read_text())["signature"]  # signed with the secret
+
+    # another runner: a copy of the workspace, its own empty cache-dir; its layer differs (so the
+    # layer's zip is not in the cache) but needs the same sdist
+    second = tmp_path / "two"
+    shutil.copytree(first / "layers/c/vendor", second / "layers/c/vendor")
+    log = build(runner(second, shared, ["six==1.16.0"]))
+    assert "built wheel fastsum-1.0.0-cp311-cp311-linux_x86_64.whl fetched from" in log
+    assert "sdist: fastsum-1.0.0.tar.gz reused" in log and "pip wheel" not in log
+
+    # a wheel in the cache that does not hash to its record: a miss, compiled again, built
+    (wheel,) = shared.glob("built-wheels/*/*.whl")
+    wheel.chmod(0o644)
+    wheel.write_bytes(b"not the wheel")
+    third = tmp_path / "three"
+    shutil.copytree(first / "layers/c/vendor", third / "layers/c/vendor")
+    log = build(runner(third, shared, ["idna==3.7"]))
+    assert "its wheel does not hash to its record; a miss" in log
+    assert "sdist: fastsum-1.0.0.tar.gz compiled in" in log
