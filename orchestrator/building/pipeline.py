@@ -210,6 +210,7 @@ class Attempt:
             max_glibc=str(audit.max_glibc) if audit.max_glibc else None,
             image=installed.image,
             image_id=installed.image_id,
+            engine=installed.engine,
         )
         notes = []
         await anyio.to_thread.run_sync(lambda: ctx.caches.keep(out, made, record, notes, target=target.id))

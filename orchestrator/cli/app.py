@@ -14,7 +14,7 @@ import anyio  # its back-ends are imported when a loop starts
 import typer
 
 from .. import __version__
-from ..core.errors import EXIT_USAGE
+from ..core.errors import EXIT_ENVIRONMENT, EXIT_USAGE, ConfigError
 from .boundary import DEBUG_KEY, boundary, error_line, run_main
 from .invocation import Invocation
 from .lazycli import LazyGroup, deferred, help_text
@@ -236,14 +236,36 @@ def verify(invocation: Invocation, layers: list[str] | None) -> None:
     raise typer.Exit(code)
 
 
+@command("engines")
+def engines(invocation: Invocation, layers: list[str] | None) -> None:
+    """Check each Docker engine of [tool.layerctl.engines]: reachable, version, architectures, images."""
+    from ..run.engines import check_engines, show_engines
+
+    plan = invocation.plan()
+    rows = anyio.run(lambda: check_engines(plan))
+    show_engines(rows, invocation.run.format, typer.echo)
+    if not any(r.reachable for r in rows):
+        raise typer.Exit(EXIT_ENVIRONMENT)
+
+
 @command("clean", layers=None)
 def clean(invocation: Invocation, layers: list[str] | None) -> None:
     """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
     from ..building.places import report_dir, run_lock
-    from ..run.clean import clean_outputs, clean_report, remove_leftover_containers
+    from ..run.clean import clean_outputs, clean_report
 
     if invocation.run.containers:
-        anyio.run(lambda: remove_leftover_containers(typer.echo))
+        from ..run.engines import remove_leftover_containers, selected_engines
+        from ..workspace.config import load_workspace
+        from ..workspace.locate import find_workspace
+
+        try:  # every engine of the workspace's table; outside a workspace, the default engine
+            options = invocation.cli[1]
+            found = load_workspace(find_workspace(invocation.start)).engines
+        except ConfigError:
+            found, options = {}, {}
+        engines = selected_engines(found, options.get("engine", ()))
+        anyio.run(lambda: remove_leftover_containers(engines, typer.echo))
         return
     plan = invocation.plan(layers)
     with run_lock(plan, invocation.run.wait, creating=False, say=error_line):

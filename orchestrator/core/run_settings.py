@@ -85,6 +85,14 @@ class WorkspaceOptions(Model):
         metavar="NETWORK",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
     )
+    engine: tuple[str, ...] = setting(
+        (),
+        "Build containers only on these engines of `[tool.layerctl.engines]` (repeat the flag); default: all of them.",
+        flag="--engine",
+        commands=BUILD | {"engines", "clean"},
+        metavar="NAME",
+        repeated=True,
+    )
     cache_dir: str | None = setting(
         None,
         "pip caches of container builds (default `~/.cache/layerctl`); never the workspace or a layer project.",
@@ -240,9 +248,9 @@ class RunFlags(Model):
     )
     format: ListFormat = setting(
         "text",
-        "Output of `list` (the targets) and `publish` (each target's layer version per region).",
+        "Output of `list` (the targets), `publish` (each target's layer version per region) and `engines`.",
         flag="--format",
-        commands=PUBLISH | {"list"},
+        commands=PUBLISH | {"list", "engines"},
     )
     decide: bool = setting(
         True,

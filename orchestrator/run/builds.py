@@ -25,6 +25,7 @@ from ..core.run_settings import RunFlags
 from ..core.secrets import Credentials, Masker
 from ..plan.targets import Builder, Plan, Target
 from ..report.reporters import Reporter
+from .engines import selected_engines
 from .scheduler import run_targets
 from .skeleton import Lock, Run, RunOutcome, exit_code_for, fan_targets, jobs_of, report_run, run_command
 
@@ -116,6 +117,10 @@ async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> Af
         context.index_url(target)
         context.ca_bundle(target)
     await anyio.to_thread.run_sync(check_outputs, plan)
+    if any(t.builder != "native" and not t.problem for t in plan.targets):
+        from .engines import check_endpoints, selected_engines
+
+        check_endpoints(selected_engines(plan.workspace.engines, plan.options.engine))
     if not publish:
         return None
     from ..publish.publisher import Publisher
@@ -180,6 +185,7 @@ class _Build:
             retries=plan.options.retries,
             keep_containers=plan.options.keep_containers,
             network=plan.options.container_network,
+            engines=selected_engines(plan.workspace.engines, plan.options.engine),
         )
         after = self.after
         # each builder's module is imported and opened only when a target needs it

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..core._toml import TOMLDecodeError
 from ..core._toml import loads as toml_loads
+from ..core.engine_settings import EngineSettings, engine_entry
 from ..core.errors import ConfigError
 from ..core.fileio import read_regular
 from ..core.publish_settings import PublishSettings, ShareSettings
@@ -36,6 +37,7 @@ __all__ = [
     "WorkspaceConfig",
     "cascade",
     "check_keys",
+    "engines_table",
     "env_name",
     "env_overrides",
     "load_workspace",
@@ -52,6 +54,7 @@ SettingsModel = (
     type[LayerSettings] | type[WorkspaceOptions] | type[LayerOnly] | type[RunFlags] | type[PublishSettings]
 )
 PUBLISH = "publish"  # the [tool.layerctl.publish] table (publish/settings.py)
+ENGINES = "engines"  # the [tool.layerctl.engines] table (engine_settings.py)
 
 
 def _keys(*models: type[BaseModel]) -> list[str]:
@@ -74,7 +77,7 @@ def _kinds(*models: type[BaseModel]) -> dict[str, type]:
 
 
 LAYER_KEYS = [*_keys(LayerSettings, LayerOnly), PUBLISH]
-WORKSPACE_KEYS = [*_keys(LayerSettings, WorkspaceOptions), PUBLISH]
+WORKSPACE_KEYS = [*_keys(LayerSettings, WorkspaceOptions), PUBLISH, ENGINES]
 ENV_KEYS = _keys(LayerSettings, WorkspaceOptions, RunFlags)
 KINDS = _kinds(LayerSettings, WorkspaceOptions, RunFlags)
 
@@ -89,6 +92,7 @@ class WorkspaceConfig(BaseModel):
     options: WorkspaceOptions
     layer_defaults: dict[str, Any]  # the workspace's explicitly set LayerSettings keys
     publish: dict[str, Any] = {}  # the workspace's explicitly set [tool.layerctl.publish] keys
+    engines: dict[str, EngineSettings] = {}  # [tool.layerctl.engines]: none, the default engine
     # layer-only keys (``name``) in a root pyproject.toml's table: the root is a layer itself
     # (single.py), or they are an error once discovery knows it is not
     layer_only: tuple[str, ...] = ()
@@ -189,6 +193,7 @@ def load_workspace(root: Path) -> WorkspaceConfig:
         options=options,
         layer_defaults=validate(LayerSettings, table, where),
         publish=publish_table(table, where),
+        engines=engines_table(table, where),
         layer_only=tuple(key for key in table if key in own),
     )
 
@@ -204,6 +209,29 @@ def publish_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
     if isinstance(share, dict):
         check_keys(share, _keys(ShareSettings), f"{where} share")
     return validate(PublishSettings, raw, where)
+
+
+def engines_table(table: Mapping[str, Any], where: str) -> dict[str, EngineSettings]:
+    """The ``[tool.layerctl.engines]`` table, each engine validated on its own (one-line errors
+    naming the engine and its key)."""
+    raw = table.get(ENGINES, {})
+    where = f"{where.removesuffix(' [tool.layerctl]')} [tool.layerctl.engines]"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be a table of engines (name = context, URL or table)")
+    engines: dict[str, EngineSettings] = {}
+    for name, value in raw.items():
+        try:
+            entry = engine_entry(name, value)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        check_keys(entry, _keys(EngineSettings), f"{where} {name}")
+        try:
+            engines[name] = EngineSettings.model_validate({kebab(k): v for k, v in entry.items()})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = f"{err['loc'][0]}: " if err["loc"] else ""
+            raise ConfigError(f"{where} {name}: {key}{err['msg'].removeprefix('Value error, ')}") from None
+    return engines
 
 
 Sources = tuple[
