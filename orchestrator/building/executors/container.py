@@ -171,7 +171,9 @@ class ContainerExecutor:
         code = await slot.engine.run(config, target.arch, target.id, probe, files=files)
         versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
         if code != 0:
-            raise BuildError(f"{what} in {image} failed (exit {code}); see build.log")
+            # killed (SIGKILL, SIGTERM): by its engine shutting down, the pool tells (``on_engine``)
+            killed = code in (128 + 9, 128 + 15)
+            raise BuildError(f"{what} in {image} failed (exit {code}); see build.log", transient=killed)
         return info, versions, slot.name
 
 

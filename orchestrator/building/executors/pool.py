@@ -157,19 +157,24 @@ class EnginePool:
         return EnvironmentProblem(f"no engine left that can build {arch} containers ({why})")
 
     async def _lost(self, member: _Member, exc: LayerctlError) -> bool:
-        """Whether the engine of a failed step is gone: it does not answer within ``_ANSWER_S``."""
+        """Whether the engine of a failed step is gone. A transient failure (a lost connection,
+        a container killed by its engine: an engine shutting down kills its containers first and
+        stops answering after) waits up to ``_ANSWER_S`` for the engine to stop answering; any
+        other failure is the step's own when the engine answers once."""
         if member.down is not None:
             return True
         assert member.engine is not None
-        answered = False
-        with anyio.move_on_after(_ANSWER_S):
+        docker = member.engine.docker
+        deadline = anyio.current_time() + (_ANSWER_S if exc.transient else 0)
+        while True:
             try:
-                await member.engine.docker.version()
-                answered = True
+                with anyio.fail_after(_ANSWER_S):
+                    await docker.version()
             except Exception:
-                answered = False
-        if answered:
-            return False
+                break  # it stopped answering
+            if anyio.current_time() >= deadline:
+                return False
+            await anyio.sleep(0.5)
         member.down = f"engine {member.decl.name} stopped answering ({short(exc)})"
         self._wake()
         return True

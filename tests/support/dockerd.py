@@ -1,0 +1,146 @@
+"""A second Docker engine for tests: its own dockerd on a loopback TCP port with TLS (a CA, a
+server and a client certificate made here with openssl), its own data root, exec root and pid
+file, no bridge and no iptables rules (it must not fight the test bed's engine), registered as a
+Docker context in a temporary ``DOCKER_CONFIG``. ``stop`` ends it (its containers with it) and
+``remove`` deletes everything it made."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+__all__ = ["SecondEngine", "start_engine"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_certs(directory: Path) -> None:
+    """ca.pem, server-{cert,key}.pem for 127.0.0.1 and cert.pem/key.pem for the client."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=layerctl-test-ca",
+             "-keyout", "ca-key.pem", "-out", "ca.pem", cwd=directory)  # fmt: skip
+    (directory / "server.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for who, ext in (("server", "server.ext"), ("client", "client.ext")):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={who}",
+                 "-keyout", f"{who}-key.pem", "-out", f"{who}.csr", cwd=directory)  # fmt: skip
+        _openssl("x509", "-req", "-in", f"{who}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem",
+                 "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", f"{who}-cert.pem", cwd=directory)  # fmt: skip
+    shutil.copy(directory / "client-cert.pem", directory / "cert.pem")
+    shutil.copy(directory / "client-key.pem", directory / "key.pem")
+
+
+@dataclass
+class SecondEngine:
+    root: Path  # everything it made: certificates, data root, exec root, DOCKER_CONFIG
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # DOCKER_CONFIG with the context
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    @property
+    def certs(self) -> Path:
+        return self.root / "certs"
+
+    def docker(self, *args: str, stdin: IO[bytes] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """The docker CLI against this engine (its context)."""
+        return subprocess.run(
+            ["docker", "--context", "second", *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            stdin=stdin,
+        )
+
+    def load(self, image: str) -> None:
+        """An image of the test bed's engine, copied into this one (docker save | docker load)."""
+        save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+        assert save.stdout is not None
+        try:
+            self.docker("load", stdin=save.stdout)
+        finally:
+            save.stdout.close()
+            save.wait()
+
+    def answers(self) -> bool:
+        return (
+            subprocess.run(
+                ["docker", "--context", "second", "version"], env=self.env, capture_output=True, check=False
+            ).returncode
+            == 0
+        )
+
+    def stop(self) -> None:
+        """End the engine as a service manager would (SIGTERM, then SIGKILL after 30 s)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def remove(self) -> None:
+        self.stop()
+        for sub in ("exec", "data"):  # the daemon's mounts under it are gone with it
+            subprocess.run(["umount", "-R", "-l", str(self.root / sub)], capture_output=True, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_engine(timeout: float = 60) -> SecondEngine:
+    """Start the second engine and register it as Docker context ``second``."""
+    root = Path(tempfile.mkdtemp(prefix="lc2-", dir="/tmp"))  # short: containerd's socket is under it
+    engine = SecondEngine(root, _free_port())
+    try:
+        make_certs(engine.certs)
+        (root / "daemon.json").write_text("{}\n")
+        certs = engine.certs
+        log = (root / "dockerd.log").open("wb")
+        engine.process = subprocess.Popen(
+            ["dockerd", "--config-file", str(root / "daemon.json"), "-H", engine.url,
+             "--tlsverify", f"--tlscacert={certs / 'ca.pem'}", f"--tlscert={certs / 'server-cert.pem'}",
+             f"--tlskey={certs / 'server-key.pem'}", f"--data-root={root / 'data'}",
+             f"--exec-root={root / 'exec'}", f"--pidfile={root / 'docker.pid'}", "--bridge=none",
+             "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--cgroup-parent=layerctl-second",
+             "--shutdown-timeout=5"],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        engine.env = {**os.environ, "DOCKER_CONFIG": str(root / "config")}
+        engine.env.pop("DOCKER_HOST", None)
+        engine.env.pop("DOCKER_CONTEXT", None)
+        subprocess.run(
+            ["docker", "context", "create", "second", "--docker",
+             f"host={engine.url},ca={certs / 'ca.pem'},cert={certs / 'cert.pem'},key={certs / 'key.pem'}"],
+            env=engine.env, check=True, capture_output=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not engine.answers():
+            if engine.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"second dockerd did not start: {(root / 'dockerd.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+    except BaseException:
+        engine.remove()
+        raise
+    return engine
