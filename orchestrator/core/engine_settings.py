@@ -16,13 +16,26 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from .declare import NAME_PATTERN, Model, setting
+from .declare import BUILD, NAME_PATTERN, Model, setting
 from .runtimes import Arch
 
-__all__ = ["URL_SCHEMES", "EngineSettings", "engine_entry"]
+__all__ = ["URL_SCHEMES", "EngineSelection", "EngineSettings", "engine_entry"]
 
 URL_SCHEMES = ("unix", "tcp", "ssh")
 _URL = re.compile(r"^([a-z]+)://")
+
+
+class EngineSelection(Model):
+    """The run's choice among the engines (a workspace option: ``WorkspaceOptions`` has it)."""
+
+    engine: tuple[str, ...] = setting(
+        (),
+        "Build containers only on these engines of `[tool.layerctl.engines]` (repeat the flag); default: all of them.",
+        flag="--engine",
+        commands=BUILD | {"engines", "clean"},
+        metavar="NAME",
+        repeated=True,
+    )
 
 
 class EngineSettings(Model):

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
+from .engine_settings import EngineSelection
 from .fileio import path_problem
 from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
 from .shardspec import check_count, check_spec
@@ -19,7 +20,7 @@ CacheMode = Literal["read-write", "read", "off"]
 MatrixFormat = Literal["github", "gitlab", "json"]
 
 
-class WorkspaceOptions(Model):
+class WorkspaceOptions(EngineSelection):
     """Settings that only make sense for the whole run."""
 
     layers: tuple[str, ...] = setting(
@@ -84,14 +85,6 @@ class WorkspaceOptions(Model):
         commands=BUILD,
         metavar="NETWORK",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
-    )
-    engine: tuple[str, ...] = setting(
-        (),
-        "Build containers only on these engines of `[tool.layerctl.engines]` (repeat the flag); default: all of them.",
-        flag="--engine",
-        commands=BUILD | {"engines", "clean"},
-        metavar="NAME",
-        repeated=True,
     )
     cache_dir: str | None = setting(
         None,

@@ -8,15 +8,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import anyio
 
 from ..core.engine_settings import EngineSettings
-from ..core.errors import ConfigError, LayerctlError
+from ..core.errors import EXIT_ENVIRONMENT, EXIT_OK, ConfigError, LayerctlError
 from ..core.runtimes import Arch
 from ..plan.targets import Plan
 
-__all__ = ["EngineRow", "check_engines", "remove_leftover_containers", "selected_engines", "show_engines"]
+__all__ = [
+    "EngineRow",
+    "check_engines",
+    "clean_containers",
+    "engines_command",
+    "remove_leftover_containers",
+    "selected_engines",
+    "show_engines",
+]
 
 
 def selected_engines(
@@ -175,3 +184,26 @@ async def remove_leftover_containers(
     say(f"{total} layerctl containers removed")
     if problems and len(problems) == len(endpoints):
         raise problems[0]
+
+
+async def engines_command(plan: Plan, fmt: str, say: Callable[[str], None]) -> int:
+    """``layerctl engines``: the rows, and exit 3 when no engine answers."""
+    rows = await check_engines(plan)
+    show_engines(rows, fmt, say)
+    return EXIT_OK if any(r.reachable for r in rows) else EXIT_ENVIRONMENT
+
+
+async def clean_containers(start: Path, only: Sequence[str], say: Callable[[str], None]) -> None:
+    """``clean --containers`` on every engine of the workspace found from ``start`` (``--engine``:
+    those); outside a workspace, on the default engine."""
+    from ..workspace.config import load_workspace
+    from ..workspace.locate import find_workspace
+
+    try:
+        root = find_workspace(start)
+    except ConfigError:
+        if only:
+            raise
+        root = None
+    found = load_workspace(root).engines if root else {}  # a table in error is an error
+    await remove_leftover_containers(selected_engines(found, only), say)

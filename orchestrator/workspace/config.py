@@ -18,16 +18,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ..core._toml import TOMLDecodeError
 from ..core._toml import loads as toml_loads
-from ..core.engine_settings import EngineSettings, engine_entry
+from ..core.engine_settings import EngineSettings
 from ..core.errors import ConfigError
 from ..core.fileio import read_regular
-from ..core.publish_settings import PublishSettings, ShareSettings
 from ..core.run_settings import RunFlags, WorkspaceOptions
 from ..core.settings import ENV_PREFIX, LayerOnly, LayerSettings, kebab
+from .checks import check_keys, validate
+from .tables import ENGINES, PUBLISH, engines_table, publish_table
 
 __all__ = [
     "LAYER_KEYS",
@@ -37,12 +38,10 @@ __all__ = [
     "WorkspaceConfig",
     "cascade",
     "check_keys",
-    "engines_table",
     "env_name",
     "env_overrides",
     "load_workspace",
     "parse_strings",
-    "publish_table",
     "read_toml",
     "tool_table",
     "unknown_variables",
@@ -50,11 +49,6 @@ __all__ = [
 ]
 
 WORKSPACE_FILE = "layerctl.toml"
-SettingsModel = (
-    type[LayerSettings] | type[WorkspaceOptions] | type[LayerOnly] | type[RunFlags] | type[PublishSettings]
-)
-PUBLISH = "publish"  # the [tool.layerctl.publish] table (publish/settings.py)
-ENGINES = "engines"  # the [tool.layerctl.engines] table (engine_settings.py)
 
 
 def _keys(*models: type[BaseModel]) -> list[str]:
@@ -129,38 +123,6 @@ def tool_table(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return table
 
 
-def check_keys(table: Mapping[str, Any], allowed: list[str], where: str, *, hint: str = "") -> None:
-    for key in table:
-        if key in allowed:
-            continue
-        guess = difflib.get_close_matches(key, allowed, n=1)
-        suggestion = (
-            f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(sorted(allowed))}"
-        )
-        raise ConfigError(f"{where}: unknown key {key!r}{suggestion}{hint}")
-
-
-def validate(
-    model: SettingsModel,
-    table: Mapping[str, Any],
-    where: str,
-    *,
-    label: Callable[[str], str] = repr,
-) -> dict[str, Any]:
-    """Validate the keys of ``table`` that belong to ``model``; return only those set, by field name.
-    ``label`` names a key in errors (the key itself; an environment variable for the environment)."""
-    fields = {kebab(name) for name in model.model_fields}
-    subset = {kebab(k): v for k, v in table.items() if kebab(k) in fields}
-    try:
-        parsed = model.model_validate(subset)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = str(err["loc"][0]) if err["loc"] else "?"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{where}: {label(loc)}: {msg}") from None
-    return {name: getattr(parsed, name) for name in parsed.model_fields_set}
-
-
 def load_workspace(root: Path) -> WorkspaceConfig:
     """Read the workspace settings from ``layerctl.toml`` or the root ``pyproject.toml``."""
     if not root.is_dir():
@@ -196,42 +158,6 @@ def load_workspace(root: Path) -> WorkspaceConfig:
         engines=engines_table(table, where),
         layer_only=tuple(key for key in table if key in own),
     )
-
-
-def publish_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The keys set in a ``[tool.layerctl.publish]`` table (and its ``share``), validated."""
-    raw = table.get(PUBLISH, {})
-    where = f"{where.removesuffix(' [tool.layerctl]')} [tool.layerctl.publish]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a table")
-    check_keys(raw, _keys(PublishSettings), where)
-    share = raw.get("share", {})
-    if isinstance(share, dict):
-        check_keys(share, _keys(ShareSettings), f"{where} share")
-    return validate(PublishSettings, raw, where)
-
-
-def engines_table(table: Mapping[str, Any], where: str) -> dict[str, EngineSettings]:
-    """The ``[tool.layerctl.engines]`` table, each engine validated on its own (one-line errors
-    naming the engine and its key)."""
-    raw = table.get(ENGINES, {})
-    where = f"{where.removesuffix(' [tool.layerctl]')} [tool.layerctl.engines]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a table of engines (name = context, URL or table)")
-    engines: dict[str, EngineSettings] = {}
-    for name, value in raw.items():
-        try:
-            entry = engine_entry(name, value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        check_keys(entry, _keys(EngineSettings), f"{where} {name}")
-        try:
-            engines[name] = EngineSettings.model_validate({kebab(k): v for k, v in entry.items()})
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = f"{err['loc'][0]}: " if err["loc"] else ""
-            raise ConfigError(f"{where} {name}: {key}{err['msg'].removeprefix('Value error, ')}") from None
-    return engines
 
 
 Sources = tuple[
