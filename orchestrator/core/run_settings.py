@@ -268,7 +268,7 @@ class RunFlags(Model):
     )
     durations: str | None = setting(
         None,
-        "A previous `report.json`: its targets' durations weigh the shards (else an estimate); give `matrix` and `--shard` the same file.",
+        "A previous `report.json`: its targets' durations weigh the shards and order a build, longest first (else a build goes by the workspace's last report, then an estimate); give `matrix` and `--shard` the same file.",
         flag="--durations",
         commands=BUILD | {"list", "matrix"},
         metavar="PATH",

@@ -19,6 +19,7 @@ from ..building.freshness import check_targets
 from ..building.localwheels import LocalWheels
 from ..building.places import cache_dir, check_outputs, prepare_outputs
 from ..building.stamp import Stamp
+from ..core.errors import LayerctlError
 from ..core.events import Emit, Notice, TargetResult
 from ..core.outputs import remove_leftovers
 from ..core.run_settings import RunFlags
@@ -27,7 +28,17 @@ from ..plan.targets import Builder, Plan, Target
 from ..report.reporters import Reporter
 from .engines import selected_engines
 from .scheduler import run_targets
-from .skeleton import Lock, Run, RunOutcome, exit_code_for, fan_targets, jobs_of, report_run, run_command
+from .skeleton import (
+    Lock,
+    Run,
+    RunOutcome,
+    exit_code_for,
+    fan_targets,
+    jobs_of,
+    report_path,
+    report_run,
+    run_command,
+)
 
 __all__ = ["After", "check_start", "decide", "exit_code_for", "run_caches", "run_plan"]
 
@@ -201,7 +212,20 @@ class _Build:
                 keep_going=plan.options.keep_going,
                 after=None if after is None else (lambda t, r: after(t, r, emit)),
                 fresh=fresh,
+                durations=await anyio.to_thread.run_sync(measured, plan, flags),
             )
+
+
+def measured(plan: Plan, flags: RunFlags) -> dict[str, float]:
+    """The durations the order goes by: ``--durations``' report, else the last run's (if any)."""
+    from .matrix import durations_of
+
+    if flags.durations:
+        return durations_of(flags.durations)
+    try:
+        return durations_of(str(report_path(plan))) if report_path(plan).is_file() else {}
+    except LayerctlError:  # a report that cannot be read orders nothing: the estimate does
+        return {}
 
 
 async def _never(target: Target, turn: object) -> TargetResult:
