@@ -38,7 +38,10 @@ def test_entries_are_contexts_urls_or_tables(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ('x = { url = "tcp://h:1", capacity = 0 }', "[tool.layerctl.engines] x: capacity: Input should be greater"),
+        (
+            'x = { url = "tcp://h:1", capacity = 0 }',
+            "[tool.layerctl.engines] x: capacity: Input should be greater",
+        ),
         ('x = { url = "http://h" }', "x: url: must be a unix://, tcp:// or ssh:// URL"),
         ('x = { contxt = "a" }', "x: unknown key 'contxt'; did you mean 'context'?"),
         ('x = { context = "a", url = "unix:///s" }', "x: give either `context`"),
