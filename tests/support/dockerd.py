@@ -81,6 +81,27 @@ class SecondEngine:
             save.stdout.close()
             save.wait()
 
+    def start(self, timeout: float = 60) -> None:
+        """Start (or start again, on the same data root) the engine's dockerd and wait for it."""
+        root, certs = self.root, self.certs
+        with (root / "dockerd.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                ["dockerd", "--config-file", str(root / "daemon.json"), "-H", self.url,
+                 "--tlsverify", f"--tlscacert={certs / 'ca.pem'}", f"--tlscert={certs / 'server-cert.pem'}",
+                 f"--tlskey={certs / 'server-key.pem'}", f"--data-root={root / 'data'}",
+                 f"--exec-root={root / 'exec'}", f"--pidfile={root / 'docker.pid'}", "--bridge=none",
+                 "--iptables=false", "--ip-masq=false", "--ip-forward=false",
+                 "--cgroup-parent=layerctl-second", "--shutdown-timeout=5"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"second dockerd did not start: {(root / 'dockerd.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+
     def answers(self) -> bool:
         return (
             subprocess.run(
@@ -108,38 +129,21 @@ class SecondEngine:
 
 
 def start_engine(timeout: float = 60) -> SecondEngine:
-    """Start the second engine and register it as Docker context ``second``."""
+    """Start a second engine and register it as Docker context ``second``."""
     root = Path(tempfile.mkdtemp(prefix="lc2-", dir="/tmp"))  # short: containerd's socket is under it
     engine = SecondEngine(root, _free_port())
     try:
         make_certs(engine.certs)
         (root / "daemon.json").write_text("{}\n")
-        certs = engine.certs
-        log = (root / "dockerd.log").open("wb")
-        engine.process = subprocess.Popen(
-            ["dockerd", "--config-file", str(root / "daemon.json"), "-H", engine.url,
-             "--tlsverify", f"--tlscacert={certs / 'ca.pem'}", f"--tlscert={certs / 'server-cert.pem'}",
-             f"--tlskey={certs / 'server-key.pem'}", f"--data-root={root / 'data'}",
-             f"--exec-root={root / 'exec'}", f"--pidfile={root / 'docker.pid'}", "--bridge=none",
-             "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--cgroup-parent=layerctl-second",
-             "--shutdown-timeout=5"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
         engine.env = {**os.environ, "DOCKER_CONFIG": str(root / "config")}
-        engine.env.pop("DOCKER_HOST", None)
         engine.env.pop("DOCKER_CONTEXT", None)
+        certs = engine.certs
         subprocess.run(
             ["docker", "context", "create", "second", "--docker",
              f"host={engine.url},ca={certs / 'ca.pem'},cert={certs / 'cert.pem'},key={certs / 'key.pem'}"],
             env=engine.env, check=True, capture_output=True,
         )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while not engine.answers():
-            if engine.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"second dockerd did not start: {(root / 'dockerd.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.5)
+        engine.start(timeout)
     except BaseException:
         engine.remove()
         raise

@@ -169,11 +169,11 @@ class ContainerExecutor:
         }
         probe = SelfProbe(target.arch, log)
         code = await slot.engine.run(config, target.arch, target.id, probe, files=files)
+        if code in (128 + 9, 128 + 15):  # killed: by its engine shutting down? the pool tells (on_engine)
+            raise BuildError(f"{what} in {image} was killed (exit {code}); see build.log", transient=True)
         versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
         if code != 0:
-            # killed (SIGKILL, SIGTERM): by its engine shutting down, the pool tells (``on_engine``)
-            killed = code in (128 + 9, 128 + 15)
-            raise BuildError(f"{what} in {image} failed (exit {code}); see build.log", transient=killed)
+            raise BuildError(f"{what} in {image} failed (exit {code}); see build.log")
         return info, versions, slot.name
 
 
