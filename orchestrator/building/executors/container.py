@@ -18,9 +18,8 @@ from ...core.runtimes import Arch
 from ...plan.targets import Target
 from ..places import default_cache_dir
 from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
-from .endpoints import DEFAULT, Endpoint, endpoint_of
 from .images import ImageInfo
-from .pool import EngineDecl, EnginePool, Slot
+from .pool import Slot, run_pool
 from .probe import BUILD_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
 
 __all__ = ["ContainerExecutor"]
@@ -54,9 +53,8 @@ class ContainerExecutor:
         self.setup, self._stack = setup, stack
         self.cache_dir = setup.cache_dir or default_cache_dir()
         self.network = setup.network  # Docker's NetworkMode for build containers (None: the engine's)
-        decls = [EngineDecl(endpoint_of(name, s), s) for name, s in setup.engines]
-        # the engines container steps run on, connected when the first target needs them
-        self.pool = EnginePool(decls or [EngineDecl(Endpoint(DEFAULT))], setup, stack)
+        # the run's engines (shared with any builder that runs containers), connected when needed
+        self.pool = run_pool(setup, stack)
 
     def cost(self, target: Target) -> float:
         # pip in a container; under QEMU an arm64 build takes 4.5-6 times as long
@@ -70,7 +68,7 @@ class ContainerExecutor:
 
     async def _image(self, target: Target) -> ImageInfo:
         """The target's image on the engine it goes to first (its id is part of the target's key)."""
-        return await (await self.pool.preferred(target.arch)).ensure(target.build_image, target.arch)
+        return await self.pool.on_preferred(target.arch, lambda i: i.ensure(target.build_image, target.arch))
 
     async def fingerprint(self, target: Target) -> str:
         return (await self._image(target)).id

@@ -26,14 +26,29 @@ from ...core.errors import EnvironmentProblem, LayerctlError
 from ...core.once import Once
 from ...core.runtimes import Arch
 from . import ExecutorSetup
-from .endpoints import Endpoint
+from .endpoints import DEFAULT, Endpoint, endpoint_of
 from .engine import DockerEngine, short
 from .images import Images, Pull
 
-__all__ = ["EngineDecl", "EnginePool", "Slot"]
+__all__ = ["EngineDecl", "EnginePool", "Slot", "run_pool"]
 
 T = TypeVar("T")
 _ANSWER_S = 10.0  # how long an engine has to answer after a failed step before it counts as lost
+
+
+_RUN_POOLS: dict[int, EnginePool] = {}  # by the run's ExecutorSetup: one pool per run
+
+
+def run_pool(setup: ExecutorSetup, stack: AsyncExitStack) -> EnginePool:
+    """The run's pool, one however many builders ask (container steps, a hybrid's compile
+    steps): the first to ask makes it in its ``stack``, whose end closes its engines (the
+    executors close in the reverse order they opened, so the first closes last)."""
+    pool = _RUN_POOLS.get(id(setup))
+    if pool is None:
+        decls = [EngineDecl(endpoint_of(n, s), s) for n, s in setup.engines]
+        pool = _RUN_POOLS[id(setup)] = EnginePool(decls or [EngineDecl(Endpoint(DEFAULT))], setup, stack)
+        stack.callback(_RUN_POOLS.pop, id(setup), None)
+    return pool
 
 
 @dataclass(frozen=True)
@@ -126,25 +141,33 @@ class EnginePool:
                 try:
                     result = await step(slot)
                 except LayerctlError as exc:
-                    member = next(m for m in self._members if m.engine is slot.engine)
-                    if not await self._lost(member, exc):
+                    if not await self._lost(self._member(slot.engine), exc):
                         raise
                     await self.setup.progress(
                         f"engine {slot.name} stopped answering ({short(exc)}); {label} moves to another engine"
                     )
                     continue
-                member = next(m for m in self._members if m.engine is slot.engine)
-                member.done += 1
+                self._member(slot.engine).done += 1
                 return result
 
-    async def preferred(self, arch: Arch) -> Images:
-        """The image checks of the engine a step of ``arch`` would go to first (no slot taken):
-        for what must be known before a step (the image's id in the target's key)."""
-        members = await self._ready.get("pool", self._connect)
-        able = [m for m in members if m.can(arch)]
-        if not able:
-            raise self._none_left(arch)
-        return cast(Images, min(able, key=lambda m: arch not in m.native).images)
+    async def on_preferred(self, arch: Arch, step: Callable[[Images], Awaitable[T]]) -> T:
+        """Run ``step`` (what must be known before a step: its image checked, its id in the
+        target's key) with the image checks of the engine a step of ``arch`` would go to first,
+        taking no slot; moved to another engine as ``on_engine`` moves a step."""
+        while True:
+            members = await self._ready.get("pool", self._connect)
+            able = [m for m in members if m.can(arch)]
+            if not able:
+                raise self._none_left(arch)
+            member = min(able, key=lambda m: arch not in m.native)
+            try:
+                return await step(cast(Images, member.images))
+            except LayerctlError as exc:
+                if not await self._lost(member, exc):
+                    raise
+
+    def _member(self, engine: DockerEngine) -> _Member:
+        return next(m for m in self._members if m.engine is engine)
 
     def _wake(self) -> None:
         self._changed.set()
