@@ -125,7 +125,8 @@ class SecondEngine:
         self.stop()
         for sub in ("exec", "data"):  # the daemon's mounts under it are gone with it
             subprocess.run(["umount", "-R", "-l", str(self.root / sub)], capture_output=True, check=False)
-        shutil.rmtree(self.root, ignore_errors=True)
+        # never into a mount left behind (--one-file-system): only what this engine wrote
+        subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], capture_output=True, check=False)
 
 
 def start_engine(timeout: float = 60) -> SecondEngine:
