@@ -94,3 +94,16 @@ def test_engine_names_only_the_table(tmp_path: Path) -> None:
         selected_engines(engines, ("c",))
     with pytest.raises(ConfigError, match="there is no \\[tool.layerctl.engines\\] table"):
         selected_engines({}, ("a",))
+
+
+def test_ssh_without_aiodocker_ssh_support_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "asyncssh" else real(name, *a)
+    )
+    with pytest.raises(
+        ConfigError, match=r"^engine far: ssh:// engines need aiodocker's SSH support .*asyncssh"
+    ):
+        endpoint_of("far", EngineSettings(url="ssh://builder@arm-host"))

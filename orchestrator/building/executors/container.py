@@ -18,6 +18,7 @@ from ...core.runtimes import Arch
 from ...plan.targets import Target
 from ..places import default_cache_dir
 from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
+from .endpoints import DEFAULT
 from .images import ImageInfo
 from .pool import Slot, run_pool
 from .probe import BUILD_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
@@ -120,7 +121,8 @@ class ContainerExecutor:
 
         async def step(slot: Slot) -> tuple[ImageInfo, dict[str, str], str]:
             await anyio.to_thread.run_sync(_empty, _output_of(request))
-            await log(f"engine {slot.name}" + ("" if slot.native else f" (emulating {target.arch})"))
+            if len(self.pool.decls) > 1 or slot.name != DEFAULT:  # a table: say where it runs
+                await log(f"engine {slot.name}" + ("" if slot.native else f" (emulating {target.arch})"))
             return await self._run_on(slot, target, script, binds, request, log, what=what)
 
         return await self.pool.on_engine(target.arch, step, label=target.id)
