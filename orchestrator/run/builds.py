@@ -128,10 +128,11 @@ async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> Af
         context.index_url(target)
         context.ca_bundle(target)
     await anyio.to_thread.run_sync(check_outputs, plan)
+    engines = selected_engines(plan.workspace.engines, plan.options.engine)  # --engine: of the table
     if any(t.builder != "native" and not t.problem for t in plan.targets):
-        from .engines import check_endpoints, selected_engines
+        from .engines import check_endpoints
 
-        check_endpoints(selected_engines(plan.workspace.engines, plan.options.engine))
+        check_endpoints(engines)  # each context exists and is readable
     if not publish:
         return None
     from ..publish.publisher import Publisher

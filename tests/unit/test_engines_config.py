@@ -107,3 +107,18 @@ def test_ssh_without_aiodocker_ssh_support_is_one_line(monkeypatch: pytest.Monke
         ConfigError, match=r"^engine far: ssh:// engines need aiodocker's SSH support .*asyncssh"
     ):
         endpoint_of("far", EngineSettings(url="ssh://builder@arm-host"))
+
+
+def test_an_engine_not_in_the_table_refuses_the_run_in_one_line(tmp_path: Path) -> None:
+    from tests.support.cli import invoke
+
+    root = workspace(tmp_path, 'local = "default"')
+    layer = root / "layers" / "a"
+    layer.mkdir(parents=True)
+    (layer / "pyproject.toml").write_text('[project]\nname = "a"\nversion = "1"\ndependencies = []\n')
+    result = invoke(["-C", str(root), "build-all", "--engine", "arm", "--builder", "container"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "layerctl: error: --engine arm: no such engine in [tool.layerctl.engines] (known: local)"
+    ]
+    assert not (root / "build").exists()  # refused before anything was written
