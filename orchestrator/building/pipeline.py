@@ -1,8 +1,7 @@
 """One attempt at one target: resolve -> up to date? -> install (executor) -> scripts -> audit ->
 compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when cancelled; an
-EnvironmentProblem (the engine, an image, QEMU) fails only this target, like any cause.
-
-Every output is replaced atomically: a failed or cancelled attempt leaves the previous good
+EnvironmentProblem (the engine, an image, QEMU) fails only this target, like any cause. Every
+output is replaced atomically: a failed or cancelled attempt leaves the previous good
 ``layer.zip`` and ``artifacts/`` exactly as they were."""
 
 from __future__ import annotations
@@ -210,6 +209,7 @@ class Attempt:
             max_glibc=str(audit.max_glibc) if audit.max_glibc else None,
             image=installed.image,
             image_id=installed.image_id,
+            engine=installed.engine,
         )
         notes = []
         await anyio.to_thread.run_sync(lambda: ctx.caches.keep(out, made, record, notes, target=target.id))

@@ -33,6 +33,7 @@ class StampResult(BaseModel):
     max_glibc: str | None = None
     image: str | None = None
     image_id: str | None = None
+    engine: str | None = None  # the Docker engine a container build ran on
 
 
 # 1: layerctl before one input key (no ``format``); 2: the key of inputkey.py

@@ -134,9 +134,8 @@ def _run(invocation: Invocation, layers: list[str] | None, work: Work, *, rows: 
     from ..report.reporters import make_reporter
     from ..run.skeleton import report_path
 
-    plan = invocation.plan(layers)
+    plan, flags = invocation.plan(layers), invocation.run
     _targets_or_exit(plan)
-    flags = invocation.run
     lock = run_lock(plan, flags.wait, say=error_line)
     reporter = make_reporter(
         flags.log_format,
@@ -164,7 +163,6 @@ def _in_process(work: Callable[[], Awaitable[T]], reporter: Reporter) -> T:
 def _build(invocation: Invocation, layers: list[str] | None) -> None:
     """The body of `build-all` and `build`: their flags differ only in the layer names."""
     flags = invocation.run
-
     if flags.dry_run:
         return list_targets(invocation, layers)
     from ..run.builds import run_plan
@@ -236,15 +234,23 @@ def verify(invocation: Invocation, layers: list[str] | None) -> None:
     raise typer.Exit(code)
 
 
+@command("engines")
+def engines(invocation: Invocation, layers: list[str] | None) -> None:
+    """Check each Docker engine of [tool.layerctl.engines]: reachable, version, architectures, images."""
+    from ..run.engines import engines_command
+
+    raise typer.Exit(anyio.run(engines_command, invocation.plan(), invocation.run.format, typer.echo))
+
+
 @command("clean", layers=None)
 def clean(invocation: Invocation, layers: list[str] | None) -> None:
     """Remove build outputs (zips, artifacts, logs) and the run report, or leftover containers."""
     from ..building.places import report_dir, run_lock
-    from ..run.clean import clean_outputs, clean_report, remove_leftover_containers
+    from ..run.clean import clean_outputs, clean_report
+    from ..run.engines import clean_containers
 
-    if invocation.run.containers:
-        anyio.run(lambda: remove_leftover_containers(typer.echo))
-        return
+    if invocation.run.containers:  # on every engine of the workspace (outside one: the default)
+        return anyio.run(clean_containers, invocation.start, invocation.cli[1].get("engine", ()), typer.echo)
     plan = invocation.plan(layers)
     with run_lock(plan, invocation.run.wait, creating=False, say=error_line):
         for name, problem in {t.layer.name: t.problem for t in plan.targets if t.problem}.items():

@@ -16,6 +16,7 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from ..core.engine_settings import EngineSettings
 from ..core.publish_settings import PublishSettings
 from ..core.run_settings import RunFlags, WorkspaceOptions
 from ..core.settings import LayerOnly, LayerSettings, kebab
@@ -150,6 +151,12 @@ def reference_tables() -> str:
         "| key | type | default | meaning |",
         "|---|---|---|---|",
         *_nested_rows(PublishSettings, ""),
+        "",
+        "### Engine settings (`[tool.layerctl.engines]`: workspace; one table per engine name)",
+        "",
+        "| key | type | default | meaning |",
+        "|---|---|---|---|",
+        *_nested_rows(EngineSettings, ""),
         "",
     ]
     return "\n".join(out).rstrip("\n") + "\n"

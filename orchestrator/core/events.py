@@ -115,6 +115,7 @@ class TargetResult(BaseModel):
     max_glibc: str | None = None
     image: str | None = None
     image_id: str | None = None
+    engine: str | None = None  # the Docker engine a container build ran on ([tool.layerctl.engines])
     tool_versions: dict[str, str] = {}
     warnings: list[str] = []
     error: str | None = None

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
+from .engine_settings import EngineSelection
 from .fileio import path_problem
 from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
 from .shardspec import check_count, check_spec
@@ -19,7 +20,7 @@ CacheMode = Literal["read-write", "read", "off"]
 MatrixFormat = Literal["github", "gitlab", "json"]
 
 
-class WorkspaceOptions(Model):
+class WorkspaceOptions(EngineSelection):
     """Settings that only make sense for the whole run."""
 
     layers: tuple[str, ...] = setting(
@@ -240,9 +241,9 @@ class RunFlags(Model):
     )
     format: ListFormat = setting(
         "text",
-        "Output of `list` (the targets) and `publish` (each target's layer version per region).",
+        "Output of `list` (the targets), `publish` (each target's layer version per region) and `engines`.",
         flag="--format",
-        commands=PUBLISH | {"list"},
+        commands=PUBLISH | {"list", "engines"},
     )
     decide: bool = setting(
         True,
@@ -267,7 +268,7 @@ class RunFlags(Model):
     )
     durations: str | None = setting(
         None,
-        "A previous `report.json`: its targets' durations weigh the shards (else an estimate); give `matrix` and `--shard` the same file.",
+        "A previous `report.json`: its targets' durations weigh the shards and order a build, longest first (else a build goes by the workspace's last report, then an estimate); give `matrix` and `--shard` the same file.",
         flag="--durations",
         commands=BUILD | {"list", "matrix"},
         metavar="PATH",

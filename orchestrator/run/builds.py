@@ -19,14 +19,26 @@ from ..building.freshness import check_targets
 from ..building.localwheels import LocalWheels
 from ..building.places import cache_dir, check_outputs, prepare_outputs
 from ..building.stamp import Stamp
+from ..core.errors import LayerctlError
 from ..core.events import Emit, Notice, TargetResult
 from ..core.outputs import remove_leftovers
 from ..core.run_settings import RunFlags
 from ..core.secrets import Credentials, Masker
 from ..plan.targets import Builder, Plan, Target
 from ..report.reporters import Reporter
+from .engines import selected_engines
 from .scheduler import run_targets
-from .skeleton import Lock, Run, RunOutcome, exit_code_for, fan_targets, jobs_of, report_run, run_command
+from .skeleton import (
+    Lock,
+    Run,
+    RunOutcome,
+    exit_code_for,
+    fan_targets,
+    jobs_of,
+    report_path,
+    report_run,
+    run_command,
+)
 
 __all__ = ["After", "check_start", "decide", "exit_code_for", "run_caches", "run_plan"]
 
@@ -116,6 +128,11 @@ async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> Af
         context.index_url(target)
         context.ca_bundle(target)
     await anyio.to_thread.run_sync(check_outputs, plan)
+    engines = selected_engines(plan.workspace.engines, plan.options.engine)  # --engine: of the table
+    if any(t.builder != "native" and not t.problem for t in plan.targets):
+        from .engines import check_endpoints
+
+        check_endpoints(engines)  # each context exists and is readable
     if not publish:
         return None
     from ..publish.publisher import Publisher
@@ -181,6 +198,7 @@ class _Build:
             keep_containers=plan.options.keep_containers,
             network=plan.options.container_network,
             caches=context.caches,
+            engines=selected_engines(plan.workspace.engines, plan.options.engine),
         )
         after = self.after
         # each builder's module is imported and opened only when a target needs it
@@ -196,7 +214,20 @@ class _Build:
                 keep_going=plan.options.keep_going,
                 after=None if after is None else (lambda t, r: after(t, r, emit)),
                 fresh=fresh,
+                durations=await anyio.to_thread.run_sync(measured, plan, flags),
             )
+
+
+def measured(plan: Plan, flags: RunFlags) -> dict[str, float]:
+    """The durations the order goes by: ``--durations``' report, else the last run's (if any)."""
+    from .matrix import durations_of
+
+    if flags.durations:
+        return durations_of(flags.durations)
+    try:
+        return durations_of(str(report_path(plan))) if report_path(plan).is_file() else {}
+    except LayerctlError:  # a report that cannot be read orders nothing: the estimate does
+        return {}
 
 
 async def _never(target: Target, turn: object) -> TargetResult:

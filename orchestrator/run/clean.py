@@ -1,7 +1,7 @@
 """``layerctl clean``: what layerctl wrote in each layer's output directory and the run report,
 only in directories carrying its marker and only of the kind it writes (a file where it writes
 files, a directory where it writes trees); anything else at its names is kept, one line each;
-or the containers of runs that are gone."""
+(the containers of runs that are gone: ``engines.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..core.outputs import MARKER, check_inside, clean_output_dir, clean_report_
 from ..core.runlock import LOCK_NAME
 from ..workspace.discovery import Layer
 
-__all__ = ["clean_outputs", "clean_report", "remove_leftover_containers"]
+__all__ = ["clean_outputs", "clean_report"]
 
 
 def clean_outputs(outputs: Iterable[tuple[Layer, str]], say: Callable[[str], None]) -> None:
@@ -63,15 +63,3 @@ def _removing(directory: Path) -> Iterator[None]:
         raise EnvironmentProblem(
             f"{directory}: cannot remove layerctl's files there ({exc.strerror or exc})"
         ) from None
-
-
-async def remove_leftover_containers(say: Callable[[str], None]) -> None:
-    from ..building.executors.engine import DockerEngine
-
-    async with DockerEngine() as engine:
-        removed, kept = await engine.remove_leftovers()
-    for name in removed:
-        say(f"removed container {name}")
-    for name in kept:
-        say(f"kept container {name}: its layerctl run is still going")
-    say(f"{len(removed)} layerctl containers removed")

@@ -18,15 +18,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from ..core._toml import TOMLDecodeError
 from ..core._toml import loads as toml_loads
+from ..core.engine_settings import EngineSettings
 from ..core.errors import ConfigError
 from ..core.fileio import read_regular
-from ..core.publish_settings import PublishSettings, ShareSettings
 from ..core.run_settings import RunFlags, WorkspaceOptions
 from ..core.settings import ENV_PREFIX, LayerOnly, LayerSettings, kebab
+from .checks import check_keys, validate
+from .tables import ENGINES, PUBLISH, engines_table, publish_table
 
 __all__ = [
     "LAYER_KEYS",
@@ -40,7 +42,6 @@ __all__ = [
     "env_overrides",
     "load_workspace",
     "parse_strings",
-    "publish_table",
     "read_toml",
     "tool_table",
     "unknown_variables",
@@ -48,10 +49,6 @@ __all__ = [
 ]
 
 WORKSPACE_FILE = "layerctl.toml"
-SettingsModel = (
-    type[LayerSettings] | type[WorkspaceOptions] | type[LayerOnly] | type[RunFlags] | type[PublishSettings]
-)
-PUBLISH = "publish"  # the [tool.layerctl.publish] table (publish/settings.py)
 
 
 def _keys(*models: type[BaseModel]) -> list[str]:
@@ -74,7 +71,7 @@ def _kinds(*models: type[BaseModel]) -> dict[str, type]:
 
 
 LAYER_KEYS = [*_keys(LayerSettings, LayerOnly), PUBLISH]
-WORKSPACE_KEYS = [*_keys(LayerSettings, WorkspaceOptions), PUBLISH]
+WORKSPACE_KEYS = [*_keys(LayerSettings, WorkspaceOptions), PUBLISH, ENGINES]
 ENV_KEYS = _keys(LayerSettings, WorkspaceOptions, RunFlags)
 KINDS = _kinds(LayerSettings, WorkspaceOptions, RunFlags)
 
@@ -89,6 +86,7 @@ class WorkspaceConfig(BaseModel):
     options: WorkspaceOptions
     layer_defaults: dict[str, Any]  # the workspace's explicitly set LayerSettings keys
     publish: dict[str, Any] = {}  # the workspace's explicitly set [tool.layerctl.publish] keys
+    engines: dict[str, EngineSettings] = {}  # [tool.layerctl.engines]: none, the default engine
     # layer-only keys (``name``) in a root pyproject.toml's table: the root is a layer itself
     # (single.py), or they are an error once discovery knows it is not
     layer_only: tuple[str, ...] = ()
@@ -125,38 +123,6 @@ def tool_table(data: Mapping[str, Any], path: Path) -> dict[str, Any]:
     return table
 
 
-def check_keys(table: Mapping[str, Any], allowed: list[str], where: str, *, hint: str = "") -> None:
-    for key in table:
-        if key in allowed:
-            continue
-        guess = difflib.get_close_matches(key, allowed, n=1)
-        suggestion = (
-            f"; did you mean '{guess[0]}'?" if guess else f"; known keys: {', '.join(sorted(allowed))}"
-        )
-        raise ConfigError(f"{where}: unknown key {key!r}{suggestion}{hint}")
-
-
-def validate(
-    model: SettingsModel,
-    table: Mapping[str, Any],
-    where: str,
-    *,
-    label: Callable[[str], str] = repr,
-) -> dict[str, Any]:
-    """Validate the keys of ``table`` that belong to ``model``; return only those set, by field name.
-    ``label`` names a key in errors (the key itself; an environment variable for the environment)."""
-    fields = {kebab(name) for name in model.model_fields}
-    subset = {kebab(k): v for k, v in table.items() if kebab(k) in fields}
-    try:
-        parsed = model.model_validate(subset)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = str(err["loc"][0]) if err["loc"] else "?"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{where}: {label(loc)}: {msg}") from None
-    return {name: getattr(parsed, name) for name in parsed.model_fields_set}
-
-
 def load_workspace(root: Path) -> WorkspaceConfig:
     """Read the workspace settings from ``layerctl.toml`` or the root ``pyproject.toml``."""
     if not root.is_dir():
@@ -189,21 +155,9 @@ def load_workspace(root: Path) -> WorkspaceConfig:
         options=options,
         layer_defaults=validate(LayerSettings, table, where),
         publish=publish_table(table, where),
+        engines=engines_table(table, where),
         layer_only=tuple(key for key in table if key in own),
     )
-
-
-def publish_table(table: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """The keys set in a ``[tool.layerctl.publish]`` table (and its ``share``), validated."""
-    raw = table.get(PUBLISH, {})
-    where = f"{where.removesuffix(' [tool.layerctl]')} [tool.layerctl.publish]"
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be a table")
-    check_keys(raw, _keys(PublishSettings), where)
-    share = raw.get("share", {})
-    if isinstance(share, dict):
-        check_keys(share, _keys(ShareSettings), f"{where} share")
-    return validate(PublishSettings, raw, where)
 
 
 Sources = tuple[

@@ -26,7 +26,6 @@ from .config import (
     WORKSPACE_KEYS,
     WorkspaceConfig,
     check_keys,
-    publish_table,
     read_toml,
     tool_table,
     validate,
@@ -35,6 +34,7 @@ from .globs import expand
 from .indexes import read_indexes
 from .poetry_deps import poetry_dependencies, poetry_requires_python
 from .single import check_layer_only_keys, literal, project_name, root_project
+from .tables import publish_table
 from .uv_workspace import find_uv_workspace, remembered
 
 __all__ = ["Layer", "Tool", "discover_layers", "load_layer"]

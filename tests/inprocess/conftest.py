@@ -132,6 +132,7 @@ async def run(
     retries: int = 0,
     timeout_s: float | None = None,
     caches: BuildCaches | None = None,
+    durations: dict[str, float] | None = None,
 ) -> RunOutcome:
     return await run_targets(
         plan.targets,
@@ -148,6 +149,7 @@ async def run(
         interrupt=interrupt or Interrupt(),
         keep_going=keep_going,
         after=after,
+        durations=durations,
     )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, cast
 
+from ...core.engine_settings import EngineSettings
 from ...core.events import Phase
 from ...core.process import BatchSink, LineSink
 from ...core.secrets import Masker
@@ -83,6 +84,7 @@ class InstallOutcome:
     tool_versions: dict[str, str]
     image: str | None = None
     image_id: str | None = None
+    engine: str | None = None  # the Docker engine it ran on ([tool.layerctl.engines] name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +100,8 @@ class ExecutorSetup:
     keep_containers: bool = False
     network: str | None = None
     caches: BuildCaches | None = None  # the run's shared caches also keep wheels built from sdists
+    # the engines container steps may use ([tool.layerctl.engines], --engine); none: the default
+    engines: tuple[tuple[str, EngineSettings], ...] = ()
 
 
 class Installer(Protocol):

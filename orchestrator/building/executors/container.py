@@ -4,16 +4,15 @@ the target's platform, installs the requirement set resolved on the host."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import cast
 
 import anyio
 
 from ...core.errors import BuildError, ConfigError
 from ...core.events import Phase
-from ...core.once import Once
 from ...core.process import BatchSink
 from ...core.runtimes import Arch
 from ...plan.targets import Target
@@ -27,8 +26,9 @@ from . import (
     SdistRequest,
     WheelRequest,
 )
-from .engine import DockerEngine
-from .images import ImageInfo, Images, Pull
+from .endpoints import DEFAULT
+from .images import ImageInfo
+from .pool import Slot, run_pool
 from .probe import BUILD_SCRIPT, SDIST_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
 
 __all__ = ["ContainerExecutor"]
@@ -62,8 +62,8 @@ class ContainerExecutor:
         self.setup, self._stack = setup, stack
         self.cache_dir = setup.cache_dir or default_cache_dir()
         self.network = setup.network  # Docker's NetworkMode for build containers (None: the engine's)
-        self._connection: Once[Images] = Once()
-        self._images: Images | None = None
+        # the run's engines (shared with any builder that runs containers), connected when needed
+        self.pool = run_pool(setup, stack)
 
     def cost(self, target: Target) -> float:
         # pip in a container; under QEMU an arm64 build takes 4.5-6 times as long
@@ -73,26 +73,11 @@ class ContainerExecutor:
         await self._image(target)
 
     def warnings(self) -> list[str]:
-        return self._images.engine.warnings if self._images else []
-
-    async def images(self) -> Images:
-        """The run's engine and its image checks, connected once, when a target first needs them."""
-        return await self._connection.get("engine", self._connect)
-
-    async def _connect(self) -> Images:
-        setup = self.setup
-        engine = await self._stack.enter_async_context(
-            DockerEngine(
-                keep_containers=setup.keep_containers, masker=setup.masker, workspace=setup.workspace
-            )
-        )
-        self._images = Images(
-            engine, pull=cast(Pull, setup.pull), pull_retries=setup.retries, progress=setup.progress
-        )
-        return self._images
+        return self.pool.warnings()
 
     async def _image(self, target: Target) -> ImageInfo:
-        return await (await self.images()).ensure(target.build_image, target.arch)
+        """The target's image on the engine it goes to first (its id is part of the target's key)."""
+        return await self.pool.on_preferred(target.arch, lambda i: i.ensure(target.build_image, target.arch))
 
     async def fingerprint(self, target: Target) -> str:
         return (await self._image(target)).id
@@ -112,8 +97,12 @@ class ContainerExecutor:
             f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
             f"python{target.python} -m pip install --target python -r requirements.txt"
         )
-        info, versions = await self._run(target, BUILD_SCRIPT, binds, request, log, what="pip install")
-        return InstallOutcome(tool_versions=versions, image=target.build_image, image_id=info.id)
+        info, versions, engine = await self._run(
+            target, BUILD_SCRIPT, binds, request, log, what="pip install"
+        )
+        return InstallOutcome(
+            tool_versions=versions, image=target.build_image, image_id=info.id, engine=engine
+        )
 
     async def build_wheel(self, request: WheelRequest, log: BatchSink) -> None:
         """pip wheel in the target's image: a compiled in-repo project built for its platform."""
@@ -124,6 +113,10 @@ class ContainerExecutor:
             f"python{target.python} -m pip wheel --no-deps {request.project}"
         )
         await self._run(target, WHEEL_SCRIPT, binds, request, log, what=f"pip wheel of {request.project}")
+
+    async def image_info(self, target: Target) -> ImageInfo:
+        """The target's image as checked on the engine its steps go to first."""
+        return await self._image(target)
 
     async def image_digest(self, target: Target) -> str:
         info = await self._image(target)
@@ -156,9 +149,32 @@ class ContainerExecutor:
         *,
         what: str,
         name: str = "",
-    ) -> tuple[ImageInfo, dict[str, str]]:
+    ) -> tuple[ImageInfo, dict[str, str], str]:
+        """Run the script on an engine for the target's arch (``pool.on_engine``: moved to
+        another engine, from an empty output, when its engine stops answering)."""
+
+        async def step(slot: Slot) -> tuple[ImageInfo, dict[str, str], str]:
+            await anyio.to_thread.run_sync(_empty, _output_of(request))
+            if len(self.pool.decls) > 1 or slot.name != DEFAULT:  # a table: say where it runs
+                await log(f"engine {slot.name}" + ("" if slot.native else f" (emulating {target.arch})"))
+            return await self._run_on(slot, target, script, binds, request, log, what=what, name=name)
+
+        return await self.pool.on_engine(target.arch, step, label=target.id)
+
+    async def _run_on(
+        self,
+        slot: Slot,
+        target: Target,
+        script: str,
+        binds: list[str],
+        request: InstallRequest | WheelRequest | SdistRequest,
+        log: BatchSink,
+        *,
+        what: str,
+        name: str = "",
+    ) -> tuple[ImageInfo, dict[str, str], str]:
         image = target.build_image
-        info = await self._image(target)
+        info = await slot.images.ensure(image, target.arch)
         cache = self.cache_dir / f"pip-{target.arch}"
         cache.mkdir(parents=True, exist_ok=True)
         env = {
@@ -187,12 +203,28 @@ class ContainerExecutor:
             },
         }
         probe = SelfProbe(target.arch, log)
-        engine = (await self.images()).engine
-        code = await engine.run(config, target.arch, target.id, probe, files=files)
+        code = await slot.engine.run(config, target.arch, target.id, probe, files=files)
+        if code in (128 + 9, 128 + 15):  # killed: by its engine shutting down? the pool tells (on_engine)
+            raise BuildError(f"{what} in {image} was killed (exit {code}); see build.log", transient=True)
         versions = {"image": info.digest or info.id, "pip": probe.outcome(code, image, target.python)}
         if code != 0:
             raise BuildError(f"{what} in {image} failed (exit {code}); see build.log")
-        return info, versions
+        return info, versions, slot.name
+
+
+def _output_of(request: InstallRequest | WheelRequest | SdistRequest) -> Path:
+    return request.dest if isinstance(request, InstallRequest) else request.out_dir
+
+
+def _empty(directory: Path) -> None:
+    """A step's output directory (layerctl's own) emptied before it runs, so a step moved from a
+    lost engine never leaves half of an earlier attempt behind."""
+    if directory.is_dir() and not directory.is_symlink():
+        for entry in directory.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 async def _pip_files(

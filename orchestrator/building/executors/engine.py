@@ -32,6 +32,7 @@ from ...core.errors import BuildError, EnvironmentProblem
 from ...core.process import BatchSink, LineSink, lines_to
 from ...core.runtimes import Arch
 from ...core.secrets import Masker
+from .endpoints import DEFAULT, Endpoint
 from .probe import SECRETS_DIR, stdin_payload
 
 __all__ = ["LABEL", "DockerEngine", "engine_errors", "short"]
@@ -68,7 +69,9 @@ class DockerEngine:
         keep_containers: bool = False,
         masker: Masker | None = None,
         workspace: Path | None = None,
+        endpoint: Endpoint | None = None,
     ) -> None:
+        self.endpoint = endpoint or Endpoint(DEFAULT)  # which engine (the table's name, its URL)
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.workspace = (
             workspace  # labelled on every container: `docker ps --filter label=layerctl.workspace=...`
@@ -77,20 +80,29 @@ class DockerEngine:
         self.masker = masker or Masker()  # the secrets no container's configuration may hold
         self.warnings: list[str] = []  # best-effort clean-up that failed (containers left behind)
         self._docker: aiodocker.Docker | None = None
+        self.version = "?"  # the engine's, once connected
 
     async def __aenter__(self) -> DockerEngine:
+        endpoint = self.endpoint
+        tls = endpoint.ssl_context()
         try:
-            self._docker = aiodocker.Docker()
-            await self._docker.version()
-        except Exception as exc:  # aiohttp, OSError, DockerError: all mean "not reachable"
+            self._docker = aiodocker.Docker(url=endpoint.client_url(), ssl_context=tls)
+            with anyio.fail_after(30):
+                self.version = (await self._docker.version()).get("Version", "?")
+        except Exception as exc:  # aiohttp, OSError, DockerError, timeout: all mean "not reachable"
             if self._docker is not None:
                 await self._docker.close()
-            where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+            which = "" if endpoint.name == DEFAULT else f" {endpoint.name}"
+            fix = "start it (systemctl start docker, or dockerd) or set DOCKER_HOST"
             raise EnvironmentProblem(
-                f"Docker engine not reachable at {where} ({short(exc)}); start it "
-                "(systemctl start docker, or dockerd) or set DOCKER_HOST"
+                f"Docker engine{which} not reachable at {endpoint.where} ({short(exc)}); "
+                + (fix if endpoint.name == DEFAULT else "start it or leave it out with --engine")
             ) from None
         return self
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
 
     async def __aexit__(self, *exc: object) -> None:
         if self._docker is not None:

@@ -110,9 +110,8 @@ class HybridExecutor:
             urls = [w.path.as_uri() for w in built.values()]
             await anyio.to_thread.run_sync(forget_direct_urls, request.dest, urls)
             await anyio.Path(request.requirements).unlink(missing_ok=True)
-        digest = await self.container.image_digest(target)
-        image = await (await self.container.images()).ensure(target.build_image, target.arch)
-        versions = {**outcome.tool_versions, "image": digest}
+        image = await self.container.image_info(target)
+        versions = {**outcome.tool_versions, "image": image.digest or image.id}
         return InstallOutcome(tool_versions=versions, image=target.build_image, image_id=image.id)
 
 

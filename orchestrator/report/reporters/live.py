@@ -39,7 +39,7 @@ from ...core.events import (
     TargetWarning,
 )
 from .published import published_lines
-from .summary import failure_blocks, summary_table
+from .summary import failure_blocks, summary_table, where_built
 
 __all__ = ["LiveReporter"]
 
@@ -137,7 +137,7 @@ class LiveReporter:
                 result = event.result
                 row = self.rows[result.id]
                 row.state, row.ended = _FINAL[result.status], time.monotonic()
-                row.builder = row.builder or result.builder
+                row.builder = where_built(result) if result.engine else row.builder or result.builder
                 if result.status == "failed":
                     row.last = result.error or ""
                 elif result.status == "cached":

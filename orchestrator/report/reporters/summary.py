@@ -21,6 +21,7 @@ __all__ = [
     "mb",
     "status_word",
     "summary_table",
+    "where_built",
 ]
 
 _WORD = {
@@ -44,7 +45,8 @@ def status_word(result: TargetResult) -> str:
 def finished_line(result: TargetResult) -> str:
     retried = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     if result.status == "built":
-        return f"built in {result.duration_s:.1f}s{retried}: {mb(result.zipped_size)} zip, sha256 {result.sha256}"
+        on = f" on engine {result.engine}" if result.engine and result.engine != "default" else ""
+        return f"built in {result.duration_s:.1f}s{retried}{on}: {mb(result.zipped_size)} zip, sha256 {result.sha256}"
     if result.status == "up-to-date":
         return f"up to date: {mb(result.zipped_size)} zip, sha256 {result.sha256}"
     if result.status == "cached":
@@ -97,13 +99,19 @@ _RIGHT = frozenset({"time", "unzipped", "zip"})
 _PLAIN_CELL = re.compile(r"[A-Za-z0-9 ._:/-]*")  # no markup, no emoji code, one column per character
 
 
+def where_built(result: TargetResult) -> str:
+    """The builder, and the engine of a container build when the run had several to choose from."""
+    engine = result.engine
+    return f"{result.builder}@{engine}" if engine and engine != "default" else result.builder
+
+
 def summary_table(results: Sequence[TargetResult], console: Console) -> None:
     published = any(r.publish for r in results)
     columns = _COLUMNS + (("published",) if published else ())
     rows = [
         (
             r.id,
-            r.builder,
+            where_built(r),
             status_word(r),
             f"{r.duration_s:.1f}s",
             mb(r.unzipped_size),
@@ -173,7 +181,7 @@ def markdown_summary(results: Sequence[TargetResult], duration_s: float) -> str:
     for r in results:
         status = f"**{status_word(r)}**" if r.status == "failed" else status_word(r)
         rows.append(
-            f"| `{r.id}` | {r.builder} | {status} | {r.duration_s:.1f}s | {mb(r.unzipped_size)} "
+            f"| `{r.id}` | {where_built(r)} | {status} | {r.duration_s:.1f}s | {mb(r.unzipped_size)} "
             f"| {mb(r.zipped_size)} | `{(r.sha256 or '')[:12]}` |"
         )
     failed = [r for r in results if r.status == "failed"]
