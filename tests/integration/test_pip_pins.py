@@ -32,7 +32,8 @@ def test_pins_are_reused_offline_and_refresh_resolves_again(tmp_path: Path) -> N
         assert "six==" in text and "--hash=sha256:" in text
     assert "typing-extensions==" in pins["arm64"] and "typing-extensions" not in pins["x86_64"]
 
-    offline = {**os.environ, "LAYERCTL_INDEX_URL": UNREACHABLE}
+    # the closed port answers at once: no retries (uv would back off ~17 s before giving up)
+    offline = {**os.environ, "LAYERCTL_INDEX_URL": UNREACHABLE, "UV_HTTP_RETRIES": "0"}
     second = layerctl("-C", str(tmp_path), "build-all", env=offline)
     assert second.returncode == 0, second.stdout + second.stderr
     assert {r["status"] for r in report(tmp_path)["targets"]} == {"up-to-date"}

@@ -16,8 +16,9 @@ What is simulated, not run (a ``uses:`` step this machine cannot run):
 * the action's ``install`` step (pip install of layerctl's checkout into a venv): this test's
   own environment, whose bin directory it puts on ``GITHUB_PATH`` as the step does.
 
-Jobs run one after another (a matrix's rows too), each on its own "runner": a directory with its
-own HOME (layerctl's local state), its workspace and its temp; uv's cache is shared (``base_env``)."""
+Jobs run one after another, each on its own "runner": a directory with its own HOME (layerctl's
+local state), its workspace and its temp; uv's cache is shared (``base_env``). A matrix's rows run
+at once, as GitHub runs them (each row's steps in order; ``jobs`` keeps the rows' order)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,10 +169,13 @@ class WorkflowRun:
             if "strategy" in spec:
                 matrix = evaluate(_EXPR.fullmatch(spec["strategy"]["matrix"])[1], ctx)  # type: ignore[index]
                 rows = matrix["include"]
-            self.jobs[name] = []
-            for k, row in enumerate(rows, 1):
-                job = self.job(name if len(rows) == 1 else f"{name}-{k}", spec, {**ctx, "matrix": row})
-                self.jobs[name].append(job)
+            names = [name] if len(rows) == 1 else [f"{name}-{k}" for k in range(1, len(rows) + 1)]
+            with ThreadPoolExecutor(max_workers=len(rows)) as runners:
+                running = [
+                    runners.submit(self.job, n, spec, {**ctx, "matrix": row})
+                    for n, row in zip(names, rows, strict=True)
+                ]
+                self.jobs[name] = [job.result() for job in running]
             outputs = {o: expand(v, self.jobs[name][-1].ctx) for o, v in spec.get("outputs", {}).items()}
             done[name] = {"outputs": outputs, "result": "success"}
 

@@ -70,10 +70,21 @@ def make_mistagged_wheel(dest: Path, binary: Path, name: str = "badwheel") -> Pa
     )
 
 
+_EXAMPLE_LOCKS: dict[str, str] = {}  # uv binary -> the example's uv.lock, made once per test process
+
+
 def copy_example(dest: Path, uv: str) -> Path:
-    """A fresh copy of the example monorepo with its uv layer locked (uv.lock is never committed)."""
+    """A fresh copy of the example monorepo with its uv layer locked (uv.lock is never committed):
+    locked once per test process, every later copy gets that same uv.lock, as every checkout of a
+    repository gets the lock committed there (it names no path outside the layer)."""
     shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns("build", "uv.lock"))
-    subprocess.run([uv, "lock", "--quiet", "--project", str(dest / "layers/web")], check=True)
+    web = dest / "layers/web"
+    lock = _EXAMPLE_LOCKS.get(uv)
+    if lock is None:
+        subprocess.run([uv, "lock", "--quiet", "--project", str(web)], check=True)
+        _EXAMPLE_LOCKS[uv] = (web / "uv.lock").read_text()
+    else:
+        (web / "uv.lock").write_text(lock)
     return dest
 
 
