@@ -5,6 +5,7 @@ build's fan-out (``scheduler.py``); the report. The CLI calls ``run_plan``."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -203,8 +204,10 @@ class _Build:
         after = self.after
         # each builder's module is imported and opened only when a target needs it
         builders = (Builder(t.builder) for t in targets if not t.problem and t.id not in fresh)
+        building = [t for t in targets if not t.problem and t.id not in fresh]
+        durations = await anyio.to_thread.run_sync(measured, plan, flags, context.caches) if building else {}
         async with open_executors(builders, setup) as executors:
-            return await run_targets(
+            outcome = await run_targets(
                 targets,
                 executor_for=lambda target: executors[Builder(target.builder)],
                 emit=emit,
@@ -214,20 +217,44 @@ class _Build:
                 keep_going=plan.options.keep_going,
                 after=None if after is None else (lambda t, r: after(t, r, emit)),
                 fresh=fresh,
-                durations=await anyio.to_thread.run_sync(measured, plan, flags),
+                durations=durations,
             )
+        await self._keep_durations(outcome, notice)
+        return outcome
+
+    async def _keep_durations(self, outcome: RunOutcome, notice: Callable[[str], Awaitable[None]]) -> None:
+        """The measured durations of what this run built, for the next runner's order
+        (``buildcache/durations.py``), when a shared cache may be written."""
+        built = {r.id: r.duration_s for r in outcome.results if r.status == "built"}
+        caches = self.context.caches
+        if not built or not caches.shared or not caches.write or outcome.interrupted:
+            return
+        from ..building.buildcache.durations import store_durations
+
+        workspace = self.plan.workspace_id
+        for problem in await anyio.to_thread.run_sync(
+            store_durations, caches, workspace, uuid.uuid4().hex[:12], built
+        ):
+            await notice(f"warning: {problem}")
 
 
-def measured(plan: Plan, flags: RunFlags) -> dict[str, float]:
-    """The durations the order goes by: ``--durations``' report, else the last run's (if any)."""
+def measured(plan: Plan, flags: RunFlags, caches: BuildCaches | None = None) -> dict[str, float]:
+    """The durations the order goes by: ``--durations``' report, else the last run's (if any),
+    else those the shared build cache keeps (``buildcache/durations.py``)."""
     from .matrix import durations_of
 
     if flags.durations:
         return durations_of(flags.durations)
     try:
-        return durations_of(str(report_path(plan))) if report_path(plan).is_file() else {}
+        if report_path(plan).is_file():
+            return durations_of(str(report_path(plan)))
     except LayerctlError:  # a report that cannot be read orders nothing: the estimate does
         return {}
+    if caches is not None and caches.shared:
+        from ..building.buildcache.durations import read_durations
+
+        return read_durations(caches, plan.workspace_id)
+    return {}
 
 
 async def _never(target: Target, turn: object) -> TargetResult:

@@ -19,13 +19,16 @@ import pytest
 
 from orchestrator.building.buildcache.caches import BuildCaches
 from orchestrator.building.buildcache.directory import DirectoryStore
+from orchestrator.building.buildcache.durations import read_durations, store_durations
 from orchestrator.building.buildcache.open import open_caches
 from orchestrator.building.buildcache.s3 import S3Store, s3_cache
 from orchestrator.building.buildcache.shared import RECORD_NAME, SharedCache
 from orchestrator.building.stamp import Stamp
 from orchestrator.core.events import TargetResult
 from orchestrator.core.outputs import STAMP_NAME, ZIP_NAME
+from orchestrator.core.run_settings import RunFlags
 from orchestrator.plan.targets import Plan
+from orchestrator.run.builds import measured
 from tests.support.aws import AwsProxy, moto_server
 
 from .conftest import FakeExecutor, by_id, plan_for, run
@@ -255,3 +258,45 @@ async def test_a_cache_out_of_reach_only_warns(
     assert row.status == "built" and executor.calls == {A: 1}
     assert row.warnings and all(w.startswith(f"build cache s3://{BUCKET}/p: ") for w in row.warnings)
     assert "out of reach earlier in this run" in row.warnings[-1]  # the store was not even tried
+
+
+async def test_durations_kept_order_a_fresh_runner(tmp_path: Path, opener: Opener) -> None:
+    """Durations stored signed (as a build run stores them: tests/integration/test_shared_cache.py)
+    order a fresh runner that has no report of its own; another secret or another workspace
+    reads nothing it cannot trust."""
+    plan = _checkout(tmp_path / "one" / "ws")
+    row = by_id(await run(plan, FakeExecutor(), caches=opener(secret="k")))[A]
+    assert row.status == "built" and row.duration_s > 0
+    assert store_durations(opener(secret="k"), plan.workspace_id, "run1", {A: row.duration_s}) == []
+    stored = read_durations(opener(secret="k"), plan.workspace_id)
+    assert stored == {A: round(row.duration_s, 3)}
+    assert read_durations(opener(secret="other"), plan.workspace_id) == {}  # signed with another secret
+    assert read_durations(opener(), plan.workspace_id) == stored  # no secret: any document is read
+    assert read_durations(opener(secret="k"), "another-workspace") == {}
+
+    fresh = _checkout(tmp_path / "two" / "ws")  # another checkout of the workspace, no report.json
+    assert fresh.workspace_id == plan.workspace_id
+    assert measured(fresh, RunFlags(), opener(secret="k")) == stored
+    assert measured(fresh, RunFlags()) == {}
+
+
+async def test_newer_durations_win_and_a_bad_document_is_skipped(tmp_path: Path, opener: Opener) -> None:
+    caches = opener(secret="k")
+    assert store_durations(caches, "ws-1", "run1", {"a": 5.0, "b": 2.0}) == []
+    assert store_durations(caches, "ws-1", "run2", {"a": 9.0, "c": -1.0, "d": 1e9}) == []
+    store = _store(caches).objects
+    store.create(
+        "durations/ws-1/99991231T235959000000Z-forged.json", b'{"format": 1, "workspace": "ws-1"', ""
+    )
+    store.create(
+        "durations/ws-1/99991231T235959000001Z-unsigned.json",
+        b'{"workspace": "ws-1", "durations": {"a": 1}}',
+        "",
+    )
+    assert read_durations(caches, "ws-1") == {
+        "a": 9.0,
+        "b": 2.0,
+    }  # newest wins; nonsense and unsigned skipped
+    before = store.names("durations/ws-1/", "")
+    assert store_durations(opener(mode="read", secret="k"), "ws-1", "run3", {"a": 1.0}) == []
+    assert store.names("durations/ws-1/", "") == before  # cache-mode = "read" writes nothing

@@ -7,6 +7,7 @@ builds and publishes them, building nothing. The secret never reaches a file or 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -78,7 +79,15 @@ def test_a_second_runner_restores_every_target_from_the_cache(
     rows = report(one)["targets"]
     assert len(rows) == 12 and {r["status"] for r in rows} == {"built"}
     assert all(not r["warnings"] for r in rows), [r["warnings"] for r in rows]
-    assert proxy.ops["PutObject"] == 2 * len(rows)  # each target's zip, then its record
+    # each target's zip, then its record; and the run's measured durations, for the next runner's order
+    assert proxy.ops["PutObject"] == 2 * len(rows) + 1
+    s3 = boto3.client(
+        "s3", region_name="eu-west-1", endpoint_url=moto_url, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    listed = s3.list_objects_v2(Bucket="layerctl-cache", Prefix="ci/layers/durations/")["Contents"]
+    assert len(listed) == 1 and listed[0]["Key"].endswith(".json")
+    measured = json.loads(s3.get_object(Bucket="layerctl-cache", Key=listed[0]["Key"])["Body"].read())
+    assert set(measured["durations"]) == {r["id"] for r in rows} and measured["signature"]
 
     two = copy_example(tmp_path / "runner-2" / "monorepo", uv_bin())
     pyproject = two / "pyproject.toml"

@@ -74,6 +74,17 @@ class DirectoryStore:
         path = self._path(name)
         return None if path.is_symlink() else sha256_file(path)
 
+    def names(self, prefix: str, after: str) -> list[str]:
+        folder = self._path(prefix.rstrip("/"))
+        if folder.is_symlink() or not folder.is_dir():
+            return []
+        with os.scandir(folder) as entries:
+            return sorted(
+                prefix + e.name
+                for e in entries
+                if e.name > after and not e.name.startswith(".") and e.is_file(follow_symlinks=False)
+            )
+
 
 def directory_cache(root: Path) -> SharedCache:
     return SharedCache(DirectoryStore(root))

@@ -25,6 +25,7 @@ __all__ = ["S3Store", "s3_cache"]
 
 TIMEOUT_S = 5.0
 _MAX_ATTEMPTS = 3
+_PAGES = 10  # of a listing, 1,000 names each
 _ABSENT = frozenset({"NoSuchKey", "404", "NotFound"})
 _UNREACHABLE = frozenset(
     {"EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"}
@@ -119,6 +120,18 @@ class S3Store:
             raise
         found = head.get("Metadata", {}).get("sha256")
         return str(found) if found else None
+
+    def names(self, prefix: str, after: str) -> list[str]:
+        skip = len(self._key(""))
+        found: list[str] = []
+        where: dict[str, str] = {"StartAfter": self._key(prefix + after)}  # keys come sorted
+        for _ in range(_PAGES):  # bounded: a prefix that grows without end is not read to its end
+            page = self._call("list_objects_v2", Prefix=self._key(prefix), Delimiter="/", **where)
+            found += [str(item["Key"])[skip:] for item in page.get("Contents", ())]
+            if not page.get("IsTruncated"):
+                break
+            where = {"ContinuationToken": str(page["NextContinuationToken"])}
+        return found
 
 
 def s3_cache(bucket: str, prefix: str, name: str, *, timeout_s: float = TIMEOUT_S) -> SharedCache:

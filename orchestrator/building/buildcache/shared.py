@@ -51,6 +51,11 @@ class Store(Protocol):
         """The sha256 of an object this store created (None: unknown)."""
         ...
 
+    def names(self, prefix: str, after: str) -> list[str]:
+        """The names of the objects directly under ``prefix`` (it ends with ``/``) whose own
+        name sorts after ``after``, sorted."""
+        ...
+
 
 class SharedCache:
     """A ``BuildCache`` over a ``Store``."""
