@@ -30,9 +30,9 @@ class EngineSelection(Model):
 
     engine: tuple[str, ...] = setting(
         (),
-        "Build containers only on these engines of `[tool.layerctl.engines]` (repeat the flag); default: all of them.",
+        "Build (and verify) containers only on these engines of `[tool.layerctl.engines]` (repeat the flag); default: all of them.",
         flag="--engine",
-        commands=BUILD | {"engines", "clean"},
+        commands=BUILD | {"engines", "clean", "verify"},
         metavar="NAME",
         repeated=True,
     )

@@ -28,10 +28,12 @@ from ..core.outputs import ZIP_NAME
 from ..core.secrets import Credentials, Masker, mask_urls
 from ..plan.targets import Plan, Target
 from ..report.reporters import Reporter
+from .engines import selected_engines
 from .skeleton import Run, jobs_of, run_command
 
 if TYPE_CHECKING:
     from ..building.executors.images import Images, Pull
+    from ..core.engine_settings import EngineSettings
 
 __all__ = [
     "VerifyOutcome",
@@ -104,7 +106,12 @@ class _Verify:
         results: list[VerifyResult] = []
         with run.interrupt.cancels():
             results = await verify_targets(
-                readable, run.emit, pull=plan.options.pull, jobs=jobs_of(plan), workspace=plan.workspace.root
+                readable,
+                run.emit,
+                pull=plan.options.pull,
+                jobs=jobs_of(plan),
+                workspace=plan.workspace.root,
+                engines=selected_engines(plan.workspace.engines, plan.options.engine),
             )
         if run.interrupt.interrupted:
             return VerifyOutcome((), interrupted=True)
@@ -160,26 +167,50 @@ def _modules_in(zip_path: Path) -> list[str]:
 
 
 async def verify_targets(
-    targets: Sequence[Target], emit: Emit, *, pull: Pull = "missing", jobs: int, workspace: Path | None = None
+    targets: Sequence[Target],
+    emit: Emit,
+    *,
+    pull: Pull = "missing",
+    jobs: int,
+    workspace: Path | None = None,
+    engines: tuple[tuple[str, EngineSettings], ...] = (),
 ) -> list[VerifyResult]:
-    """Import every layer's modules, ``jobs`` containers at once. Each image is checked once; a
-    problem with one (missing, another arch, no QEMU) fails the targets that need it."""
-    from ..building.executors.engine import DockerEngine
-    from ..building.executors.images import Images
+    """Import every layer's modules, ``jobs`` containers at once, each on an engine of the run's
+    pool (``engines``: the table's, else the default engine) that runs its architecture
+    natively when one has a free slot, as builds are routed. Each image is checked once per
+    engine; a problem with one (missing, another arch, no QEMU) fails the targets that need it."""
+    from contextlib import AsyncExitStack
+
+    from ..building.executors import ExecutorSetup
+    from ..building.executors.pool import run_pool
 
     async def notice(message: str) -> None:
         await emit(Notice(message))
 
     # verify containers get no secret at all; the engine refuses any that holds one
     masker = Masker.for_credentials(Credentials.from_env(), (i for t in targets for i in t.layer.indexes))
-    async with DockerEngine(masker=masker, workspace=workspace) as engine:
-        return await verify_with(targets, Images(engine, pull=pull, progress=notice), emit, jobs=jobs)
+    setup = ExecutorSetup(progress=notice, workspace=workspace, masker=masker, pull=pull, engines=engines)
+    async with AsyncExitStack() as stack:
+        pool = run_pool(setup, stack)
+        await pool.connect()  # no engine at all stops the run here, in one line
+
+        async def one(target: Target) -> VerifyResult:
+            try:
+                async with pool.engine_for(target.arch) as slot:
+                    if engines:  # a table: say where it runs
+                        await emit(LogLines(target.id, (f"engine {slot.name}",)))
+                    return await _verify(target, slot.images, emit)
+            except EnvironmentProblem as exc:  # no engine left for its architecture
+                return VerifyResult(target.id, False, 0, exc.message, exit_code=exc.exit_code)
+
+        done = await fan_out(targets, one, limiter=jobs, name=lambda t: t.id)
+        return [done.results[i] for i in range(len(targets))]
 
 
 async def verify_with(
     targets: Sequence[Target], images: Images, emit: Emit, *, jobs: int
 ) -> list[VerifyResult]:
-    """``verify_targets`` on an engine's image checks (a fake one in the in-process tests)."""
+    """``verify_targets`` on one engine's image checks (a fake one in the in-process tests)."""
     done = await fan_out(targets, lambda t: _verify(t, images, emit), limiter=jobs, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]
 

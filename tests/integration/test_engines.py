@@ -9,6 +9,7 @@ both, an engine that is not there is a row."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory, second: SecondEngine) ->
         )
     (root / "pyproject.toml").write_text(
         '[tool.layerctl]\npython = ["3.11"]\nbuilder = "container"\ncontainer-network = "none"\n'
-        f'image = "{STAND_IN}"\njobs = 2\n\n'
+        f'image = "{STAND_IN}"\nverify-image = "{STAND_IN}"\njobs = 2\n\n'
         "[tool.layerctl.engines]\n"
         'local = "default"\n'
         'second = { context = "second", platforms = ["arm64"], capacity = 2 }\n'
@@ -110,7 +111,7 @@ def test_engines_shows_each_engine_and_an_unreachable_one_as_a_row(listed: list[
 
 
 def test_every_arm64_target_runs_on_the_arm64_engine(
-    routed: subprocess.CompletedProcess[str], workspace: Path
+    routed: subprocess.CompletedProcess[str], second: SecondEngine, workspace: Path
 ) -> None:
     assert routed.returncode == 0, routed.stdout[-3000:] + routed.stderr[-3000:]
     said = routed.stdout + routed.stderr
@@ -124,6 +125,12 @@ def test_every_arm64_target_runs_on_the_arm64_engine(
     }
     assert "container@second" in said  # the summary says where each target ran
     zips_are_valid(workspace)
+
+    # verify is routed the same way: each arm64 layer imported on the arm64 engine
+    verified = layerctl(second, "-C", str(workspace), "verify")
+    assert verified.returncode == 0, verified.stdout[-3000:] + verified.stderr[-3000:]
+    for target_id, engine in engines.items():
+        assert re.search(rf"^{re.escape(target_id)}\s*\| engine {engine}$", verified.stdout, re.M), target_id
 
 
 def test_a_lost_engine_moves_its_targets_and_leaves_nothing(

@@ -107,6 +107,10 @@ class EnginePool:
     def names(self) -> list[str]:
         return [d.name for d in self.decls]
 
+    async def connect(self) -> None:
+        """Connect the engines now (else the first step does); none reachable: EnvironmentProblem."""
+        await self._ready.get("pool", self._connect)
+
     def warnings(self) -> list[str]:
         return [w for m in self._members if m.engine for w in m.engine.warnings]
 
