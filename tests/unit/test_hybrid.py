@@ -139,3 +139,36 @@ def test_a_built_wheel_for_another_platform_is_one_line_and_not_kept(tmp_path: P
     assert "\n" not in message and "fastsum-1.0.0-cp311-cp311-linux_aarch64.whl" in message
     assert "does not fit l:py3.11-x86_64" in message
     assert list((tmp_path / "cache/built-wheels").glob("*/*.whl")) == []
+
+
+@pytest.mark.parametrize("builder", ["hybrid", "auto"])
+def test_list_says_what_a_hybrid_target_compiles_whichever_setting_chose_it(
+    tmp_path: Path, builder: str
+) -> None:
+    """`builder = "hybrid"` set by hand: `list` and `--dry-run` name what it compiles as they
+    do when `auto` chose it (not only "builder = hybrid")."""
+    from orchestrator.building.decide import decide_builders
+    from orchestrator.plan.targets import make_plan
+    from orchestrator.workspace.config import load_workspace
+    from orchestrator.workspace.discovery import discover_layers
+
+    sdist = make_sdist("fastsum", tmp_path / "vendor")
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.layerctl]\nlayers = ["l*"]\npython = ["3.11"]\narch = ["x86_64"]\nbuilder = "{builder}"\n'
+    )
+    for name, deps in {"l1": f'["fastsum @ {sdist.as_uri()}"]', "l2": "[]"}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pyproject.toml").write_text(
+            f'[project]\nname = "{name}"\nversion = "1"\ndependencies = {deps}\n'
+        )
+    workspace = load_workspace(tmp_path)
+    targets = make_plan(workspace, discover_layers(workspace)).targets
+    reasons = {t.layer.name: (t.decided, t.builder_reason) for t in anyio.run(decide_builders, targets)}
+    compiles = "compiles fastsum in the image (no wheel for manylinux_2_26 x86_64)"
+    if builder == "hybrid":
+        assert reasons == {
+            "l1": ("hybrid", f"builder = hybrid: {compiles}"),
+            "l2": ("hybrid", "builder = hybrid: every dependency has a wheel, nothing to compile"),
+        }
+    else:
+        assert reasons == {"l1": ("hybrid", compiles), "l2": ("native", "every dependency has a wheel")}
