@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from orchestrator.building.executors import SdistRequest
-from orchestrator.building.sdists import BuiltWheel, SdistWheels, fits, with_built
+from orchestrator.building.sdists import BuiltWheel, SdistWheels, compiled_on, fits, with_built
 from orchestrator.core.errors import BuildError
 from orchestrator.core.runtimes import Arch
 from orchestrator.plan.targets import Target
@@ -84,11 +84,12 @@ class _Image:
     async def image_digest(self, target: Target) -> str:
         return self.digest
 
-    async def build_sdist(self, request: SdistRequest, log: object) -> None:
+    async def build_sdist(self, request: SdistRequest, log: object) -> str:
         self.builds += 1
         assert request.source is not None and str(request.source) in request.requirements.read_text()
         with zipfile.ZipFile(request.out_dir / self.wheel, "w") as zf:
             zf.writestr("fastsum.py", "x = 1\n")
+        return "arm-box"  # the engine it ran on
 
 
 class _Quiet:
@@ -172,3 +173,20 @@ def test_list_says_what_a_hybrid_target_compiles_whichever_setting_chose_it(
         }
     else:
         assert reasons == {"l1": ("hybrid", compiles), "l2": ("native", "every dependency has a wheel")}
+
+
+def test_a_compiled_wheel_says_which_engine_built_it_and_a_reused_one_none(tmp_path: Path) -> None:
+    """The hybrid target's report names the engine its compile ran on (as a container target's
+    does); a target that reused a built wheel started no container."""
+    sdist = make_sdist("fastsum", tmp_path / "vendor")
+    (entry,) = RequirementSet.parse(f"fastsum @ {sdist.as_uri()}\n").entries
+    target = target_for("3.11", Arch.X86_64)
+    image = _Image("fastsum-1.0.0-cp311-cp311-linux_x86_64.whl")
+
+    async def twice(wheels: SdistWheels) -> list[str | None]:
+        first = await wheels.wheel(entry, _request(target, tmp_path), image, _quiet)
+        second = await wheels.wheel(entry, _request(target, tmp_path), image, _quiet)
+        return [first.engine, second.engine, compiled_on([first, second])]
+
+    assert anyio.run(twice, SdistWheels(tmp_path / "cache")) == ["arm-box", None, "arm-box"]
+    assert anyio.run(twice, SdistWheels(tmp_path / "cache")) == [None, None, None]  # the next run
