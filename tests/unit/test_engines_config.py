@@ -138,9 +138,10 @@ def test_an_engine_not_in_the_table_refuses_the_run_in_one_line(tmp_path: Path) 
     layer = root / "layers" / "a"
     layer.mkdir(parents=True)
     (layer / "pyproject.toml").write_text('[project]\nname = "a"\nversion = "1"\ndependencies = []\n')
-    result = invoke(["-C", str(root), "build-all", "--engine", "arm", "--builder", "container"])
-    assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [
-        "layerctl: error: --engine arm: no such engine in [tool.layerctl.engines] (known: local)"
-    ]
-    assert not (root / "build").exists()  # refused before anything was written
+    for dry_run in ([], ["--dry-run"]):  # a dry run refuses what the run would
+        result = invoke(["-C", str(root), "build-all", "--engine", "arm", "--builder", "container", *dry_run])
+        assert result.exit_code == 2, dry_run
+        assert result.stderr.strip().splitlines() == [
+            "layerctl: error: --engine arm: no such engine in [tool.layerctl.engines] (known: local)"
+        ]
+        assert not (root / "build").exists()  # refused before anything was written
