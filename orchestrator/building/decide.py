@@ -27,6 +27,7 @@ from .localwheels import LocalWheels, NotPure, local_projects, with_wheels
 __all__ = ["decide_builders", "with_builder"]
 
 _CONCURRENT_CHECKS = 8
+_ALL_WHEELS = "every dependency has a wheel"
 
 
 def with_builder(target: Target, builder: str, reason: str | None) -> Target:
@@ -46,31 +47,38 @@ async def decide_builders(
     async def one(target: Target) -> Target:
         if target.problem or target.decided is not None:
             return target  # it fails with its layer's problem, or its last build's decision holds
-        if target.builder != "auto":
+        if target.builder not in ("auto", "hybrid"):
             return with_builder(target, target.builder, f"builder = {target.builder}")
-        env = env_for(target) if env_for else uv_environment()
-        try:
-            requirements = RequirementSet.parse(await requirements_for(target, env))
-            refs = local_projects(target, requirements)
-            if refs:
-                request = WheelRequest(target=target, project=target.layer.root)
-                built = await with_wheels(local, request, requirements, refs, None, env, _Quiet())
-                requirements = built.requirements
-            gaps = await find_gaps(target, requirements, env)
-        except NotPure as exc:
-            why = f"could not be built here: {exc.error}" if exc.error else "has compiled code"
-            return with_builder(target, Builder.HYBRID, f"{exc.project} (in-repo) {why}: built in the image")
-        except LayerctlError as exc:
-            # the build itself fails on the same problem; `layerctl list` shows it meanwhile
-            return with_builder(target, Builder.NATIVE, f"undecided: {exc.message}")
-        if not gaps:
-            return with_builder(target, Builder.NATIVE, "every dependency has a wheel")
-        platform = f"{target.runtime.manylinux} {target.arch.machine}"
-        reason = f"compiles {', '.join(gaps)} in the image (no wheel for {platform})"
-        return with_builder(target, Builder.HYBRID, reason)
+        builder, reason = await _decision(target, env_for(target) if env_for else uv_environment(), local)
+        if target.builder == "hybrid":  # chosen by hand: still say what it compiles
+            why = f"{reason}, nothing to compile" if reason == _ALL_WHEELS else reason
+            return with_builder(target, Builder.HYBRID, f"builder = hybrid: {why}")
+        return with_builder(target, builder, reason)
 
     done = await fan_out(targets, one, limiter=_CONCURRENT_CHECKS, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]
+
+
+async def _decision(target: Target, env: dict[str, str], local: LocalWheels) -> tuple[Builder, str]:
+    """What ``auto`` would choose for the target, and why (what it compiles)."""
+    try:
+        requirements = RequirementSet.parse(await requirements_for(target, env))
+        refs = local_projects(target, requirements)
+        if refs:
+            request = WheelRequest(target=target, project=target.layer.root)
+            built = await with_wheels(local, request, requirements, refs, None, env, _Quiet())
+            requirements = built.requirements
+        gaps = await find_gaps(target, requirements, env)
+    except NotPure as exc:
+        why = f"could not be built here: {exc.error}" if exc.error else "has compiled code"
+        return Builder.HYBRID, f"{exc.project} (in-repo) {why}: built in the image"
+    except LayerctlError as exc:
+        # the build itself fails on the same problem; `layerctl list` shows it meanwhile
+        return Builder.NATIVE, f"undecided: {exc.message}"
+    if not gaps:
+        return Builder.NATIVE, _ALL_WHEELS
+    platform = f"{target.runtime.manylinux} {target.arch.machine}"
+    return Builder.HYBRID, f"compiles {', '.join(gaps)} in the image (no wheel for {platform})"
 
 
 class _Quiet:

@@ -36,7 +36,7 @@ from ..resolve.reqset import Entry, RequirementSet
 from .buildcache.wheels import SharedWheels
 from .executors import SdistBuilder, SdistRequest
 
-__all__ = ["BUILD_RECIPE", "BuiltWheel", "SdistWheels", "fits", "with_built"]
+__all__ = ["BUILD_RECIPE", "BuiltWheel", "SdistWheels", "compiled_on", "fits", "with_built"]
 
 # Raised when how an sdist becomes a wheel changes (the script, pip's options): built wheels
 # kept under the old recipe are not used again.
@@ -51,6 +51,12 @@ class BuiltWheel:
     path: Path
     sha256: str
     reused: bool  # found built (by an earlier target, layer, run or runner)
+    engine: str | None = None  # the engine its compile ran on (None: reused, no container)
+
+
+def compiled_on(wheels: list[BuiltWheel]) -> str | None:
+    """The engine a target's compiles ran on (the first; None when it reused every wheel)."""
+    return next((w.engine for w in wheels if w.engine is not None), None)
 
 
 def fits(wheel: Path, target: Target) -> bool:
@@ -121,7 +127,7 @@ class SdistWheels:
 
         built = await self._once.get(key, work)
         # another target of this run built it (or found it): this one reuses it
-        return built if mine else dataclasses.replace(built, reused=True)
+        return built if mine else dataclasses.replace(built, reused=True, engine=None)
 
     async def _fetch(self, key: str, home: Path, log: BatchSink) -> Path | None:
         assert self.shared is not None
@@ -160,7 +166,7 @@ class SdistWheels:
                 out_dir=out,
                 source=entry.path,
             )
-            await builder.build_sdist(sdist, log)
+            engine = await builder.build_sdist(sdist, log)
             wheels = sorted(out.glob("*.whl"))
             if len(wheels) != 1:
                 raise BuildError(
@@ -178,7 +184,7 @@ class SdistWheels:
             if path is None:
                 raise BuildError(f"{entry.name} {entry.version}: cannot keep its built wheel in {home}")
             sha256 = await anyio.to_thread.run_sync(sha256_file, path)
-            return BuiltWheel(entry.name, entry.version, path, sha256, reused=False)
+            return BuiltWheel(entry.name, entry.version, path, sha256, reused=False, engine=engine)
         finally:
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(work, ignore_errors=True))
 

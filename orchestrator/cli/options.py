@@ -181,7 +181,7 @@ def _type(info: FieldInfo) -> str:
     if choices:
         return " \\| ".join(f"`{c}`" for c in choices)
     annotation = info.annotation
-    if get_origin(annotation) is tuple:
+    if any(get_origin(a) is tuple for a in (annotation, *get_args(annotation))):  # also `... | None`
         return "list"
     names = {bool: "bool", int: "int", float: "number", str: "string"}
     base = next((names[a] for a in (get_args(annotation) or (annotation,)) if a in names), "string")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import field_validator, model_validator
 
@@ -78,6 +79,13 @@ class EngineSettings(Model):
         found = _URL.match(value)
         if not found or found.group(1) not in URL_SCHEMES or len(value) <= len(found.group(0)):
             raise ValueError(f"must be a unix://, tcp:// or ssh:// URL (got {value!r})")
+        if found.group(1) != "unix":
+            try:  # caught here (exit 2), not when connecting as an engine that does not answer
+                parts = urlsplit(value)
+                if parts.port == 0 or not parts.hostname:  # .port raises on a bad port
+                    raise ValueError("names no host")
+            except ValueError as exc:
+                raise ValueError(f"{value!r}: {exc}") from None
         return value
 
     @field_validator("platforms", "emulates", mode="before")

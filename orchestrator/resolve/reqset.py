@@ -21,7 +21,13 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 
 from ..plan.targets import Target
 
@@ -202,7 +208,8 @@ class RequirementSet:
 
     def absolute_paths(self, base: Path) -> RequirementSet:
         """Path lines (``./libs/x``, ``-e ../x``) made absolute against ``base`` (uv export
-        writes them relative to the lock's directory)."""
+        writes them relative to the lock's directory); a path to an sdist or a wheel becomes a
+        named direct reference (``x @ file:///...``), as every other step reads packages by name."""
 
         def absolute(entry: Entry) -> str | None:
             first = entry.lines[0]
@@ -210,7 +217,10 @@ class RequirementSet:
             path, sep, tail = first[len(prefix) :].rstrip("\r\n").partition(" ")
             if not (path in (".", "..") or path.startswith(("./", "../"))):
                 return None
-            return prefix + str((base / path).resolve()) + sep + tail + "\n" + "".join(entry.lines[1:])
+            where = (base / path).resolve()
+            name = None if prefix else _archive_name(where.name)
+            line = str(where) if name is None else f"{name} @ {where.as_uri()}"
+            return prefix + line + sep + tail + "\n" + "".join(entry.lines[1:])
 
         return self.replaced(absolute)
 
@@ -241,6 +251,18 @@ def _entry(lines: tuple[str, ...], logical: str) -> Entry:
         marker=marker,
         path=path,
     )
+
+
+def _archive_name(file_name: str) -> str | None:
+    """The project a wheel's or an sdist's file name names, else None."""
+    try:
+        if file_name.endswith(".whl"):
+            return str(parse_wheel_filename(file_name)[0])
+        if file_name.endswith((".tar.gz", ".zip")):
+            return str(parse_sdist_filename(file_name)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return None
 
 
 def _directory(body: str) -> tuple[Path | None, str]:

@@ -14,11 +14,14 @@ from ..building.freshness import Check, check_targets
 from ..building.localwheels import LocalWheels
 from ..core.secrets import Credentials, mask_urls
 from ..plan.targets import Plan, Target
+from .engines import selected_engines
 
 __all__ = ["describe", "explain", "row", "show"]
 
 
 async def explain(plan: Plan, *, decide_builders: bool, refresh: bool, verify: bool) -> list[Check]:
+    """Each target's freshness (a dry run): what the run would refuse is refused here too."""
+    selected_engines(plan.workspace.engines, plan.options.engine)  # --engine naming no engine: exit 2
     local, credentials = LocalWheels(), Credentials.from_env()
     env_for = BuildContext(workspace=plan.workspace.root, credentials=credentials).uv_env
     try:

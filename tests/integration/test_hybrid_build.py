@@ -70,6 +70,7 @@ def test_auto_picks_hybrid_and_compiles_the_sdist_once(
     reused = [t for t, log in logs.items() if "sdist: fastsum-1.0.0.tar.gz reused, built earlier" in log]
     assert len(compiled) == 1 and len(reused) == 1 and compiled != reused
     assert "pip wheel" not in logs[reused[0]]  # the second layer started no build container
+    assert (rows[compiled[0]]["engine"], rows[reused[0]]["engine"]) == ("default", None)
     for log in logs.values():  # installed natively, audited as any build
         assert "uv pip install" in log and re.search(r"audit: 1 ELF files, all x86_64", log)
     for row in rows.values():  # the cache's path is not recorded in the layer

@@ -525,3 +525,11 @@ def test_one_project_under_two_names_is_refused(make_workspace: Callable[..., Pa
 def test_the_cache_secret_variable_is_no_unknown_setting() -> None:
     """LAYERCTL_CACHE_SECRET is read (secrets.py), never warned about as ignored."""
     assert unknown_variables({"LAYERCTL_CACHE_SECRET": "s3cret"}) == []
+
+
+def test_an_optional_list_setting_is_shown_as_a_list() -> None:
+    """`platforms = ["arm64"]`: the reference's type column says list, not string."""
+    from orchestrator.cli.options import reference_tables
+
+    rows = {line.split(" | ")[0].strip("| `"): line for line in reference_tables().splitlines()}
+    assert " | list | " in rows["platforms"] and " | list | " in rows["emulates"]

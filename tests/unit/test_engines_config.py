@@ -57,6 +57,28 @@ def test_a_bad_entry_is_one_line_naming_it(tmp_path: Path, entry: str, message: 
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "tcp://localhost:notaport",
+        "tcp://127.0.0.1:99999",
+        "tcp://[::1",
+        "tcp://:2376",
+        "ssh://host:x",
+        "ssh://:22",
+    ],
+)
+def test_a_malformed_engine_url_is_a_setting_error_not_an_unreachable_engine(
+    tmp_path: Path, url: str
+) -> None:
+    """Caught when the settings are read (exit 2), not found at connection time as an engine
+    that does not answer (exit 3, the run started)."""
+    with pytest.raises(ConfigError) as caught:
+        load_workspace(workspace(tmp_path, f'x = "{url}"'))
+    message = str(caught.value)
+    assert f"[tool.layerctl.engines] x: url: {url!r}: " in message and "\n" not in message
+
+
 def test_a_context_is_read_from_the_cli_store_with_its_tls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -116,9 +138,10 @@ def test_an_engine_not_in_the_table_refuses_the_run_in_one_line(tmp_path: Path) 
     layer = root / "layers" / "a"
     layer.mkdir(parents=True)
     (layer / "pyproject.toml").write_text('[project]\nname = "a"\nversion = "1"\ndependencies = []\n')
-    result = invoke(["-C", str(root), "build-all", "--engine", "arm", "--builder", "container"])
-    assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [
-        "layerctl: error: --engine arm: no such engine in [tool.layerctl.engines] (known: local)"
-    ]
-    assert not (root / "build").exists()  # refused before anything was written
+    for dry_run in ([], ["--dry-run"]):  # a dry run refuses what the run would
+        result = invoke(["-C", str(root), "build-all", "--engine", "arm", "--builder", "container", *dry_run])
+        assert result.exit_code == 2, dry_run
+        assert result.stderr.strip().splitlines() == [
+            "layerctl: error: --engine arm: no such engine in [tool.layerctl.engines] (known: local)"
+        ]
+        assert not (root / "build").exists()  # refused before anything was written

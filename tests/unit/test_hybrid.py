@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from orchestrator.building.executors import SdistRequest
-from orchestrator.building.sdists import BuiltWheel, SdistWheels, fits, with_built
+from orchestrator.building.sdists import BuiltWheel, SdistWheels, compiled_on, fits, with_built
 from orchestrator.core.errors import BuildError
 from orchestrator.core.runtimes import Arch
 from orchestrator.plan.targets import Target
@@ -84,11 +84,12 @@ class _Image:
     async def image_digest(self, target: Target) -> str:
         return self.digest
 
-    async def build_sdist(self, request: SdistRequest, log: object) -> None:
+    async def build_sdist(self, request: SdistRequest, log: object) -> str:
         self.builds += 1
         assert request.source is not None and str(request.source) in request.requirements.read_text()
         with zipfile.ZipFile(request.out_dir / self.wheel, "w") as zf:
             zf.writestr("fastsum.py", "x = 1\n")
+        return "arm-box"  # the engine it ran on
 
 
 class _Quiet:
@@ -139,3 +140,53 @@ def test_a_built_wheel_for_another_platform_is_one_line_and_not_kept(tmp_path: P
     assert "\n" not in message and "fastsum-1.0.0-cp311-cp311-linux_aarch64.whl" in message
     assert "does not fit l:py3.11-x86_64" in message
     assert list((tmp_path / "cache/built-wheels").glob("*/*.whl")) == []
+
+
+@pytest.mark.parametrize("builder", ["hybrid", "auto"])
+def test_list_says_what_a_hybrid_target_compiles_whichever_setting_chose_it(
+    tmp_path: Path, builder: str
+) -> None:
+    """`builder = "hybrid"` set by hand: `list` and `--dry-run` name what it compiles as they
+    do when `auto` chose it (not only "builder = hybrid")."""
+    from orchestrator.building.decide import decide_builders
+    from orchestrator.plan.targets import make_plan
+    from orchestrator.workspace.config import load_workspace
+    from orchestrator.workspace.discovery import discover_layers
+
+    sdist = make_sdist("fastsum", tmp_path / "vendor")
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.layerctl]\nlayers = ["l*"]\npython = ["3.11"]\narch = ["x86_64"]\nbuilder = "{builder}"\n'
+    )
+    for name, deps in {"l1": f'["fastsum @ {sdist.as_uri()}"]', "l2": "[]"}.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "pyproject.toml").write_text(
+            f'[project]\nname = "{name}"\nversion = "1"\ndependencies = {deps}\n'
+        )
+    workspace = load_workspace(tmp_path)
+    targets = make_plan(workspace, discover_layers(workspace)).targets
+    reasons = {t.layer.name: (t.decided, t.builder_reason) for t in anyio.run(decide_builders, targets)}
+    compiles = "compiles fastsum in the image (no wheel for manylinux_2_26 x86_64)"
+    if builder == "hybrid":
+        assert reasons == {
+            "l1": ("hybrid", f"builder = hybrid: {compiles}"),
+            "l2": ("hybrid", "builder = hybrid: every dependency has a wheel, nothing to compile"),
+        }
+    else:
+        assert reasons == {"l1": ("hybrid", compiles), "l2": ("native", "every dependency has a wheel")}
+
+
+def test_a_compiled_wheel_says_which_engine_built_it_and_a_reused_one_none(tmp_path: Path) -> None:
+    """The hybrid target's report names the engine its compile ran on (as a container target's
+    does); a target that reused a built wheel started no container."""
+    sdist = make_sdist("fastsum", tmp_path / "vendor")
+    (entry,) = RequirementSet.parse(f"fastsum @ {sdist.as_uri()}\n").entries
+    target = target_for("3.11", Arch.X86_64)
+    image = _Image("fastsum-1.0.0-cp311-cp311-linux_x86_64.whl")
+
+    async def twice(wheels: SdistWheels) -> list[str | None]:
+        first = await wheels.wheel(entry, _request(target, tmp_path), image, _quiet)
+        second = await wheels.wheel(entry, _request(target, tmp_path), image, _quiet)
+        return [first.engine, second.engine, compiled_on([first, second])]
+
+    assert anyio.run(twice, SdistWheels(tmp_path / "cache")) == ["arm-box", None, "arm-box"]
+    assert anyio.run(twice, SdistWheels(tmp_path / "cache")) == [None, None, None]  # the next run

@@ -137,3 +137,26 @@ def test_a_direct_reference_to_an_sdist_is_compiled_and_a_wheel_is_not(tmp_path:
         "fastsum @ file:///vendor/fastsum-1.0.0.tar.gz\nlib @ file:///wheels/lib-1-py3-none-any.whl\n"
     )
     assert lock_gaps(target, direct) == ["fastsum"]
+
+
+def test_a_uv_path_source_to_an_sdist_is_compiled(tmp_path: Path) -> None:
+    """``[tool.uv.sources] x = { path = "vendor/x-1.tar.gz" }``: uv export writes the bare path,
+    which names no package; the set made absolute names it, and the lock's answer is a gap."""
+    target = _locked(Tool.UV, tmp_path)
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "fastsum-1.0.0.tar.gz").write_bytes(b"sdist")
+    (tmp_path / "vendor" / "lib-1-py3-none-any.whl").write_bytes(b"wheel")
+    exported = (
+        "./vendor/fastsum-1.0.0.tar.gz \\\n    --hash=sha256:" + "b1" * 32 + "\n"
+        "./vendor/lib-1-py3-none-any.whl ; python_version >= '3.8'\n"
+    )
+    absolute = RequirementSet.parse(exported).absolute_paths(tmp_path)
+    sdist, wheel = absolute.entries
+    assert (sdist.name, sdist.path, sdist.hashes) == (
+        "fastsum",
+        tmp_path / "vendor" / "fastsum-1.0.0.tar.gz",
+        ("sha256:" + "b1" * 32,),
+    )
+    assert (wheel.name, wheel.marker) == ("lib", 'python_version >= "3.8"')
+    assert lock_gaps(target, absolute) == ["fastsum"]
+    assert absolute.not_wheels() == ["fastsum"]  # a resolution's answer names it too

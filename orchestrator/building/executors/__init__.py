@@ -149,8 +149,9 @@ class SdistBuilder(Protocol):
         """The digest of the image the target's wheels are built in (part of their cache key)."""
         ...
 
-    async def build_sdist(self, request: SdistRequest, log: BatchSink) -> None:
-        """``pip wheel --no-deps`` of the request's one requirement into ``request.out_dir``."""
+    async def build_sdist(self, request: SdistRequest, log: BatchSink) -> str:
+        """``pip wheel --no-deps`` of the request's one requirement into ``request.out_dir``;
+        the name of the engine it ran on."""
         ...
 
 

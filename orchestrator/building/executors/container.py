@@ -122,7 +122,7 @@ class ContainerExecutor:
         info = await self._image(target)
         return info.digest or info.id
 
-    async def build_sdist(self, request: SdistRequest, log: BatchSink) -> None:
+    async def build_sdist(self, request: SdistRequest, log: BatchSink) -> str:
         """pip wheel in the target's image: a package with no wheel for it, from its sdist."""
         target = request.target
         binds = [
@@ -137,7 +137,10 @@ class ContainerExecutor:
             f"python{target.python} -m pip wheel --no-deps --no-binary {request.name} {pin}"
         )
         what = f"pip wheel of {pin} (no wheel for {target.runtime.manylinux} {target.arch.machine})"
-        await self._run(target, SDIST_SCRIPT, binds, request, log, what=what, name=request.name)
+        _info, _versions, engine = await self._run(
+            target, SDIST_SCRIPT, binds, request, log, what=what, name=request.name
+        )
+        return engine
 
     async def _run(
         self,

@@ -32,7 +32,7 @@ from ...resolve.gaps import find_gaps
 from ...resolve.reqset import Entry, RequirementSet
 from ..buildcache.wheels import SharedWheels
 from ..places import default_cache_dir
-from ..sdists import BuiltWheel, SdistWheels, with_built
+from ..sdists import BuiltWheel, SdistWheels, compiled_on, with_built
 from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, SdistRequest, WheelRequest
 from .container import ContainerExecutor
 from .container import open_executor as open_container
@@ -112,7 +112,12 @@ class HybridExecutor:
             await anyio.Path(request.requirements).unlink(missing_ok=True)
         image = await self.container.image_info(target)
         versions = {**outcome.tool_versions, "image": image.digest or image.id}
-        return InstallOutcome(tool_versions=versions, image=target.build_image, image_id=image.id)
+        return InstallOutcome(
+            tool_versions=versions,
+            image=target.build_image,
+            image_id=image.id,
+            engine=compiled_on(list(built.values())),
+        )
 
 
 def _entry(requirements: RequirementSet, name: str, target: Target) -> Entry:
