@@ -133,8 +133,13 @@ def test_ctrl_c_during_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         async def runnable(self, image: str, arch: Arch, python: str) -> str:
             return "pip 24.0"
 
-    monkeypatch.setattr("orchestrator.building.executors.engine.DockerEngine", Engine)
-    monkeypatch.setattr("orchestrator.building.executors.images.Images", Images)
+    async def arches(engine: Engine, settings: object) -> tuple[frozenset[Arch], int]:
+        return frozenset({Arch.X86_64, Arch.ARM64}), 2
+
+    # verify's engines come from the run's engine pool (building/executors/pool.py)
+    monkeypatch.setattr("orchestrator.building.executors.pool.DockerEngine", Engine)
+    monkeypatch.setattr("orchestrator.building.executors.pool.Images", Images)
+    monkeypatch.setattr("orchestrator.building.executors.pool.engine_arches", arches)
     result = invoke(["-C", str(tmp_path), "verify"])
 
     assert result.exit_code == 130, result.stdout + result.stderr
