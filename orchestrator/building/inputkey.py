@@ -40,7 +40,7 @@ __all__ = ["RECIPE_VERSION", "SETTINGS", "input_key", "key_material", "runtime_p
 
 # Bump when layerctl would build a different zip from the same inputs (how it installs, fixes
 # scripts, audits, compiles or zips); every target then rebuilds once, "build recipe changed".
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2  # 2: what compiles in a container compiles without debug information
 
 SETTINGS = output_settings(LayerSettings)  # the settings that change what a target builds
 # the runtime table's fields that choose what is installed (the others: publishing, verify, the

@@ -40,7 +40,7 @@ __all__ = ["BUILD_RECIPE", "BuiltWheel", "SdistWheels", "compiled_on", "fits", "
 
 # Raised when how an sdist becomes a wheel changes (the script, pip's options): built wheels
 # kept under the old recipe are not used again.
-BUILD_RECIPE = 1
+BUILD_RECIPE = 2  # 2: compiled without debug information (reproducible)
 _DIRECTORY = "built-wheels"
 
 

@@ -129,6 +129,22 @@ def broken_sdist(dest: Path) -> Path:
     return out
 
 
+def test_a_compile_in_another_checkout_gives_the_same_zip(
+    built: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    """Another runner (its own checkout and an empty cache-dir) compiles the sdist again: the
+    same wheel, so the same zip (debug information recorded pip's random build directory)."""
+    first, result = built
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    root = workspace(tmp_path / "ws", tmp_path / "cache", {"c": ["{sdist}", "six==1.16.0"]})
+    again = layerctl("-C", str(root), "build-all", "--log-format", "plain")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr
+    (row,) = report(root)["targets"]
+    assert "sdist: fastsum-1.0.0.tar.gz compiled in" in Path(row["log"]).read_text()
+    before = {r["id"]: r for r in report(first)["targets"]}["c:py3.11-x86_64"]
+    assert row["sha256"] == before["sha256"]
+
+
 def test_a_c_syntax_error_fails_only_its_target_with_one_line(tmp_path: Path) -> None:
     root = workspace(tmp_path / "ws", tmp_path / "cache", {"good": ["six==1.16.0"], "bad": []})
     sdist = broken_sdist(tmp_path / "vendor")

@@ -72,11 +72,19 @@ def stdin_payload(files: Mapping[str, bytes]) -> bytes:
     return bytes(out + b"end\n")
 
 
+# What compiles in a container compiles the same bytes twice: no debug information (it records
+# pip's random build directory, so each compile of one sdist differed) and a fixed timestamp for
+# tools that embed one; the image's own flags are kept.
+_REPRODUCIBLE = """export CFLAGS="${{CFLAGS:+$CFLAGS }}-g0" CXXFLAGS="${{CXXFLAGS:+$CXXFLAGS }}-g0"
+export SOURCE_DATE_EPOCH="${{SOURCE_DATE_EPOCH:-315532800}}"
+"""
+
 # A build: the files from stdin (read first, so the writer never waits), the probe, then pip.
 BUILD_SCRIPT = (
     "set -eu\n"
     + receive_script(SECRETS_DIR)
     + _PROBE_BODY
+    + _REPRODUCIBLE
     + """"$py" -m pip install --no-compile --prefer-binary --target /layerctl/out/python \\
     --requirement /layerctl/requirements.txt
 if [ -f /layerctl/out/own.txt ]; then
@@ -90,6 +98,7 @@ WHEEL_SCRIPT = (
     "set -eu\n"
     + receive_script(SECRETS_DIR)
     + _PROBE_BODY
+    + _REPRODUCIBLE
     + """exec "$py" -m pip wheel --no-deps --wheel-dir /layerctl/wheel /layerctl/src
 """
 )
@@ -100,6 +109,7 @@ SDIST_SCRIPT = (
     "set -eu\n"
     + receive_script(SECRETS_DIR)
     + _PROBE_BODY
+    + _REPRODUCIBLE
     + """exec "$py" -m pip wheel --no-deps --no-binary {name} --wheel-dir /layerctl/wheel \\
     --requirement /layerctl/requirements.txt
 """
