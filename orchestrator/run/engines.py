@@ -67,11 +67,24 @@ async def check_engines(plan: Plan) -> list[EngineRow]:
     from ..building.executors.pool import EngineDecl
 
     chosen = selected_engines(plan.workspace.engines, plan.options.engine)
-    decls = [EngineDecl(endpoint_of(n, s), s) for n, s in chosen] or [EngineDecl(Endpoint(DEFAULT))]
+    checks: list[tuple[EngineDecl, EngineRow]] = []
+    rows: list[EngineRow] = []
+    for name, settings in chosen:
+        try:
+            decl = EngineDecl(endpoint_of(name, settings), settings)
+        except ConfigError as exc:  # a context that is not there, ssh:// without asyncssh: a row
+            where = settings.url or f"context {settings.context}"
+            rows.append(EngineRow(name, where, False, error=exc.message))
+            continue
+        rows.append(EngineRow(decl.name, decl.endpoint.where, False))
+        checks.append((decl, rows[-1]))
+    if not chosen:
+        decl = EngineDecl(Endpoint(DEFAULT))
+        rows.append(EngineRow(decl.name, decl.endpoint.where, False))
+        checks.append((decl, rows[-1]))
     images = sorted({(t.build_image, t.arch) for t in plan.targets if not t.problem})
-    rows: list[EngineRow] = [EngineRow(d.name, d.endpoint.where, False) for d in decls]
     async with anyio.create_task_group() as group:
-        for decl, row in zip(decls, rows, strict=True):
+        for decl, row in checks:
             group.start_soon(_check, decl, row, images)
     return rows
 

@@ -145,3 +145,32 @@ def test_an_engine_not_in_the_table_refuses_the_run_in_one_line(tmp_path: Path) 
             "layerctl: error: --engine arm: no such engine in [tool.layerctl.engines] (known: local)"
         ]
         assert not (root / "build").exists()  # refused before anything was written
+
+
+def test_engines_shows_an_engine_that_cannot_be_addressed_as_a_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A context that is not there, or ssh:// without asyncssh: a row saying so (exit 3 when no
+    engine answers), never a refusal that hides the other engines."""
+    import importlib.util
+
+    from tests.support.cli import invoke
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "asyncssh" else real(name, *a)
+    )
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))  # an empty context store
+    (tmp_path / "ws").mkdir()
+    root = workspace(tmp_path / "ws", 'far = "ssh://builder@arm-host"\nctx = { context = "graviton" }')
+    layer = root / "layers" / "a"
+    layer.mkdir(parents=True)
+    (layer / "pyproject.toml").write_text('[project]\nname = "a"\nversion = "1"\ndependencies = []\n')
+    result = invoke(["-C", str(root), "engines", "--format", "json"])
+    assert result.exit_code == 3, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert set(rows) == {"far", "ctx"} and not any(row["reachable"] for row in rows.values())
+    assert "ssh:// engines need aiodocker's SSH support" in rows["far"]["error"]
+    assert (
+        rows["ctx"]["where"] == "context graviton" and "no Docker context 'graviton'" in rows["ctx"]["error"]
+    )
