@@ -23,7 +23,6 @@ Usage: python benchmarks/bench_hybrid.py [--part sdist|ceiling|wheels] [--python
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -100,22 +99,6 @@ def pip_managed_example(root: Path) -> None:
         pyproject.write_text("".join(s for s in sections if not dropped.match(s)))
 
 
-def as_the_container_installs(root: Path, sdist: Path) -> None:
-    """Hybrid sets name the wheel built from the sdist; the container builder installs the sdist
-    itself (compiled by pip in the target's image): put its line back for the ceiling."""
-    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
-    wheel = re.compile(r"(?m)^fastsum @ file:\S+\.whl( \\\n\s+--hash=sha256:[0-9a-f]+)?")
-    for req in root.glob(REQUIREMENTS):
-        req.write_text(
-            wheel.sub(
-                lambda m: (
-                    f"fastsum @ {sdist.as_uri()}" + (f" \\\n    --hash=sha256:{digest}" if m.group(1) else "")
-                ),
-                req.read_text(),
-            )
-        )
-
-
 def ceiling(root: Path, cache: Path) -> float:
     """The naive ceiling: each target's `docker run ... pip install`, all at once, pip cold."""
     assert not cache.exists(), f"{cache}: the ceiling starts from an empty pip cache"
@@ -149,14 +132,14 @@ def ceiling_part(
     base: Path, pythons: list[str], arches: list[str], sdist: Path | None, target: float
 ) -> None:
     """`auto`, cold, on the example (plus the sdist layer when given) against the naive ceiling."""
-    name = "example+sdist" if sdist else "example"
+    name = "example-sdist" if sdist else "example"
     root = base / name
     pip_managed_example(root)
     count = (4 if sdist else 3) * len(pythons) * len(arches)
     workspace(root, base / f"cache-{name}", pythons, arches, sdist, jobs=count)
     auto = layerctl(root, "build-all")
-    if sdist is not None:
-        as_the_container_installs(root, root / "layers" / "c" / "vendor" / sdist.name)
+    # requirements.txt beside each zip is the set as pinned, the sdist's own line included (the
+    # hybrid executor installs from a copy naming the built wheel): what the container installs
     naive = ceiling(root, base / f"pip-cache-{name}")
     what = "the example's 3 layers + the C sdist layer" if sdist else "the example's 3 layers (wheel-only)"
     print(f"{what}, pip-managed, {count} targets ({pythons} x {arches}), cold")
