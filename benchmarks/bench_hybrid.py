@@ -1,19 +1,31 @@
 """Hybrid against container builds (needs the engine and the test bed's stand-in images).
 
-One layer with one C sdist (tests/fixtures/fastsum) among four pure wheels, for py3.11 and
-py3.13 x both architectures by default (4 targets). Prints, in one run, the wall time of:
-  1. `--builder container`, cold (an empty cache-dir: pip's cache, built wheels);
-  2. `auto` (which picks hybrid), cold (another empty cache-dir);
+Three parts, all by default (`--part` runs one alone); every cold side starts from an empty
+cache-dir (pip's cache, built wheels) and an empty uv cache of its own.
+`sdist`: one layer with one C sdist (tests/fixtures/fastsum) among four pure wheels, for py3.11
+and py3.13 x both architectures by default (4 targets). Prints the wall time of:
+  1. `--builder container`, cold;
+  2. `auto` (which picks hybrid), cold;
   3. `auto` warm: `--force` with the built wheels kept (no build container starts);
   4. a second layer with the same sdist added, warm: only it builds, compiling nothing;
 and the ratios to the container's cold time (the issue's targets: cold <= 0.7, warm <= 0.1).
-Usage: python benchmarks/bench_hybrid.py [--python 3.11,3.13] [--arch x86_64,arm64]
+`ceiling`: the example's three layers (examples/monorepo made pip-managed: no lock files) plus
+that sdist layer, the same Pythons and architectures (16 targets): `auto`, cold, against the
+naive ceiling: the `docker run ... pip install` of each target (its set as the container builder
+would install it: the sdist itself, compiled) launched all at once, with an empty pip cache
+(benchmarks/bench_container.py's `xargs_ceiling`); target <= 0.35.
+`wheels`: the example's layers only (wheel-only), py3.11 x the architectures (6 targets): `auto`
+(native), cold, against the same kind of ceiling; target <= 0.1.
+Usage: python benchmarks/bench_hybrid.py [--part sdist|ceiling|wheels] [--python 3.11,3.13]
+       [--arch x86_64,arm64]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,19 +36,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_container import xargs_ceiling  # noqa: E402
 from tests.support.fixtures import make_sdist  # noqa: E402
 
 IMAGE = "layerctl-testbed/build-python{python}:{arch}"  # the test bed's stand-ins
 WHEELS = ["six==1.16.0", "idna==3.7", "attrs==23.2.0", "certifi==2024.2.2"]
+EXAMPLE = ROOT / "examples" / "monorepo"
+PARTS = ("sdist", "ceiling", "wheels")
+REQUIREMENTS = "layers/*/build/lambda/layer/*/requirements.txt"  # beside each zip
 
 
 def layerctl(root: Path, *args: str) -> float:
+    """One run; uv's cache is the workspace's own (an empty one on its first run: cold)."""
+    env = {**os.environ, "UV_CACHE_DIR": str(root.parent / f"uv-cache-{root.name}")}
     start = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "orchestrator", "-C", str(root), *args, "--log-format", "plain"],
         capture_output=True,
         text=True,
         check=False,
+        env=env,
     )
     if result.returncode != 0:
         sys.exit(f"layerctl {' '.join(args)} failed:\n{result.stdout[-3000:]}{result.stderr}")
@@ -52,12 +71,18 @@ def add_layer(root: Path, name: str, sdist: Path) -> None:
     )
 
 
-def workspace(root: Path, cache: Path, pythons: list[str], arches: list[str], sdist: Path) -> Path:
+def workspace(
+    root: Path, cache: Path, pythons: list[str], arches: list[str], sdist: Path | None, jobs: int = 0
+) -> Path:
+    assert not cache.exists(), f"{cache}: a cold side starts from an empty cache-dir"
     root.mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text(
-        f"[tool.layerctl]\npython = {json.dumps(pythons)}\narch = {json.dumps(arches)}\n"
-        f'image = "{IMAGE}"\ncache-dir = "{cache}"\njobs = {2 * len(pythons) * len(arches)}\n'
+        f'[tool.layerctl]\nlayers = ["layers/*/pyproject.toml"]\npython = {json.dumps(pythons)}\n'
+        f'arch = {json.dumps(arches)}\nimage = "{IMAGE}"\ncache-dir = "{cache}"\n'
+        f"jobs = {jobs or 2 * len(pythons) * len(arches)}\n"
     )
+    if sdist is None:
+        return root
     vendored = root / "layers" / "c" / "vendor" / sdist.name  # inside c: its container build sees it
     vendored.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sdist, vendored)
@@ -65,34 +90,85 @@ def workspace(root: Path, cache: Path, pythons: list[str], arches: list[str], sd
     return root
 
 
+def pip_managed_example(root: Path) -> None:
+    """The example monorepo with every layer a plain pip project (no uv or Poetry lock to make)."""
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("build", "*.lock", ".venv"))
+    dropped = re.compile(r"\[(tool\.uv|tool\.poetry|build-system|dependency-groups)\b")
+    for pyproject in root.glob("layers/*/pyproject.toml"):
+        sections = re.split(r"(?m)^(?=\[)", pyproject.read_text())
+        pyproject.write_text("".join(s for s in sections if not dropped.match(s)))
+
+
+def ceiling(root: Path, cache: Path) -> float:
+    """The naive ceiling: each target's `docker run ... pip install`, all at once, pip cold."""
+    assert not cache.exists(), f"{cache}: the ceiling starts from an empty pip cache"
+    targets = len(list(root.glob(REQUIREMENTS)))
+    return xargs_ceiling(root, targets, cache)
+
+
+def sdist_part(base: Path, pythons: list[str], arches: list[str], sdist: Path) -> None:
+    box = workspace(base / "container", base / "cache-container", pythons, arches, sdist)
+    hyb = workspace(base / "hybrid", base / "cache-hybrid", pythons, arches, sdist)
+    container = layerctl(box, "build-all", "--builder", "container")
+    cold = layerctl(hyb, "build-all")
+    warm = layerctl(hyb, "build-all", "--force")
+    add_layer(hyb, "d", hyb / "layers" / "c" / "vendor" / sdist.name)
+    second = layerctl(hyb, "build-all")  # c is up to date; d reuses every built wheel
+    targets = len(pythons) * len(arches)
+    print(f"one layer, 1 C sdist + {len(WHEELS)} wheels, {targets} targets ({pythons} x {arches})")
+    print(f"  container, cold               {container:7.1f} s")
+    print(
+        f"  auto (hybrid), cold           {cold:7.1f} s   {cold / container:.2f}x container (target <= 0.7)"
+    )
+    print(
+        f"  auto (hybrid), warm --force   {warm:7.1f} s   {warm / container:.2f}x container (target <= 0.1)"
+    )
+    print(
+        f"  a second layer, same sdist    {second:7.1f} s   {second / container:.2f}x container (target <= 0.1)"
+    )
+
+
+def ceiling_part(
+    base: Path, pythons: list[str], arches: list[str], sdist: Path | None, target: float
+) -> None:
+    """`auto`, cold, on the example (plus the sdist layer when given) against the naive ceiling."""
+    name = "example-sdist" if sdist else "example"
+    root = base / name
+    pip_managed_example(root)
+    count = (4 if sdist else 3) * len(pythons) * len(arches)
+    workspace(root, base / f"cache-{name}", pythons, arches, sdist, jobs=count)
+    auto = layerctl(root, "build-all")
+    what = "the example's 3 layers + the C sdist layer" if sdist else "the example's 3 layers (wheel-only)"
+    print(f"{what}, pip-managed, {count} targets ({pythons} x {arches}), cold")
+    print(f"  auto, cold                                               {auto:7.1f} s", flush=True)
+    # requirements.txt beside each zip is the set as pinned, the sdist's own line included (the
+    # hybrid executor installs from a copy naming the built wheel): what the container installs
+    try:
+        naive = ceiling(root, base / f"pip-cache-{name}")
+    except subprocess.CalledProcessError:
+        print("  naive ceiling: a `docker run ... pip install` failed (see above): no figure")
+        return
+    print(f"  naive ceiling (docker run ... pip install, all at once)  {naive:7.1f} s")
+    print(f"  RATIO auto / ceiling: {auto / naive:.2f}x (target <= {target})")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--part", choices=PARTS, action="append", help="one part alone (repeatable)")
     parser.add_argument("--python", default="3.11,3.13")
     parser.add_argument("--arch", default="x86_64,arm64")
     args = parser.parse_args()
     pythons, arches = args.python.split(","), args.arch.split(",")
+    parts = args.part or PARTS
     base = Path(tempfile.mkdtemp(prefix="bench-hybrid-"))
     try:
         sdist = make_sdist("fastsum", base / "sdist")
-        box = workspace(base / "container", base / "cache-container", pythons, arches, sdist)
-        hyb = workspace(base / "hybrid", base / "cache-hybrid", pythons, arches, sdist)
-        container = layerctl(box, "build-all", "--builder", "container")
-        cold = layerctl(hyb, "build-all")
-        warm = layerctl(hyb, "build-all", "--force")
-        add_layer(hyb, "d", hyb / "layers" / "c" / "vendor" / sdist.name)
-        second = layerctl(hyb, "build-all")  # c is up to date; d reuses every built wheel
-        targets = len(pythons) * len(arches)
-        print(f"one layer, 1 C sdist + {len(WHEELS)} wheels, {targets} targets ({args.python} x {args.arch})")
-        print(f"  container, cold               {container:7.1f} s")
-        print(
-            f"  auto (hybrid), cold           {cold:7.1f} s   {cold / container:.2f}x container (target <= 0.7)"
-        )
-        print(
-            f"  auto (hybrid), warm --force   {warm:7.1f} s   {warm / container:.2f}x container (target <= 0.1)"
-        )
-        print(
-            f"  a second layer, same sdist    {second:7.1f} s   {second / container:.2f}x container (target <= 0.1)"
-        )
+        if "sdist" in parts:
+            sdist_part(base, pythons, arches, sdist)
+        if "ceiling" in parts:
+            ceiling_part(base, pythons, arches, sdist, 0.35)
+        if "wheels" in parts:
+            ceiling_part(base, pythons[:1], arches, None, 0.1)  # py3.11 (the first) x the arches
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
