@@ -1,8 +1,10 @@
 """The packages of a target's set that have no wheel for it: what a hybrid build compiles and
 what makes ``auto`` choose hybrid.
 
-A locked set is answered from its lock's files (``lockfiles.py``: offline, no resolver). Any
-other set (a pip layer's pins, a set the lock cannot answer for) by resolutions of wheels only
+A locked set is answered from its lock's files (``lockfiles.py``: offline, no resolver); a pip
+layer's pins by what they recorded when they were made (``pip.pinned_gaps``: the packages that
+had no version with a wheel). Any other set (a set the lock cannot answer for, pins another
+layerctl made) by resolutions of wheels only
 (``uv pip compile --only-binary :all:`` for the target's platform, and among the runtime's
 exact tags where uv cannot name its platform: ``wheels.exact_wheels``): each finds one package
 without a wheel, the next runs without it (``--no-deps``: the set is whole, nothing else comes
@@ -19,6 +21,7 @@ from ..core.errors import NoCompatibleWheel
 from ..core.tools import no_wheel_package, uv_environment
 from ..plan.targets import Target
 from .lockfiles import lock_gaps
+from .pip import pinned_gaps
 from .reqset import RequirementSet
 from .wheels import exact_wheels, uv_compile
 
@@ -33,6 +36,10 @@ async def find_gaps(
     """Every package of a whole set without a compatible wheel for ``target``: from the lock's
     files when it can tell, else by resolutions."""
     known = await anyio.to_thread.run_sync(lock_gaps, target, requirements)
+    if known is None:  # a pip layer's pins say what has no wheel since they were made
+        known = pinned_gaps(target, requirements)
+        if known is not None:  # and a direct reference to an sdist needs a build too
+            known += [n for n in requirements.not_wheels() if n and n not in known]
     if known is not None:
         return known
     return await wheel_gaps(target, requirements, env)

@@ -45,9 +45,24 @@ async def uv_pin(target: Target, declared: str, env: Mapping[str, str]) -> str:
     if not pins.sources:
         return pins.text
     where = f"{target.runtime.manylinux} {target.arch.machine}"
-    return (
-        f"# built from source (no version has a wheel for {where}): {', '.join(pins.sources)}\n" + pins.text
-    )
+    return f"{_SOURCES}{where}): {', '.join(pins.sources)}\n" + pins.text
+
+
+_SOURCES = "# built from source (no version has a wheel for "
+
+
+def pinned_gaps(target: Target, requirements: RequirementSet) -> list[str] | None:
+    """The packages with no wheel for ``target``, as its pins recorded them when they were made
+    (``uv_pin``: the comment naming what comes from source), with no resolution; None when the
+    set is not pins this layerctl made for this target."""
+    lines = requirements.text.splitlines()
+    header = f"{PINS_HEADER} for {target.id} from "
+    if not lines or not lines[0].startswith(header) or not lines[0].endswith(PINS_HOW):
+        return None
+    for line in lines[1:3]:
+        if line.startswith(_SOURCES) and "): " in line:
+            return [name.strip() for name in line.split("): ", 1)[1].split(",") if name.strip()]
+    return []
 
 
 def pip_requirements(target: Target) -> str:

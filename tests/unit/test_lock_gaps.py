@@ -160,3 +160,30 @@ def test_a_uv_path_source_to_an_sdist_is_compiled(tmp_path: Path) -> None:
     assert (wheel.name, wheel.marker) == ("lib", 'python_version >= "3.8"')
     assert lock_gaps(target, absolute) == ["fastsum"]
     assert absolute.not_wheels() == ["fastsum"]  # a resolution's answer names it too
+
+
+def test_a_pip_layers_pins_say_what_has_no_wheel_without_a_resolution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold pip target costs one resolution (its pins, which record the packages with no
+    wheel when they are made) and its install: deciding runs none."""
+    from orchestrator.resolve.pip import PINS_HEADER, PINS_HOW
+
+    async def no_resolver(*args: object) -> list[str]:
+        raise AssertionError("a resolution ran")
+
+    monkeypatch.setattr(gaps, "wheel_gaps", no_resolver)
+    monkeypatch.setenv("PATH", "")
+    locked = _locked(Tool.UV, tmp_path)
+    target = dataclasses.replace(locked, layer=dataclasses.replace(locked.layer, tool=Tool.PIP))
+    header = f"{PINS_HEADER} for {target.id} from pyproject.toml {PINS_HOW}\n"
+    pins = "six==1.16.0 \\\n    --hash=sha256:" + "a1" * 32 + "\n"
+    sources = "# built from source (no version has a wheel for manylinux_2_26 aarch64): mmh3, fastsum\n"
+    direct = "lib @ file:///vendor/lib-2.0.tar.gz\n"
+    assert anyio.run(find_gaps, target, RequirementSet.parse(header + pins)) == []
+    assert anyio.run(find_gaps, target, RequirementSet.parse(header + sources + pins)) == ["mmh3", "fastsum"]
+    assert anyio.run(find_gaps, target, RequirementSet.parse(header + pins + direct)) == ["lib"]
+    # pins of another target, or of another layerctl's making, are not taken at their word
+    other = header.replace(target.id, "x:py3.12-arm64")
+    with pytest.raises(AssertionError, match="a resolution ran"):
+        anyio.run(find_gaps, target, RequirementSet.parse(other + pins))
