@@ -66,6 +66,11 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (_missing(r"g\+\+|c\+\+|clang\+\+", "cc1plus", "CXX", r"c\+\+"), _NO_COMPILER.format("C++", "g++")),
         (_missing(r"gcc|cc|clang", "cc1", "C", "cc"), _NO_COMPILER.format("C", "gcc")),
         (
+            r"fatal error: \W?python\.h\W?:? (?:no such file|file not found)",
+            "the image lacks Python's development headers (Python.h): use an image that has them "
+            "(python3-dev, or the image's Python built with its headers), as the SAM build images do",
+        ),
+        (
             r"failed building wheel|error: command '.*(gcc|cc|g\+\+)' failed|fatal error: .*\.h: no such file",
             "the package's C build failed in the image: see the compiler error above; it may need "
             "headers the image lacks (a custom `image`)",

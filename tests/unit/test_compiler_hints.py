@@ -9,6 +9,7 @@ from orchestrator.building.failures import diagnose
 
 CXX = "the image lacks a C++ compiler (g++)"
 CC = "the image lacks a C compiler (gcc)"
+HEADERS = "the image lacks Python's development headers (Python.h)"
 
 
 @pytest.mark.parametrize(
@@ -37,7 +38,12 @@ CC = "the image lacks a C compiler (gcc)"
         (["  ../meson.build:1:0: ERROR: Unknown compiler(s): [['cc'], ['gcc'], ['clang']]"], CC),
         # a compiler that ran and failed is a compile error, not a missing compiler
         (["error: command '/usr/bin/gcc' failed with exit code 1"], "the package's C build failed"),
-        (["src/x.c:1:10: fatal error: Python.h: No such file or directory"], "the package's C build failed"),
+        # an image without Python's development headers (gcc's own words, C and C++)
+        (["src/x.c:1:10: fatal error: Python.h: No such file or directory"], HEADERS),
+        (["src/y.cpp:1:10: fatal error: Python.h: No such file or directory"], HEADERS),
+        (["src/x.c:1:10: fatal error: 'Python.h' file not found"], HEADERS),
+        # another missing header is the package's own need, not Python's
+        (["src/x.c:2:10: fatal error: zlib.h: No such file or directory"], "the package's C build failed"),
     ],
 )  # fmt: skip
 def test_a_missing_compiler_is_named(output: list[str], hint: str) -> None:
