@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
@@ -23,13 +24,15 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from ..core.errors import BuildError
 from ..core.once import Once
-from ..core.process import BatchSink, run_streaming
 from ..core.tools import uv_argv, uv_error
 from ..package.zip import sha256_file
 from ..plan.targets import Target
 from ..resolve.localsrc import copy_sources, key_text, rewrite, source_digest
 from ..resolve.reqset import LocalRef, RequirementSet
-from .executors import WheelBuilder, WheelRequest
+
+if TYPE_CHECKING:  # the check before a run keys in-repo projects by their sources; building them is later
+    from ..core.process import BatchSink
+    from .executors import WheelBuilder, WheelRequest
 
 __all__ = [
     "HostBuild",
@@ -93,6 +96,8 @@ class LocalWheels:
         return await self._host.get(project, lambda: self._build_on_host(project, env, log))
 
     async def _build_on_host(self, project: Path, env: Mapping[str, str], log: BatchSink) -> HostBuild:
+        from ..core.process import run_streaming  # building, the stage after the check
+
         work = Path(
             await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix="host-", dir=self.directory))
         )

@@ -27,39 +27,10 @@ from .context import BuildContext
 from .executors import Executor
 from .failures import TAIL_LINES, diagnose, find_requirement_line
 from .pipeline import Attempt, Built, Failed, Outcome, UpToDate
-from .stamp import Stamp
+from .rows import result_for
 from .targetlog import PhaseClock, TargetLog
 
-__all__ = ["build_target", "result_for", "up_to_date_row"]
-
-
-def result_for(target: Target, **fields: Any) -> TargetResult:
-    base: dict[str, Any] = {
-        "builder": target.builder,
-        "builder_reason": target.builder_reason,
-        "rebuild_reason": target.rebuild_reason,
-    }
-    return TargetResult(
-        id=target.id,
-        slug=target.slug,
-        layer=target.layer.name,
-        python=target.python,
-        arch=target.arch.value,
-        tool=target.layer.tool.value,
-        **{**base, **fields},
-    )
-
-
-def up_to_date_row(target: Target, stamp: Stamp) -> TargetResult:
-    """The row of a target found up to date before the run decided or built anything."""
-    reason = target.builder_reason or (stamp.offline.builder_reason if stamp.offline else None)
-    return result_for(
-        target,
-        status="up-to-date",
-        builder_reason=reason,
-        log=str(target.out_dir / LOG_NAME),
-        **stamp.result_at(target.out_dir),
-    )
+__all__ = ["build_target"]
 
 
 async def build_target(target: Target, executor: Executor, emit: Emit, ctx: BuildContext) -> TargetResult:

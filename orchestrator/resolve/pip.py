@@ -22,7 +22,6 @@ from ..core.errors import ConfigError
 from ..plan.targets import Target
 from .choices import check_choices, dependency_groups, optional_dependencies
 from .reqset import RequirementSet
-from .wheelpins import wheel_pins
 
 __all__ = ["PINS_HEADER", "PINS_HOW", "pin_requirements", "pip_requirements", "uv_pin"]
 
@@ -40,7 +39,10 @@ async def pin_requirements(target: Target, declared: str, env: Mapping[str, str]
 
 async def uv_pin(target: Target, declared: str, env: Mapping[str, str]) -> str:
     """The newest versions with a wheel for the target (``wheelpins.py``); a package with none
-    is pinned to its source distribution, named in a comment (it needs the container)."""
+    is pinned to its source distribution, named in a comment (it needs the container). Pinning
+    asks the index: its module is imported only now, never when the last pins are reused."""
+    from .wheelpins import wheel_pins
+
     pins = await wheel_pins(target, RequirementSet.parse(declared), env)
     if not pins.sources:
         return pins.text

@@ -1,21 +1,25 @@
 """`build-all` and `build` on the run skeleton (``runskeleton.py``): the checks that can refuse
 the run, then, under the handlers, the places the run writes, the targets up to date
 (``freshness.py``), the builders decided, the executors opened when a target needs them and the
-build's fan-out (``scheduler.py``); the report. The CLI calls ``run_plan``."""
+build's fan-out (``scheduler.py``); the report. The CLI calls ``run_plan``.
+
+A run with nothing to build (every target up to date, decided offline) imports the stages up to
+the check and the report only: deciding (``decide.py``), the executors (``_executors``) and
+building one target (``scheduler.run_targets``) are each imported where a target first needs them."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.to_thread
 
-from ..building.buildcache.caches import BuildCaches
 from ..building.context import BuildContext
-from ..building.executors import ExecutorSetup, open_executors
 from ..building.freshness import check_targets
 from ..building.localwheels import LocalWheels
 from ..building.places import cache_dir, check_outputs, prepare_outputs
@@ -40,6 +44,10 @@ from .skeleton import (
     report_run,
     run_command,
 )
+
+if TYPE_CHECKING:
+    from ..building.buildcache.caches import BuildCaches
+    from ..building.executors import Executor
 
 __all__ = ["After", "check_start", "decide", "exit_code_for", "run_caches", "run_plan"]
 
@@ -189,24 +197,10 @@ class _Build:
         jobs = jobs_of(plan)
         if run.interrupt.interrupted:  # every target's row says so; no executor is opened
             return await fan_targets(targets, _never, run=run, jobs=jobs, keep_going=True, order=())
-        setup = ExecutorSetup(
-            progress=notice,
-            workspace=plan.workspace.root,
-            masker=context.masker,
-            cache_dir=cache_dir(plan),
-            pull=plan.options.pull,
-            retries=plan.options.retries,
-            keep_containers=plan.options.keep_containers,
-            network=plan.options.container_network,
-            caches=context.caches,
-            engines=selected_engines(plan.workspace.engines, plan.options.engine),
-        )
         after = self.after
-        # each builder's module is imported and opened only when a target needs it
-        builders = (Builder(t.builder) for t in targets if not t.problem and t.id not in fresh)
         building = [t for t in targets if not t.problem and t.id not in fresh]
         durations = await anyio.to_thread.run_sync(measured, plan, flags, context.caches) if building else {}
-        async with open_executors(builders, setup) as executors:
+        async with self._executors(building, notice) as executors:
             outcome = await run_targets(
                 targets,
                 executor_for=lambda target: executors[Builder(target.builder)],
@@ -221,6 +215,31 @@ class _Build:
             )
         await self._keep_durations(outcome, notice)
         return outcome
+
+    def _executors(
+        self, building: Sequence[Target], notice: Callable[[str], Awaitable[None]]
+    ) -> AbstractAsyncContextManager[Mapping[Builder, Executor]]:
+        """One open executor per builder of the targets to build. The executors are the stage
+        after the check: imported here, when a target needs one; a run with nothing to build opens
+        none and imports none (each builder's module is imported by ``open_executors``)."""
+        if not building:
+            return nullcontext({})
+        from ..building.executors import ExecutorSetup, open_executors
+
+        plan = self.plan
+        setup = ExecutorSetup(
+            progress=notice,
+            workspace=plan.workspace.root,
+            masker=self.context.masker,
+            cache_dir=cache_dir(plan),
+            pull=plan.options.pull,
+            retries=plan.options.retries,
+            keep_containers=plan.options.keep_containers,
+            network=plan.options.container_network,
+            caches=self.context.caches,
+            engines=selected_engines(plan.workspace.engines, plan.options.engine),
+        )
+        return open_executors((Builder(t.builder) for t in building), setup)
 
     async def _keep_durations(self, outcome: RunOutcome, notice: Callable[[str], Awaitable[None]]) -> None:
         """The measured durations of what this run built, for the next runner's order

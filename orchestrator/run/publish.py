@@ -21,7 +21,7 @@ from ..building.buildcache.caches import BuildCaches
 from ..building.buildcache.local import LocalCache
 from ..building.localwheels import LocalWheels
 from ..building.places import prepare_outputs
-from ..building.target import result_for
+from ..building.rows import result_for
 from ..core.events import GOOD, Emit, TargetFinished, TargetResult
 from ..core.outputs import ZIP_NAME
 from ..core.secrets import Credentials, Masker

@@ -13,16 +13,19 @@ also works longest first, and a run's makespan approaches max(total / capacity, 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from ..building.context import BuildContext
-from ..building.executors import Executor
-from ..building.stamp import Stamp
-from ..building.target import build_target, result_for, up_to_date_row
+from ..building.rows import result_for, up_to_date_row
 from ..core.errors import EXIT_USAGE
 from ..core.events import GOOD, Emit, TargetFinished, TargetResult
 from ..core.fanout import Interrupt
 from ..plan.targets import Target
 from .skeleton import Run, RunOutcome, Turn, fan_targets
+
+if TYPE_CHECKING:  # the stage that builds a target is imported when one builds (``run_targets``)
+    from ..building.context import BuildContext
+    from ..building.executors import Executor
+    from ..building.stamp import Stamp
 
 __all__ = ["ESTIMATE_UNIT_S", "AfterBuild", "RunOutcome", "broken_layer", "expected_durations", "run_targets"]
 
@@ -75,7 +78,9 @@ async def run_targets(
         if target.id in fresh:
             result = up_to_date_row(target, fresh[target.id])
             await emit(TargetFinished(result))
-        else:
+        else:  # building one target is the next stage: a run with nothing to build never imports it
+            from ..building.target import build_target
+
             result = await turn(lambda: build_target(target, executor_for(target), emit, context))
         if after is not None and result.status in GOOD:
             result = await after(target, result)

@@ -27,7 +27,7 @@ from typing import Protocol, TypeVar
 import anyio
 import anyio.to_thread
 
-from ..building.target import result_for
+from ..building.rows import result_for
 from ..core.errors import (
     EXIT_BUILD_FAILED,
     EXIT_ENVIRONMENT,

@@ -4,6 +4,7 @@ target rebuilds; an unchanged workspace opens no executor and imports no engine 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -159,6 +160,52 @@ assert not loaded, loaded
     with anyio.fail_after(60):
         await anyio.run_process([sys.executable, "-c", code], env=env)
     assert (tmp_path / "build" / "layerctl" / "report.json").is_file()
+
+
+# What a no-op `build-all` never needs: the stages after the check (deciding builders, resolving
+# afresh, building one target, its executors, packaging), a shared cache's clients, publishing.
+NOT_FOR_A_NO_OP = (
+    "aiodocker", "boto3", "botocore", "elftools", "orchestrator.building.decide",
+    "orchestrator.building.target", "orchestrator.building.pipeline", "orchestrator.building.failures",
+    "orchestrator.building.sdists", "orchestrator.building.executors", "orchestrator.building.buildcache.s3",
+    "orchestrator.building.buildcache.durations", "orchestrator.core.process", "orchestrator.package.audit",
+    "orchestrator.package.bytecode", "orchestrator.package.scripts_fix", "orchestrator.package.sizes",
+    "orchestrator.resolve.uv", "orchestrator.resolve.poetry", "orchestrator.resolve.pylock",
+    "orchestrator.resolve.wheelpins", "orchestrator.run.matrix", "orchestrator.publish",
+)  # fmt: skip
+
+# `layerctl build-all` as a user runs it; writes the modules loaded when the process exits.
+_PROBE = """
+import atexit, json, pathlib, sys
+out = pathlib.Path(sys.argv.pop(1))
+atexit.register(lambda: out.write_text(json.dumps(sorted(sys.modules))))
+sys.argv[0] = "layerctl"
+from orchestrator.__main__ import main
+main()
+"""
+
+
+async def test_a_no_op_build_all_imports_no_stage_after_the_check(tmp_path: Path) -> None:
+    """Start-up costs nothing a no-op does not use: discovery, planning, the check and the report,
+    not the building pipeline, executors, resolvers or shared caches (their import is the stage
+    boundary, when a target is to build). Checked on the modules loaded, never on a time."""
+    (tmp_path / "ws").mkdir()
+    plan = plan_for(tmp_path / "ws", ["a", "b"])
+    await run(plan, FakeExecutor())
+    out = tmp_path / "modules.json"
+    env = {**os.environ, "LAYERCTL_INDEX_URL": "http://127.0.0.1:9/simple", "NO_COLOR": "1"}
+    with anyio.fail_after(60):
+        process = await anyio.run_process(
+            [sys.executable, "-c", _PROBE, str(out), "-C", str(tmp_path / "ws"), "build-all"],
+            env=env,
+            check=False,
+        )
+    assert process.returncode == 0, process.stderr.decode()
+    assert process.stdout.decode().count("| up to date") == 2, process.stdout.decode()
+    modules = json.loads(out.read_text())
+    assert "orchestrator.building.freshness" in modules  # it did check
+    heavy = [m for m in modules if any(m == n or m.startswith(f"{n}.") for n in NOT_FOR_A_NO_OP)]
+    assert not heavy, f"imported by a no-op build-all: {heavy}"
 
 
 async def test_list_states_and_reasons(tmp_path: Path) -> None:

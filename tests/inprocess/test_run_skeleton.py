@@ -71,7 +71,7 @@ def test_ctrl_c_during_build_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     async def executors(builders: Iterable[Builder], setup: object) -> AsyncIterator[dict[Builder, Any]]:
         yield {builder: executor for builder in builders}
 
-    monkeypatch.setattr("orchestrator.run.builds.open_executors", executors)
+    monkeypatch.setattr("orchestrator.building.executors.open_executors", executors)  # imported when used
     result = invoke(["-C", str(tmp_path), "build-all", "--log-format", "plain"])
 
     assert result.exit_code == 130, result.stdout + result.stderr
