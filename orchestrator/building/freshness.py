@@ -110,7 +110,8 @@ async def offline_record(
     """The stamp's record of a target built (or about to be checked) with ``requirements`` by
     ``installer`` (``installer_offline``, or the executor's fingerprint in the build)."""
     refs = local_projects(target, requirements)
-    keyed = await keyed_requirements(local, target, requirements, refs) if refs else requirements
+    local_files = refs or requirements.local_files()
+    keyed = await keyed_requirements(local, target, requirements, refs) if local_files else requirements
     applied = keyed.applicable(target)
     if target.layer.tool is Tool.PIP and not declared:
         declared = pip_requirements(target)
@@ -127,7 +128,12 @@ async def offline_record(
 
 
 async def _current(
-    target: Target, stamp: Stamp | None, local: LocalWheels, refresh: bool, env_for: EnvFor | None
+    target: Target,
+    stamp: Stamp | None,
+    local: LocalWheels,
+    refresh: bool,
+    env_for: EnvFor | None,
+    installer: str | None = None,
 ) -> tuple[Target, Offline]:
     """The target carrying its requirement set, and the record of its inputs now."""
     old = stamp.offline if stamp is not None else None
@@ -147,7 +153,7 @@ async def _current(
     checked = target
     if old is not None and target.builder == "auto":
         checked = replace(target, decided=Builder(old.builder), builder_reason=old.builder_reason)
-    installer = await installer_offline(checked, stamp)
+    installer = installer or await installer_offline(checked, stamp)
     requirements = RequirementSet.parse(raw)
     return target, await offline_record(
         checked, local, requirements, inputs, installer=installer, declared=declared
@@ -260,8 +266,11 @@ async def check_targets(
     return [done.results[i] for i in range(len(targets))]
 
 
-async def current_record(target: Target, local: LocalWheels, env_for: EnvFor | None = None) -> Offline:
+async def current_record(
+    target: Target, local: LocalWheels, env_for: EnvFor | None = None, *, installer: str | None = None
+) -> Offline:
     """The record of the target's inputs now, as the check before a run makes it for a target
     never built here (its key: ``input_key(record.material)``): what ``publish`` looks up in a
-    shared build cache on a fresh checkout."""
-    return (await _current(target, None, local, False, env_for))[1]
+    shared build cache on a fresh checkout. ``installer``: the decided builder's fingerprint when
+    it is not known offline (a container or hybrid target's image digest, from the engine)."""
+    return (await _current(target, None, local, False, env_for, installer))[1]

@@ -176,8 +176,11 @@ def local_projects(target: Target, requirements: RequirementSet) -> list[LocalRe
 async def keyed_requirements(
     local: LocalWheels, target: Target, requirements: RequirementSet, refs: list[LocalRef]
 ) -> RequirementSet:
-    """The requirement set as the input key sees it: each in-repo project by its source digest."""
+    """The requirement set as the input key sees it: each in-repo project by its source digest,
+    each local file (an sdist or wheel named by path) by its sha256, never by where it is."""
     digests = {ref.path: await local.digest(ref.path) for ref in refs}
+    for path in requirements.local_files():
+        digests[path] = "sha256:" + await anyio.to_thread.run_sync(sha256_file, path)
     text = key_text(requirements, digests, target.layer.root).text
     own = [digests[ref.path] for ref in refs if ref.entry is None]
     return RequirementSet.parse(text + "".join(f"include-project {digest}\n" for digest in own))

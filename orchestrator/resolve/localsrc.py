@@ -81,8 +81,8 @@ def copy_sources(root: Path, dest: Path) -> None:
 
 
 def key_text(requirements: RequirementSet, digests: Mapping[Path, str], base: Path) -> RequirementSet:
-    """The requirement set as the input key sees it: each in-repo project's line replaced by
-    the project's path relative to ``base`` and its source digest, so the key follows the
+    """The requirement set as the input key sees it: each in-repo project's (or local file's)
+    line replaced by its path relative to ``base`` and its source digest, so the key follows the
     sources and not where the checkout is."""
 
     def keyed(entry: Entry) -> str | None:

@@ -57,7 +57,8 @@ class Entry:
     """One logical line. ``body`` is the line without its comment and hashes ("" for a blank or
     comment line); ``name`` (as written), ``version`` (a pin's version, else the specifier, else
     the URL), ``plain`` (the requirement without its marker) and ``marker`` are set when
-    ``packaging`` reads it as a requirement; ``path`` when it names a local directory."""
+    ``packaging`` reads it as a requirement; ``path`` when it names a local path (a directory: an
+    in-repo project; a file: an sdist or wheel)."""
 
     lines: tuple[str, ...]  # the physical lines as written, with their line endings
     body: str = ""
@@ -186,6 +187,10 @@ class RequirementSet:
             for entry in self.entries
             if entry.path is not None and entry.path.is_dir()
         ]
+
+    def local_files(self) -> list[Path]:
+        """The local files the set installs by path (an sdist or a wheel kept in the repository)."""
+        return [entry.path for entry in self.entries if entry.path is not None and entry.path.is_file()]
 
     def not_wheels(self) -> list[str]:
         """The names of direct references to anything but a wheel (an sdist, a directory, a

@@ -47,9 +47,9 @@ from .skeleton import (
 
 if TYPE_CHECKING:
     from ..building.buildcache.caches import BuildCaches
-    from ..building.executors import Executor
+    from ..building.executors import Executor, ExecutorSetup
 
-__all__ = ["After", "check_start", "decide", "exit_code_for", "run_caches", "run_plan"]
+__all__ = ["After", "check_start", "decide", "executor_setup", "exit_code_for", "run_caches", "run_plan"]
 
 # The publisher's hook: a good build's result, published (``publish.publisher``).
 After = Callable[[Target, TargetResult, Emit], Awaitable[TargetResult]]
@@ -112,6 +112,26 @@ async def run_plan(
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(local.close)
+
+
+def executor_setup(
+    plan: Plan, notice: Callable[[str], Awaitable[None]], masker: Masker, caches: BuildCaches
+) -> ExecutorSetup:
+    """What the run's executors get (``executors.ExecutorSetup``), from the plan's settings."""
+    from ..building.executors import ExecutorSetup
+
+    return ExecutorSetup(
+        progress=notice,
+        workspace=plan.workspace.root,
+        masker=masker,
+        cache_dir=cache_dir(plan),
+        pull=plan.options.pull,
+        retries=plan.options.retries,
+        keep_containers=plan.options.keep_containers,
+        network=plan.options.container_network,
+        caches=caches,
+        engines=selected_engines(plan.workspace.engines, plan.options.engine),
+    )
 
 
 def run_caches(plan: Plan, credentials: Credentials, masker: Masker) -> BuildCaches:
@@ -224,21 +244,9 @@ class _Build:
         none and imports none (each builder's module is imported by ``open_executors``)."""
         if not building:
             return nullcontext({})
-        from ..building.executors import ExecutorSetup, open_executors
+        from ..building.executors import open_executors
 
-        plan = self.plan
-        setup = ExecutorSetup(
-            progress=notice,
-            workspace=plan.workspace.root,
-            masker=self.context.masker,
-            cache_dir=cache_dir(plan),
-            pull=plan.options.pull,
-            retries=plan.options.retries,
-            keep_containers=plan.options.keep_containers,
-            network=plan.options.container_network,
-            caches=self.context.caches,
-            engines=selected_engines(plan.workspace.engines, plan.options.engine),
-        )
+        setup = executor_setup(self.plan, notice, self.context.masker, self.context.caches)
         return open_executors((Builder(t.builder) for t in building), setup)
 
     async def _keep_durations(self, outcome: RunOutcome, notice: Callable[[str], Awaitable[None]]) -> None:

@@ -19,13 +19,14 @@ import anyio.to_thread
 from ..building.buildcache import zip_matches
 from ..building.buildcache.caches import BuildCaches
 from ..building.buildcache.local import LocalCache
+from ..building.buildcache.restore import Fingerprint
 from ..building.localwheels import LocalWheels
 from ..building.places import prepare_outputs
 from ..building.rows import result_for
-from ..core.events import GOOD, Emit, TargetFinished, TargetResult
+from ..core.events import GOOD, Emit, Notice, TargetFinished, TargetResult
 from ..core.outputs import ZIP_NAME
 from ..core.secrets import Credentials, Masker
-from ..plan.targets import Plan, Target
+from ..plan.targets import Builder, Plan, Target
 from ..publish.publisher import Publisher
 from ..report.reporters import Reporter
 from .skeleton import Lock, Run, RunOutcome, Turn, fan_targets, jobs_of, report_run, run_command
@@ -46,14 +47,19 @@ def last_good_build(target: Target) -> TargetResult:
 
 
 async def from_cache(
-    target: Target, caches: BuildCaches, local: LocalWheels, row: TargetResult
+    target: Target,
+    caches: BuildCaches,
+    local: LocalWheels,
+    row: TargetResult,
+    fingerprint: Fingerprint | None = None,
 ) -> TargetResult:
     """The target restored from the shared build cache (a cached row), else ``row`` (its failed
-    row) saying why not too."""
+    row) saying why not too. ``fingerprint``: a container or hybrid target's image digest, from
+    the run's engine."""
     from ..building.buildcache.restore import restore_from_cache
 
     notes: list[str] = []
-    hit = await restore_from_cache(target, caches, local, notes)
+    hit = await restore_from_cache(target, caches, local, notes, fingerprint)
     if isinstance(hit, str):
         return row.model_copy(update={"error": f"{row.error}; shared build cache: {hit}", "warnings": notes})
     fields = hit.stamp.result_at(target.out_dir)
@@ -88,18 +94,37 @@ class _Publish:
     local: LocalWheels
     publisher: Publisher | None = None
     caches: BuildCaches = field(default_factory=BuildCaches)
+    masker: Masker = field(default_factory=Masker)
+    fingerprint: Fingerprint | None = None  # a container or hybrid target's, from the engine
 
     async def start(self) -> None:
         from .builds import run_caches
 
         self.publisher = await Publisher.open(self.plan)
         credentials = Credentials.from_env()
-        self.caches = run_caches(self.plan, credentials, Masker.for_credentials(credentials))
+        self.masker = Masker.for_credentials(credentials)
+        self.caches = run_caches(self.plan, credentials, self.masker)
 
     async def work(self, run: Run) -> RunOutcome:
-        if self.caches.shared:  # restored builds are written into the targets' directories
-            await anyio.to_thread.run_sync(prepare_outputs, self.plan)
-        return await self._each(run)
+        if not self.caches.shared:
+            return await self._each(run)
+        await anyio.to_thread.run_sync(prepare_outputs, self.plan)  # restored builds are written there
+        from ..building.executors import open_executors
+        from .builds import executor_setup
+
+        async def notice(message: str) -> None:
+            await run.emit(Notice(self.masker(message)))
+
+        # a container or hybrid target's key holds its image's digest: the engine is asked (the
+        # image checked, pulled as a build would) only when such a target is not built here
+        builders = {Builder.CONTAINER} if any(t.builder == "container" for t in self.plan.targets) else set()
+        builders |= (
+            {Builder.HYBRID} if any(t.builder in ("auto", "hybrid") for t in self.plan.targets) else set()
+        )
+        setup = executor_setup(self.plan, notice, self.masker, self.caches)
+        async with open_executors(builders, setup) as executors:
+            self.fingerprint = lambda target: executors[Builder(target.builder)].fingerprint(target)
+            return await self._each(run)
 
     async def _each(self, run: Run) -> RunOutcome:
         async def each(target: Target, turn: Turn) -> TargetResult:
@@ -115,7 +140,7 @@ class _Publish:
         began = time.time()
         result = await anyio.to_thread.run_sync(last_good_build, target)
         if result.status == "failed" and self.caches.shared:
-            result = await from_cache(target, self.caches, self.local, result)
+            result = await from_cache(target, self.caches, self.local, result, self.fingerprint)
         result = result.model_copy(update={"started_at": round(began, 3)})
         await emit(TargetFinished(result))
         if result.status in GOOD:

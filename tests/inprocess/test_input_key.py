@@ -94,6 +94,36 @@ async def test_a_copy_of_the_built_workspace_elsewhere_is_up_to_date(tmp_path: P
     assert (row.zip_path or "").startswith(str(tmp_path / "there"))  # where the zip is now
 
 
+def _sdist_layer(root: Path) -> None:
+    """Layer a needs an sdist file kept in the repository, named by its absolute ``file:`` URL
+    (as a PEP 621 project must name it)."""
+    vendor = root / "layers" / "a" / "vendor"
+    vendor.mkdir(parents=True, exist_ok=True)
+    (vendor / "fastsum-1.0.0.tar.gz").write_bytes(b"an sdist, byte for byte")
+    url = (vendor / "fastsum-1.0.0.tar.gz").as_uri()
+    (root / "layers/a/pyproject.toml").write_text(
+        f'[project]\nname = "a"\nversion = "1"\ndependencies = ["fastsum @ {url}", "six"]\n'
+    )
+
+
+async def test_a_local_sdist_keys_its_target_by_content_not_by_where_the_checkout_is(tmp_path: Path) -> None:
+    here, there = tmp_path / "here", tmp_path / "there" / "checkout"
+    here.mkdir()
+    plan_for(here, ["a", "b"])
+    _sdist_layer(here)
+    await run(_replan(here), FakeExecutor())
+    shutil.copytree(here, there, symlinks=True)
+    shutil.rmtree(here)
+    _sdist_layer(there)  # the project names the file where this checkout has it
+    executor = FakeExecutor()
+    assert await _states(there, executor) == UNCHANGED
+    assert executor.calls == {}
+    # the sdist's bytes are what count
+    (there / "layers/a/vendor/fastsum-1.0.0.tar.gz").write_bytes(b"another sdist")
+    reason, status = (await _states(there, executor))[A]
+    assert status == "built" and reason is not None and reason.startswith("requirements changed"), reason
+
+
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.aws import moto_server
 from tests.support.fixtures import make_sdist
 
 from .conftest import STAND_IN, layerctl, report
@@ -72,3 +73,45 @@ def test_a_second_runner_compiles_nothing_and_a_bad_wheel_costs_a_compile(tmp_pa
     log = build(runner(third, shared, ["idna==3.7"]))
     assert "its wheel does not hash to its record; a miss" in log
     assert "sdist: fastsum-1.0.0.tar.gz compiled in" in log
+
+
+def test_publish_on_a_fresh_copy_restores_hybrid_and_container_targets(tmp_path: Path) -> None:
+    """A publish job on a fresh checkout (no outputs, its own empty cache-dir): a hybrid target
+    (``auto``) and a container target are restored from the shared cache, their keys holding the
+    image's digest the engine tells, and published; nothing is built or compiled."""
+    shared = tmp_path / "shared"
+    first = runner(tmp_path / "one", shared, [])
+    (first / "layers/k").mkdir()
+    (first / "layers/k/pyproject.toml").write_text(
+        '[project]\nname = "k"\nversion = "1"\ndependencies = ["six==1.16.0"]\n\n'
+        '[tool.layerctl]\nbuilder = "container"\n'
+    )
+    env = {**os.environ, "LAYERCTL_CACHE_SECRET": SECRET}
+    result = layerctl("-C", str(first), "build-all", "--log-format", "plain", env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    built = {row["id"]: row for row in report(first)["targets"]}
+    assert {r["builder"] for r in built.values()} == {"hybrid", "container"}
+
+    fresh = tmp_path / "fresh"  # the checkout: sources only, its own empty cache-dir
+    shutil.copytree(first / "layers", fresh / "layers", ignore=shutil.ignore_patterns("build"))
+    runner(fresh, shared, [])
+    with moto_server() as (moto, _proxy):
+        aws = {
+            **{k: v for k, v in env.items() if not k.startswith("AWS_")},
+            "AWS_ENDPOINT_URL": moto,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "eu-west-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+        published = layerctl("-C", str(fresh), "publish", "--log-format", "plain", env=aws)
+    assert published.returncode == 0, published.stdout[-3000:] + published.stderr
+    rows = {row["id"]: row for row in report(fresh)["targets"]}
+    assert set(rows) == set(built)
+    for target, row in rows.items():
+        assert row["status"] == "cached", row
+        assert row["sha256"] == built[target]["sha256"]
+        assert [p["status"] for p in row["publish"]] == ["published"]
+    assert not list((fresh / "cache").glob("built-wheels/*/*.whl"))  # nothing compiled
