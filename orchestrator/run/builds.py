@@ -138,7 +138,9 @@ async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> Af
         context.ca_bundle(target)
     await anyio.to_thread.run_sync(check_outputs, plan)
     engines = selected_engines(plan.workspace.engines, plan.options.engine)  # --engine: of the table
-    if any(t.builder != "native" and not t.problem for t in plan.targets):
+    # without a [tool.layerctl.engines] table there is no address to check: the executors (where
+    # the check lives) are not imported by a run that has nothing to build
+    if engines and any(t.builder != "native" and not t.problem for t in plan.targets):
         from .engines import check_endpoints
 
         check_endpoints(engines)  # each context exists and is readable
