@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pathspec import GitIgnoreSpec
 from pydantic import field_validator
 
 from .declare import (
@@ -230,6 +229,11 @@ class LayerSettings(Model):
     @field_validator("exclude")
     @classmethod
     def _gitignore_patterns(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            return value
+        # pathspec (6 ms to import) is imported when there is a pattern to check, not at start-up
+        from pathspec import GitIgnoreSpec
+
         for pattern in value:  # compiled as package.py compiles them, so a bad one fails here
             try:
                 GitIgnoreSpec.from_lines([pattern])

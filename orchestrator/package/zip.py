@@ -19,10 +19,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
 from ..core.errors import ConfigError, PackageError
+
+if TYPE_CHECKING:
+    from pathspec import GitIgnoreSpec
 
 __all__ = [
     "DIRECT_UPLOAD_LIMIT",
@@ -103,6 +105,10 @@ def collect(root: Path, patterns: Iterable[str]) -> list[Entry]:
 @lru_cache(maxsize=64)
 def compiled_patterns(patterns: tuple[str, ...]) -> GitIgnoreSpec:
     """The patterns compiled once per process (every target of a matrix has the same ones)."""
+    # pathspec is imported when a zip is first written: a no-op run imports this module (the
+    # build cache's hashing and limits) but packs nothing
+    from pathspec import GitIgnoreSpec
+
     return GitIgnoreSpec.from_lines(list(patterns))
 
 

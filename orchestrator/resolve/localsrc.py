@@ -17,8 +17,6 @@ import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-
 from .reqset import Entry, RequirementSet
 
 __all__ = ["copy_sources", "key_text", "rewrite", "source_digest", "source_files"]
@@ -32,6 +30,10 @@ _OUTPUT_MARKER = ".layerctl-dir"  # outputs.MARKER: a directory layerctl writes 
 
 def source_files(root: Path) -> list[str]:
     """The project's source files, as sorted POSIX paths relative to ``root``."""
+    # pathspec is imported when a target has in-repo projects to list: a no-op run of a workspace
+    # without any imports this module but lists nothing
+    from pathspec import GitIgnoreSpec
+
     ignore = root / ".gitignore"
     spec = GitIgnoreSpec.from_lines(ignore.read_text("utf-8").splitlines()) if ignore.is_file() else None
     found = []

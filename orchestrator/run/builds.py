@@ -158,7 +158,9 @@ async def check_start(plan: Plan, context: BuildContext, *, publish: bool) -> Af
         context.ca_bundle(target)
     await anyio.to_thread.run_sync(check_outputs, plan)
     engines = selected_engines(plan.workspace.engines, plan.options.engine)  # --engine: of the table
-    if any(t.builder != "native" and not t.problem for t in plan.targets):
+    # no [tool.layerctl.engines] table: no address to check, and the executors (where the check
+    # lives) stay unimported until a target builds
+    if engines and any(t.builder != "native" and not t.problem for t in plan.targets):
         from .engines import check_endpoints
 
         check_endpoints(engines)  # each context exists and is readable

@@ -171,7 +171,7 @@ NOT_FOR_A_NO_OP = (
     "orchestrator.building.buildcache.durations", "orchestrator.core.process", "orchestrator.package.audit",
     "orchestrator.package.bytecode", "orchestrator.package.scripts_fix", "orchestrator.package.sizes",
     "orchestrator.resolve.uv", "orchestrator.resolve.poetry", "orchestrator.resolve.pylock",
-    "orchestrator.resolve.wheelpins", "orchestrator.run.matrix", "orchestrator.publish",
+    "orchestrator.resolve.wheelpins", "orchestrator.run.matrix", "orchestrator.publish", "pathspec",
 )  # fmt: skip
 
 # `layerctl build-all` as a user runs it; writes the modules loaded when the process exits.
@@ -185,12 +185,20 @@ main()
 """
 
 
-async def test_a_no_op_build_all_imports_no_stage_after_the_check(tmp_path: Path) -> None:
+@pytest.mark.parametrize("builder", ["native", "container"])
+async def test_a_no_op_build_all_imports_no_stage_after_the_check(tmp_path: Path, builder: str) -> None:
     """Start-up costs nothing a no-op does not use: discovery, planning, the check and the report,
-    not the building pipeline, executors, resolvers or shared caches (their import is the stage
-    boundary, when a target is to build). Checked on the modules loaded, never on a time."""
+    not the building pipeline, executors, resolvers, shared caches or the zip's patterns (their
+    import is the stage boundary, when a target is to build), whatever the targets' builder (a
+    container target's engine is checked by the executors: without an engines table, nothing to
+    check). Checked on the modules loaded, never on a time."""
     (tmp_path / "ws").mkdir()
     plan = plan_for(tmp_path / "ws", ["a", "b"])
+    if builder != "native":
+        root = tmp_path / "ws" / "pyproject.toml"
+        root.write_text(root.read_text().replace('builder = "native"', f'builder = "{builder}"'))
+        plan = _replan(tmp_path / "ws")
+        assert {t.builder for t in plan.targets} == {builder}
     await run(plan, FakeExecutor())
     out = tmp_path / "modules.json"
     env = {**os.environ, "LAYERCTL_INDEX_URL": "http://127.0.0.1:9/simple", "NO_COLOR": "1"}
