@@ -30,17 +30,19 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from ..core.errors import BuildError
 from ..core.once import Once
 from ..core.process import BatchSink
+from ..core.tools import uv_environment
 from ..package.zip import sha256_file
 from ..plan.targets import Target
 from ..resolve.reqset import Entry, RequirementSet
 from .buildcache.wheels import SharedWheels
+from .buildenv import build_env, read_build_system
 from .executors import SdistBuilder, SdistRequest
 
 __all__ = ["BUILD_RECIPE", "BuiltWheel", "SdistWheels", "compiled_on", "fits", "with_built"]
 
 # Raised when how an sdist becomes a wheel changes (the script, pip's options): built wheels
 # kept under the old recipe are not used again.
-BUILD_RECIPE = 2  # 2: compiled without debug information (reproducible)
+BUILD_RECIPE = 3  # 2: compiled without debug information (reproducible); 3: a local sdist built directly
 _DIRECTORY = "built-wheels"
 
 
@@ -166,6 +168,7 @@ class SdistWheels:
                 out_dir=out,
                 source=entry.path,
             )
+            sdist = await self._direct(entry, sdist, log)
             engine = await builder.build_sdist(sdist, log)
             wheels = sorted(out.glob("*.whl"))
             if len(wheels) != 1:
@@ -187,6 +190,26 @@ class SdistWheels:
             return BuiltWheel(entry.name, entry.version, path, sha256, reused=False, engine=engine)
         finally:
             await anyio.to_thread.run_sync(lambda: shutil.rmtree(work, ignore_errors=True))
+
+    async def _direct(self, entry: Entry, request: SdistRequest, log: BatchSink) -> SdistRequest:
+        """The request with a build environment made on the host, for a local sdist whose file is
+        the one its line's hashes allow and whose build system can be read (``buildenv.py``)."""
+        sdist = entry.path
+        if sdist is None or not sdist.is_file():
+            return request
+        allowed = {h.removeprefix("sha256:").lower() for h in entry.hashes if h.startswith("sha256:")}
+        if allowed and await anyio.to_thread.run_sync(sha256_file, sdist) not in allowed:
+            return request  # pip refuses it, saying why
+        system = await anyio.to_thread.run_sync(read_build_system, sdist)
+        if system is None:
+            return request
+        env = uv_environment(request.index_url, request.ca_bundle, extra_index_urls=request.extra_index_urls)
+        home = await build_env(system, request.target, self.directory.parent, env, log)
+        if home is None:
+            return request
+        return dataclasses.replace(
+            request, build_env=home, backend=system.backend, backend_path=system.backend_path
+        )
 
 
 def _one_wheel(home: Path) -> Path | None:

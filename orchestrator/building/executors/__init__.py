@@ -74,6 +74,10 @@ class SdistRequest:
     requirements: Path
     out_dir: Path
     source: Path | None = None  # a local sdist the line names, mounted read-only at its path
+    # its build environment made on the host (``building/buildenv.py``), and its backend
+    build_env: Path | None = None
+    backend: str = ""
+    backend_path: tuple[str, ...] = ()
     index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
     extra_index_urls: tuple[str, ...] = field(default=(), repr=False)  # likewise
     ca_bundle: Path | None = None

@@ -3,6 +3,7 @@ the target's platform, installs the requirement set resolved on the host."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -29,7 +30,7 @@ from . import (
 from .endpoints import DEFAULT
 from .images import ImageInfo
 from .pool import Slot, run_pool
-from .probe import BUILD_SCRIPT, SDIST_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
+from .probe import BUILD_SCRIPT, DIRECT_HOOK, SDIST_SCRIPT, SECRETS_DIR, WHEEL_SCRIPT, SelfProbe
 
 __all__ = ["ContainerExecutor"]
 
@@ -131,6 +132,11 @@ class ContainerExecutor:
         ]
         if request.source is not None:
             binds.append(f"{request.source}:{request.source}:ro")
+            if request.build_env is not None:  # built directly (probe.DIRECT_HOOK), pip if that fails
+                binds += [
+                    f"{request.source}:/layerctl/sdist.tar.gz:ro",
+                    f"{request.build_env}:/layerctl/buildenv:ro",
+                ]
         pin = request.source or f"{request.name}=={request.version}"
         await log(
             f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
@@ -189,6 +195,12 @@ class ContainerExecutor:
             "PIP_ROOT_USER_ACTION": "ignore",
             "PYTHONDONTWRITEBYTECODE": "1",
         }
+        if isinstance(request, SdistRequest) and request.build_env is not None:
+            env.update(
+                LAYERCTL_HOOK=DIRECT_HOOK,
+                LAYERCTL_BACKEND=request.backend,
+                LAYERCTL_BACKEND_PATH=json.dumps(list(request.backend_path)),
+            )
         extra = request.extra_index_urls if not isinstance(request, WheelRequest) else ()
         files = await _pip_files(request.index_url, request.ca_bundle, extra)
         if files:  # pip finds the index (credentials included) and the CA bundle in its tmpfs

@@ -16,6 +16,7 @@ from ...core.runtimes import Arch
 __all__ = [
     "BINFMT_FIX",
     "BUILD_SCRIPT",
+    "DIRECT_HOOK",
     "PROBE",
     "SDIST_SCRIPT",
     "SECRETS_DIR",
@@ -103,14 +104,45 @@ WHEEL_SCRIPT = (
 """
 )
 
+# A local sdist with its build environment made on the host (``building/buildenv.py``): its
+# backend's build_wheel in one Python started with -S (only that environment and the standard
+# library importable, as in pip's isolation). Exit 75: the backend asks for more than it has.
+DIRECT_HOOK = """import importlib, json, os, re, site, sys
+from importlib import metadata
+site.addsitedir("/layerctl/buildenv")
+sys.path[:0] = [os.path.abspath(p) for p in json.loads(os.environ["LAYERCTL_BACKEND_PATH"])]
+module, _, name = os.environ["LAYERCTL_BACKEND"].partition(":")
+backend = importlib.import_module(module)
+for part in filter(None, name.split(".")):
+    backend = getattr(backend, part)
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+have = {norm(d.metadata["Name"]) for d in metadata.distributions(path=["/layerctl/buildenv"])}
+asks = getattr(backend, "get_requires_for_build_wheel", lambda config_settings=None: [])(None)
+missing = [r for r in asks if norm(re.match(r"[A-Za-z0-9._-]*", r).group(0)) not in have]
+if missing:
+    print("layerctl: the backend also needs " + ", ".join(missing))
+    sys.exit(75)
+print("layerctl: built " + backend.build_wheel("/layerctl/wheel"))
+"""
+
 # A package without a wheel for the target: its source distribution (checked against the lock's
 # hashes when it has them) built into a wheel, the package alone (its dependencies are in the set).
+# A local sdist with a build environment (mounted at /layerctl/buildenv) is built directly first.
 SDIST_SCRIPT = (
     "set -eu\n"
     + receive_script(SECRETS_DIR)
     + _PROBE_BODY
     + _REPRODUCIBLE
-    + """exec "$py" -m pip wheel --no-deps --no-binary {name} --wheel-dir /layerctl/wheel \\
+    + """if [ -d /layerctl/buildenv ]; then
+  echo "$ python{python} -S: the backend's build_wheel, its requirements made on the host"
+  if (mkdir /tmp/src && tar -xzf /layerctl/sdist.tar.gz -C /tmp/src && cd /tmp/src/* \\
+      && "$py" -S -c "$LAYERCTL_HOOK"); then
+    exit 0
+  fi
+  echo "layerctl: the direct build did not make the wheel; pip wheel with its build isolation instead"
+  rm -rf /layerctl/wheel/* /tmp/src
+fi
+exec "$py" -m pip wheel --no-deps --no-binary {name} --wheel-dir /layerctl/wheel \\
     --requirement /layerctl/requirements.txt
 """
 )
