@@ -69,6 +69,11 @@ def test_auto_picks_hybrid_and_compiles_the_sdist_once(
     compiled = [t for t, log in logs.items() if "sdist: fastsum-1.0.0.tar.gz compiled in" in log]
     reused = [t for t, log in logs.items() if "sdist: fastsum-1.0.0.tar.gz reused, built earlier" in log]
     assert len(compiled) == 1 and len(reused) == 1 and compiled != reused
+    # its build requirements made on the host; in the image, only the backend's build_wheel
+    assert "$ uv pip install --target <build environment> setuptools>=61 wheel" in logs[compiled[0]]
+    assert "-S (its backend setuptools.build_meta: build_wheel)" in logs[compiled[0]]
+    assert "layerctl: built fastsum-1.0.0-cp311-cp311-linux_x86_64.whl" in logs[compiled[0]]
+    assert "build isolation instead" not in logs[compiled[0]]
     assert "pip wheel" not in logs[reused[0]]  # the second layer started no build container
     assert (rows[compiled[0]]["engine"], rows[reused[0]]["engine"]) == ("default", None)
     for log in logs.values():  # installed natively, audited as any build
@@ -180,3 +185,27 @@ def test_an_arm64_hybrid_target_builds_under_emulation_and_imports(tmp_path: Pat
     verify = layerctl("-C", str(root), "verify", "--image", STAND_IN)
     assert verify.returncode == 0, verify.stdout[-3000:]
     assert "c:py3.11-arm64 | import ok: fastsum" in verify.stdout
+
+
+def test_a_backend_that_asks_for_more_is_built_by_pip_with_its_isolation(tmp_path: Path) -> None:
+    """An in-tree backend whose get_requires_for_build_wheel asks for six (not in its
+    ``requires``): the direct build stops before building, pip builds it with its isolation."""
+    root = workspace(tmp_path / "ws", tmp_path / "cache", {"n": []})
+    sdist = make_sdist("needsix", root / "layers" / "n" / "vendor")
+    (root / "layers/n/pyproject.toml").write_text(
+        f'[project]\nname = "n"\nversion = "1"\ndependencies = ["needsix @ {sdist.as_uri()}"]\n'
+    )
+    result = layerctl("-C", str(root), "build-all", "--log-format", "plain")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    (row,) = report(root)["targets"]
+    assert row["builder"] == "hybrid" and row["status"] == "built", row
+    log = Path(row["log"]).read_text()
+    assert "layerctl: the backend also needs six" in log
+    assert "pip wheel with its build isolation instead" in log
+    assert "sdist: needsix-1.0.0.tar.gz compiled in" in log
+    assert "needsix.py" in packages_files(row["zip_path"])
+
+
+def packages_files(zip_path: str) -> set[str]:
+    with zipfile.ZipFile(zip_path) as zf:
+        return {n.removeprefix("python/") for n in zf.namelist()}

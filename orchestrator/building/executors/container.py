@@ -138,10 +138,12 @@ class ContainerExecutor:
                     f"{request.build_env}:/layerctl/buildenv:ro",
                 ]
         pin = request.source or f"{request.name}=={request.version}"
-        await log(
-            f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
-            f"python{target.python} -m pip wheel --no-deps --no-binary {request.name} {pin}"
+        how = (
+            f"python{target.python} -S (its backend {request.backend}: build_wheel)"
+            if request.build_env is not None
+            else f"python{target.python} -m pip wheel --no-deps --no-binary {request.name}"
         )
+        await log(f"$ docker run --platform {target.arch.docker_platform} {target.build_image} {how} {pin}")
         what = f"pip wheel of {pin} (no wheel for {target.runtime.manylinux} {target.arch.machine})"
         _info, _versions, engine = await self._run(
             target, SDIST_SCRIPT, binds, request, log, what=what, name=request.name

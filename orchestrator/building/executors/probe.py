@@ -134,7 +134,6 @@ SDIST_SCRIPT = (
     + _PROBE_BODY
     + _REPRODUCIBLE
     + """if [ -d /layerctl/buildenv ]; then
-  echo "$ python{python} -S: the backend's build_wheel, its requirements made on the host"
   if (mkdir /tmp/src && tar -xzf /layerctl/sdist.tar.gz -C /tmp/src && cd /tmp/src/* \\
       && "$py" -S -c "$LAYERCTL_HOOK"); then
     exit 0
