@@ -14,7 +14,8 @@ package with no such version.
    target's image, and the ``auto`` decision names that package.
 
 In-repo projects (local directories) are built into wheels by layerctl (``localwheels.py``); uv
-may build one to read its metadata (``setup.py``) from the first resolution on.
+may build one to read its metadata (``setup.py``) from the first resolution on, and so a local
+sdist named by path (its metadata may be known only from its backend: nothing is compiled).
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ async def wheel_pins(target: Target, declared: RequirementSet, env: Mapping[str,
     platform = target.runtime.uv_platform(target.arch)
     above = target.runtime.uv_platform_above(target.arch)
     sources: list[str] = []
-    # in-repo projects are built into wheels by layerctl: uv may build them to read them
+    # in-repo projects are built into wheels by layerctl, and a local sdist has no other form
+    # than its source: uv may build them to read their metadata (an older sdist has it only so)
     in_repo = [ref.entry.name for ref in declared.in_repo() if ref.entry is not None and ref.entry.name]
+    in_repo += declared.local_sdists()
     below: dict[str, str] = {}  # package: the version it must stay below (exact-tag step)
     excluded: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="layerctl-pins-") as work:

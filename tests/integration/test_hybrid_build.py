@@ -209,3 +209,39 @@ def test_a_backend_that_asks_for_more_is_built_by_pip_with_its_isolation(tmp_pat
 def packages_files(zip_path: str) -> set[str]:
     with zipfile.ZipFile(zip_path) as zf:
         return {n.removeprefix("python/") for n in zf.namelist()}
+
+
+def legacy_sdist(dest: Path) -> Path:
+    """A C extension packed as older sdists are: setup.py only (no pyproject.toml), Metadata 2.1:
+    its metadata is known only by running its build backend."""
+    c = b"""#include <Python.h>
+static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, "oldsum", NULL, -1, NULL};
+PyMODINIT_FUNC PyInit_oldsum(void) { return PyModule_Create(&def); }
+"""
+    files = {
+        "setup.py": b'from setuptools import Extension, setup\n\nsetup(name="oldsum", version="1.0.0", '
+        b'ext_modules=[Extension("oldsum", ["oldsum.c"])])\n',
+        "oldsum.c": c,
+        "PKG-INFO": b"Metadata-Version: 2.1\nName: oldsum\nVersion: 1.0.0\n",
+    }
+    dest.mkdir(parents=True, exist_ok=True)
+    out = dest / "oldsum-1.0.0.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"oldsum-1.0.0/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out
+
+
+def test_an_older_sdist_whose_metadata_needs_its_backend_builds_hybrid(tmp_path: Path) -> None:
+    root = workspace(tmp_path / "ws", tmp_path / "cache", {"o": []})
+    sdist = legacy_sdist(root / "layers" / "o" / "vendor")
+    (root / "layers/o/pyproject.toml").write_text(
+        f'[project]\nname = "o"\nversion = "1"\ndependencies = ["oldsum @ {sdist.as_uri()}", "six==1.16.0"]\n'
+    )
+    result = layerctl("-C", str(root), "build-all", "--log-format", "plain")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    (row,) = report(root)["targets"]
+    assert row["builder"] == "hybrid" and row["status"] == "built", row
+    assert {"oldsum-1.0.0", "six-1.16.0"} <= packages(row["zip_path"])
