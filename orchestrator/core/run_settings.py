@@ -254,14 +254,14 @@ class RunFlags(Model):
     )
     shard: str | None = setting(
         None,
-        "Only the K-th of N shards of the selection (`K/N`, as `layerctl matrix` prints them), or `auto`: GitLab's `CI_NODE_INDEX`/`CI_NODE_TOTAL`.",
+        "Only the K-th of N shards of the selection (`K/N`, as `layerctl matrix` prints them; N at most 1000), or `auto`: GitLab's `CI_NODE_INDEX`/`CI_NODE_TOTAL`.",
         flag="--shard",
         commands=BUILD | {"list"},
         metavar="K/N",
     )
     shards: str = setting(
         "auto",
-        "`matrix`: how many shards (a number, raised to one per architecture), or `auto`: one per 10 minutes of expected cost.",
+        "`matrix`: how many shards (a number up to 1000, raised to one per architecture, lowered to one per target), or `auto`: one per 10 minutes of expected cost.",
         flag="--shards",
         commands=frozenset({"matrix"}),
         metavar="N",
