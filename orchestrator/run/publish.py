@@ -138,7 +138,12 @@ class _Publish:
 
         plan = self.plan
         return await fan_targets(
-            plan.targets, each, run=run, jobs=jobs_of(plan), keep_going=plan.options.keep_going
+            plan.targets,
+            each,
+            run=run,
+            jobs=jobs_of(plan),
+            keep_going=plan.options.keep_going,
+            doing="publishing",
         )
 
     async def one(self, target: Target, emit: Emit) -> TargetResult:
