@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["MAX_SHARDS", "ShardSpec", "check_count", "check_spec", "parse_spec"]
+__all__ = ["MAX_SHARDS", "ShardSpec", "check_count", "check_spec", "parse_shard", "parse_spec"]
 
 _SPEC = re.compile(r"^([0-9]+)/([0-9]+)$")
 # The most shards a selection is split into: far above what a CI fans out over (a GitHub matrix
@@ -67,6 +67,11 @@ def _parse(text: str, where: str) -> ShardSpec:
             f"{where}shard {text!r} is out of range: K/N needs 1 <= K <= N (e.g. 1/{max(total, 1)})"
         )
     return ShardSpec(index, total)
+
+
+def parse_shard(text: str) -> ShardSpec:
+    """A ``K/N`` that a report records (a ValueError says what is wrong with it)."""
+    return _parse(text, "")
 
 
 def parse_spec(text: str, environ: Mapping[str, str]) -> ShardSpec:
