@@ -265,6 +265,14 @@ def clean(invocation: Invocation, layers: list[str] | None) -> None:
             clean_report(report_dir(plan), typer.echo)
 
 
+_OUTPUT_HELP = (
+    "Where to write the HTML (default: beside the JSON); with --merge, the directory for report.json and "
+    "report.html (default: the workspace's report-dir), never a part's own."
+)
+_MERGE_HELP = "Merge the reports of a CI matrix's parts into one; exits with the worst part's code."
+_PARTIAL_HELP = "With --merge: shards that are not all of their matrix's (else every K/N is needed)."
+
+
 @app.command("report")
 @boundary
 def report(
@@ -273,27 +281,15 @@ def report(
         list[Path] | None,
         typer.Argument(help="A report.json (default: the workspace's); with --merge, each part's."),
     ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Where to write the HTML (default: beside the JSON); with --merge, the directory for "
-            "report.json and report.html (default: the workspace's report-dir).",
-        ),
-    ] = None,
-    merge: Annotated[
-        bool,
-        typer.Option(
-            "--merge",
-            help="Merge the reports of a CI matrix's parts into one; exits with the worst part's code.",
-        ),
-    ] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help=_OUTPUT_HELP)] = None,
+    merge: Annotated[bool, typer.Option("--merge", help=_MERGE_HELP)] = False,
+    partial: Annotated[bool, typer.Option("--partial", help=_PARTIAL_HELP)] = False,
 ) -> None:
     """Re-render report.html (timeline and size charts) from a report.json and print its summary."""
     from ..report.command import report_command
 
-    raise typer.Exit(report_command(ctx.obj, paths or [], output, merge=merge, say=error_line))
+    code = report_command(ctx.obj, paths or [], output, merge=merge, partial=partial, say=error_line)
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from ..core.cacheurl import names_a_directory
 from ..core.engine_settings import EngineSettings
 from ..core.publish_settings import PublishSettings
 from ..core.run_settings import RunFlags, WorkspaceOptions
@@ -112,8 +113,8 @@ def parse_flags(command: str, values: Mapping[str, Any]) -> Sources:
         (typed if flag.kind in ("bool", "count") else raw)[key] = value
     if "ca-bundle" in raw:  # a flag's relative path starts where the user is, not at the workspace
         raw["ca-bundle"] = str(Path(raw["ca-bundle"]).absolute())
-    if "cache-url" in raw and "://" not in raw["cache-url"]:  # likewise a cache directory
-        raw["cache-url"] = str(Path(raw["cache-url"]).absolute())
+    if "cache-url" in raw and names_a_directory(raw["cache-url"]):  # likewise a cache directory
+        raw["cache-url"] = str(Path(raw["cache-url"]).absolute())  # (an empty value is refused)
 
     def label(key: str) -> str:
         return flags[key].decls[0].split("/")[0] if key in flags else key

@@ -173,6 +173,7 @@ class RunReport(BaseModel):
 class RunStarted:
     targets: tuple[str, ...]
     jobs: int
+    doing: str = "building"  # what the run does to its targets, for the first line
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import field_validator
 
+from .cacheurl import cache_url_problem
 from .engine_settings import EngineSelection
 from .fileio import path_problem
 from .settings import BUILD, PUBLISH, SELECT, ListFormat, LogFormat, Model, PullChoice, setting
@@ -92,7 +92,7 @@ class WorkspaceOptions(EngineSelection):
     )
     cache_url: str | None = setting(
         None,
-        "A build cache shared by runners: `s3://bucket/prefix` (the AWS SDK's credentials, region and `AWS_ENDPOINT_URL`) or a directory (relative to the workspace root; `--cache-url`: to the current directory). A target whose input key is there is restored (`cached`), not built.",
+        "A build cache shared by runners: `s3://bucket/prefix` (the AWS SDK's credentials, region and `AWS_ENDPOINT_URL`) or a directory (relative to the workspace root; `--cache-url`: to the current directory; a name with a colon: `./a:b`); empty, another URL scheme or a bad bucket name is refused. A target whose input key is there is restored (`cached`), not built.",
         flag="--cache-url",
         commands=BUILD | PUBLISH,
         metavar="URL",
@@ -144,18 +144,9 @@ class WorkspaceOptions(EngineSelection):
     @field_validator("cache_url")
     @classmethod
     def _cache_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        parts = urlsplit(value)
-        if parts.scheme == "s3":
-            if not parts.netloc or parts.query or parts.fragment or parts.username or parts.password:
-                raise ValueError(
-                    "an S3 cache is s3://bucket/prefix (credentials come from the AWS SDK's chain)"
-                )
-        elif "://" in value:
-            raise ValueError("must be s3://bucket/prefix or a directory path")
-        elif not value or "\x00" in value:
-            raise ValueError("name a directory, e.g. .layerctl-cache")
+        problem = None if value is None else cache_url_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("layers")
@@ -254,14 +245,14 @@ class RunFlags(Model):
     )
     shard: str | None = setting(
         None,
-        "Only the K-th of N shards of the selection (`K/N`, as `layerctl matrix` prints them), or `auto`: GitLab's `CI_NODE_INDEX`/`CI_NODE_TOTAL`.",
+        "Only the K-th of N shards of the selection (`K/N`, as `layerctl matrix` prints them; N at most 1000), or `auto`: GitLab's `CI_NODE_INDEX`/`CI_NODE_TOTAL`.",
         flag="--shard",
         commands=BUILD | {"list"},
         metavar="K/N",
     )
     shards: str = setting(
         "auto",
-        "`matrix`: how many shards (a number, raised to one per architecture), or `auto`: one per 10 minutes of expected cost.",
+        "`matrix`: how many shards (a number up to 1000, raised to one per architecture, lowered to one per target), or `auto`: one per 10 minutes of expected cost.",
         flag="--shards",
         commands=frozenset({"matrix"}),
         metavar="N",

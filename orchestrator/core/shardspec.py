@@ -10,9 +10,13 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-__all__ = ["ShardSpec", "check_count", "check_spec", "parse_spec"]
+__all__ = ["MAX_SHARDS", "ShardSpec", "check_count", "check_spec", "parse_shard", "parse_spec"]
 
 _SPEC = re.compile(r"^([0-9]+)/([0-9]+)$")
+# The most shards a selection is split into: far above what a CI fans out over (a GitHub matrix
+# runs at most 256 jobs, GitLab's `parallel:` at most 200), and refused when parsed, so an absurd
+# N is one line, not a run that sizes anything by it.
+MAX_SHARDS = 1000
 
 
 @dataclass(frozen=True)
@@ -33,21 +37,41 @@ def check_spec(text: str) -> str:
 
 def check_count(text: str) -> str:
     """``--shards``: a count >= 1 or ``auto`` (the setting's validator)."""
-    if text != "auto" and not (text.isdigit() and int(text) >= 1):
+    if text == "auto":
+        return text
+    if not re.fullmatch(r"[0-9]+", text) or not text.lstrip("0"):
         raise ValueError(f"{text!r} is not a shard count: write a number >= 1 or auto")
+    _within_cap(text, "")
     return text
+
+
+def _within_cap(total: str, where: str) -> None:
+    """A count above ``MAX_SHARDS`` (its digits only: a huge number is never made an int) refused."""
+    digits = total.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_SHARDS)) or int(digits) > MAX_SHARDS:
+        raise ValueError(
+            f"{where}{total} shards is more than layerctl splits a selection into: "
+            f"use at most {MAX_SHARDS} (never more shards than targets are used)"
+        )
 
 
 def _parse(text: str, where: str) -> ShardSpec:
     match = _SPEC.match(text.strip())
     if not match:
         raise ValueError(f"{where}{text!r} is not a shard: write K/N (e.g. 1/4) or auto")
-    index, total = int(match.group(1)), int(match.group(2))
+    _within_cap(match.group(2), where)
+    total = int(match.group(2))
+    index = int(match.group(1)) if len(match.group(1)) <= 9 else total + 1  # a huge K: out of range
     if not 1 <= index <= total:
         raise ValueError(
             f"{where}shard {text!r} is out of range: K/N needs 1 <= K <= N (e.g. 1/{max(total, 1)})"
         )
     return ShardSpec(index, total)
+
+
+def parse_shard(text: str) -> ShardSpec:
+    """A ``K/N`` that a report records (a ValueError says what is wrong with it)."""
+    return _parse(text, "")
 
 
 def parse_spec(text: str, environ: Mapping[str, str]) -> ShardSpec:

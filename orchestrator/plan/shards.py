@@ -13,7 +13,8 @@ is exactly what ``--shard K/N`` selects. The specs themselves (``K/N``, ``auto``
   runner); the N shards are handed to the groups one at a time, each to the group with the
   highest cost per shard (at most one shard per target); inside a group, LPT: targets by
   (cost desc, id) each into the least loaded shard (the lowest index on ties). Shards are numbered
-  group by group (architectures in name order), then any shard left empty. With fewer shards
+  group by group (architectures in name order); only shards that hold targets are returned (at
+  most one per target, whatever N: the shards numbered past them are empty). With fewer shards
   than architectures, the shards mix them (LPT over all targets).
 * ``auto`` count: one shard per ``AUTO_SHARD_S`` seconds of expected cost, at least one per
   architecture, at most ``AUTO_MAX`` and at most one per target.
@@ -83,7 +84,8 @@ def auto_count(units: Iterable[Unit], costs: Mapping[str, float]) -> int:
 
 
 def split(units: Iterable[Unit], costs: Mapping[str, float], total: int) -> list[Shard]:
-    """The ``total`` shards of the selection ``units`` (see the module's rules)."""
+    """The shards of the selection ``units`` split ``total`` ways that hold targets, numbered
+    from 1 (see the module's rules): at most one per target, however large ``total`` is."""
     units = list(units)
     order = {u.id: i for i, u in enumerate(units)}
     groups: dict[str | None, list[Unit]] = {}
@@ -112,6 +114,4 @@ def split(units: Iterable[Unit], costs: Mapping[str, float], total: int) -> list
             shards.append(
                 Shard(len(shards) + 1, total, arch, tuple(sorted(ids, key=order.__getitem__)), cost)
             )
-    while len(shards) < total:
-        shards.append(Shard(len(shards) + 1, total, None, (), 0.0))
-    return shards
+    return shards  # shards past these hold no target: nothing is made for them

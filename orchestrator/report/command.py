@@ -37,13 +37,21 @@ def default_report_path(start: Path, *, claim: bool = False) -> Path:
 
 
 def report_command(
-    start: Path, paths: Sequence[Path], output: Path | None, *, merge: bool, say: Callable[[str], None]
+    start: Path,
+    paths: Sequence[Path],
+    output: Path | None,
+    *,
+    merge: bool,
+    say: Callable[[str], None],
+    partial: bool = False,
 ) -> int:
     """``layerctl report [PATH] [-o HTML]`` or ``layerctl report --merge PATH... [-o DIR]``: the
     exit code (0, or with --merge the worst part's). ``say``: the command line's one line on
     stderr (``cli/boundary.error_line``), for a warning."""
+    if partial and not merge:
+        raise ConfigError("--partial is for --merge: layerctl report --merge --partial A.json B.json")
     if merge:
-        return merge_command(start, paths, output, say=say)
+        return merge_command(start, paths, output, say=say, partial=partial)
     if len(paths) > 1:
         raise ConfigError("give one report.json, or --merge to merge the reports of several parts")
     rerender(start, paths[0] if paths else None, output)
@@ -72,7 +80,12 @@ def rerender(start: Path, path: Path | None, output: Path | None) -> None:
 
 
 def merge_command(
-    start: Path, paths: Sequence[Path], output: Path | None, *, say: Callable[[str], None]
+    start: Path,
+    paths: Sequence[Path],
+    output: Path | None,
+    *,
+    say: Callable[[str], None],
+    partial: bool = False,
 ) -> int:
     """The body of ``layerctl report --merge``: read every part (one line naming a file that
     cannot be read), merge them, write report.json and report.html into ``output`` (default:
@@ -83,7 +96,8 @@ def merge_command(
 
     if not paths:
         raise ConfigError("--merge needs the report.json of each part: layerctl report --merge A.json B.json")
-    merged = merge_reports([(path, load_report(path)) for path in paths])
+    merged = merge_reports([(path, load_report(path)) for path in paths], partial=partial)
+    _not_a_part(output / "report.json" if output is not None else default_report_path(start), paths, output)
     target = output / "report.json" if output is not None else default_report_path(start, claim=True)
     save_report(merged, target)
     note = _append_step_summary(merged)
@@ -103,6 +117,18 @@ def merge_command(
         say(f"layerctl: {note}")
     console.print(f"report: {target} (and report.html)", markup=False)
     return merged.exit_code
+
+
+def _not_a_part(target: Path, paths: Sequence[Path], output: Path | None) -> None:
+    """The merged report.json (and report.html beside it) must not be written over a part."""
+    where = target.resolve()
+    for path in paths:
+        if path.resolve() == where:
+            flag = f"-o {output}" if output is not None else "the workspace's report-dir (the default output)"
+            raise ConfigError(
+                f"{flag}: {target} is one of the parts ({path}); write the merged report elsewhere, "
+                "e.g. -o merged-report"
+            )
 
 
 def _append_step_summary(report: RunReport) -> str | None:

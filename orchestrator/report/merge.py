@@ -19,6 +19,7 @@ from ..core.errors import (
     ConfigError,
 )
 from ..core.events import ReportPart, RunReport
+from ..core.shardspec import parse_shard
 
 __all__ = ["SEVERITY", "build_time", "merge_reports", "merged_markdown", "sums_line", "worst_exit_code"]
 
@@ -37,11 +38,12 @@ def worst_exit_code(codes: Iterable[int]) -> int:
     return min(codes, key=lambda code: (rank(code), -code), default=EXIT_OK)
 
 
-def merge_reports(parts: Sequence[tuple[Path, RunReport]]) -> RunReport:
+def merge_reports(parts: Sequence[tuple[Path, RunReport]], *, partial: bool = False) -> RunReport:
     """One report of ``parts`` (each: the file it was read from, its report), in their order.
-    Parts of different workspaces, a target in two parts, or a part that is itself merged are
-    a ConfigError naming the files."""
+    Parts of different workspaces, a target in two parts, a part that is itself merged, or
+    shards that are not one whole matrix (``_one_matrix``) are a ConfigError naming the files."""
     _same_workspace(parts)
+    _one_matrix(parts, partial=partial)
     seen: dict[str, Path] = {}
     for path, report in parts:
         if report.parts:
@@ -102,6 +104,46 @@ def _same_workspace(parts: Sequence[tuple[Path, RunReport]]) -> None:
                 f"{first_path} and {path} are reports of different workspaces "
                 f"({identity(first)} and {identity(report)}); merge the reports of one workspace"
             )
+
+
+def _one_matrix(parts: Sequence[tuple[Path, RunReport]], *, partial: bool) -> None:
+    """Parts that record a shard (``build-all --shard K/N``) are the shards of one matrix: every
+    part one, all of the same N, no K twice and (unless ``partial``) every K of 1..N. Parts
+    that record none (jobs split another way, e.g. by ``--only``) are merged as they are."""
+    sharded = [(path, report.shard) for path, report in parts if report.shard is not None]
+    if not sharded:
+        return
+    first_path, first = sharded[0]
+    specs: dict[int, Path] = {}
+    total = 0
+    for path, report in parts:
+        if report.shard is None:
+            raise ConfigError(
+                f"{path} records no shard but {first_path} is shard {first}; merge the shards of one matrix"
+            )
+        try:
+            spec = parse_shard(report.shard)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: field shard: {exc}") from None
+        if total and spec.total != total:
+            raise ConfigError(
+                f"{first_path} is shard {first} but {path} is {report.shard}; "
+                "merge the shards of one matrix (one N)"
+            )
+        total = spec.total
+        if spec.index in specs:
+            raise ConfigError(
+                f"{specs[spec.index]} and {path} are both shard {report.shard}; give each shard's report once"
+            )
+        specs[spec.index] = path
+    missing = [f"{k}/{total}" for k in range(1, total + 1) if k not in specs]
+    if missing and not partial:
+        have = ", ".join(f"{k}/{total}" for k in sorted(specs))
+        which = f"shard {missing[0]} is" if len(missing) == 1 else f"shards {', '.join(missing)} are"
+        raise ConfigError(
+            f"{which} missing (the parts are {have}); give every shard's report, "
+            "or --partial to merge only these"
+        )
 
 
 def _start(path: Path, report: RunReport) -> datetime:

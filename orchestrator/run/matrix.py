@@ -52,7 +52,7 @@ def shard_plan(
     if not plan.targets:
         return dataclasses.replace(plan, shard=str(spec))
     shards = plan_shards(plan, spec.total, durations_of(flags.durations))
-    chosen = set(shards[spec.index - 1].ids)
+    chosen = set(shards[spec.index - 1].ids) if spec.index <= len(shards) else set()
     if not chosen:  # more shards than targets (a fixed `parallel:`): nothing to do is a success
         say(
             f"layerctl: shard {spec} holds no targets ({len(plan.targets)} targets in {spec.total} shards): nothing to do"
@@ -71,7 +71,9 @@ def matrix_rows(plan: Plan, flags: RunFlags) -> list[dict[str, Any]]:
     count: str | int = flags.shards
     if count != "auto":
         arches = len({t.arch for t in plan.targets})
-        count = max(int(count), arches)  # a shard holds one architecture
+        # a shard holds one architecture, and at least one target: the matrix's N is the number
+        # of its rows, so its parts' reports merge as a whole (``report --merge``)
+        count = max(min(int(count), len(plan.targets)), arches, 1)
     runners = {"x86_64": plan.options.runner_x86_64, "arm64": plan.options.runner_arm64}
     return [
         {

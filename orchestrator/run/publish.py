@@ -23,7 +23,7 @@ from ..building.buildcache.restore import Fingerprint
 from ..building.localwheels import LocalWheels
 from ..building.places import prepare_outputs
 from ..building.rows import result_for
-from ..core.events import GOOD, Emit, Notice, TargetFinished, TargetResult
+from ..core.events import GOOD, Emit, Notice, TargetFinished, TargetResult, TargetWarning
 from ..core.outputs import ZIP_NAME
 from ..core.secrets import Credentials, Masker
 from ..plan.targets import Builder, Plan, Target
@@ -52,14 +52,20 @@ async def from_cache(
     local: LocalWheels,
     row: TargetResult,
     fingerprint: Fingerprint | None = None,
+    *,
+    emit: Emit | None = None,
 ) -> TargetResult:
     """The target restored from the shared build cache (a cached row), else ``row`` (its failed
-    row) saying why not too. ``fingerprint``: a container or hybrid target's image digest, from
-    the run's engine."""
+    row) saying why not too: a rejected entry's reason, as build-all says it. What the caches
+    said is the row's warnings, each also emitted (``emit``) as a build's are. ``fingerprint``:
+    a container or hybrid target's image digest, from the run's engine."""
     from ..building.buildcache.restore import restore_from_cache
 
     notes: list[str] = []
     hit = await restore_from_cache(target, caches, local, notes, fingerprint)
+    if emit is not None:
+        for note in notes:
+            await emit(TargetWarning(target.id, note))
     if isinstance(hit, str):
         return row.model_copy(update={"error": f"{row.error}; shared build cache: {hit}", "warnings": notes})
     fields = hit.stamp.result_at(target.out_dir)
@@ -132,7 +138,12 @@ class _Publish:
 
         plan = self.plan
         return await fan_targets(
-            plan.targets, each, run=run, jobs=jobs_of(plan), keep_going=plan.options.keep_going
+            plan.targets,
+            each,
+            run=run,
+            jobs=jobs_of(plan),
+            keep_going=plan.options.keep_going,
+            doing="publishing",
         )
 
     async def one(self, target: Target, emit: Emit) -> TargetResult:
@@ -140,7 +151,7 @@ class _Publish:
         began = time.time()
         result = await anyio.to_thread.run_sync(last_good_build, target)
         if result.status == "failed" and self.caches.shared:
-            result = await from_cache(target, self.caches, self.local, result, self.fingerprint)
+            result = await from_cache(target, self.caches, self.local, result, self.fingerprint, emit=emit)
         result = result.model_copy(update={"started_at": round(began, 3)})
         await emit(TargetFinished(result))
         if result.status in GOOD:

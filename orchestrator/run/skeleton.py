@@ -127,15 +127,17 @@ async def fan_targets(
     keep_going: bool,
     order: Sequence[Target] | None = None,
     done: Mapping[str, TargetResult] | None = None,
+    doing: str = "building",
 ) -> RunOutcome:
     """A row for every target, in plan order. ``work`` runs for each target of ``order`` (by
     default ``targets``; started in that order) in its own task; what it does inside its turn
     is bounded by ``jobs``, what it does outside runs beside the next target's turn (publishing
     while the next target builds). Under fail-fast, once a result fails no turn is given
-    and what runs is cancelled. ``done``: rows known before the fan-out, shown first."""
+    and what runs is cancelled. ``done``: rows known before the fan-out, shown first.
+    ``doing``: what the run does to its targets, as the reporters' first line says it."""
     emit, interrupt = run.emit, run.interrupt
     started = time.monotonic()
-    await emit(RunStarted(tuple(t.id for t in targets), jobs))
+    await emit(RunStarted(tuple(t.id for t in targets), jobs, doing))
     known = dict(done or {})
     for result in known.values():
         await emit(TargetFinished(result))

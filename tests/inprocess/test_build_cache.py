@@ -76,10 +76,10 @@ async def test_a_hit_restores_the_outputs_and_nothing_builds(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("cache", "said"),
     [
-        (DictCache(corrupt=True), "its zip is not the one its record describes"),
+        (DictCache(corrupt=True), "entry {key} rejected: its zip is not the one its record describes"),
         (DictCache(fail=frozenset({"lookup"})), "failed (CacheDown: a test cache is out of reach)"),
         (DictCache(fail=frozenset({"fetch"})), "failed (CacheDown: a test cache is out of reach)"),
-        (DictCache(answer="0" * 64), "it answered another key"),
+        (DictCache(answer="0" * 64), "entry {key} rejected: it answered another key"),
     ],
     ids=["corrupt-zip", "lookup-raises", "fetch-raises", "another-key"],
 )
@@ -88,6 +88,7 @@ async def test_a_failing_or_lying_cache_is_a_miss_and_the_target_builds(
 ) -> None:
     fail, cache.fail = cache.fail, frozenset()
     first = await _build(tmp_path / "one", cache, FakeExecutor())
+    said = said.format(key=next(iter(cache.entries)))  # a rejected entry is named by its key
     if cache.answer:  # the entry of another key, handed out for any key
         cache.entries[cache.answer] = next(iter(cache.entries.values()))
     cache.fail = fail

@@ -236,3 +236,45 @@ async def test_report_without_merge_takes_one_file(tmp_path: Path) -> None:
     result = invoke(["report", *map(str, parts[:2])])
     assert result.exit_code == EXIT_USAGE
     assert "--merge" in result.stderr
+
+
+async def test_the_merge_never_writes_over_one_of_its_parts(tmp_path: Path) -> None:
+    """The default output (the workspace's report-dir) or `-o` at a part's directory would be
+    one of the inputs: refused with one line, every part left as it was."""
+    parts = await three_parts(tmp_path)
+    before = [p.read_bytes() for p in parts]
+    workspace = parts[0].parents[2]
+    for args in (
+        ["-C", str(workspace), "report", "--merge", *map(str, parts)],  # the default: runner-1's report-dir
+        ["report", "--merge", *map(str, parts), "-o", str(parts[1].parent)],
+        ["report", "--merge", *map(str, parts), "-o", str(parts[2].parent / ".." / "layerctl")],
+    ):
+        result = invoke(args, env={"GITHUB_STEP_SUMMARY": None})
+        assert result.exit_code == EXIT_USAGE, result.output + result.stderr
+        assert "is one of the parts" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert [p.read_bytes() for p in parts] == before
+    assert not (parts[0].parent / "report.html").read_text().count('class="lane"')  # not rewritten
+    elsewhere = invoke(
+        ["-C", str(tmp_path / "runner-2" / "mono"), "report", "--merge", str(parts[0]), str(parts[2])]
+    )
+    assert elsewhere.exit_code == 0, elsewhere.stderr  # another checkout's report-dir is not a part
+
+
+async def test_shards_merge_only_as_a_whole_matrix_unless_partial(tmp_path: Path) -> None:
+    parts = []
+    for k, spec in enumerate(("1/3", "3/3", "2/2"), 1):
+        plan = checkout(tmp_path / f"runner-{k}" / "mono", LAYERS)
+        plan = shard_plan(plan, RunFlags.model_validate({"shard": spec}), print)
+        await report_run(plan, await run(plan, FakeExecutor(), jobs=2), datetime.now(timezone.utc))
+        parts.append(tmp_path / f"runner-{k}" / "mono" / "build" / "layerctl" / "report.json")
+    out = str(tmp_path / "merged")
+    missing = invoke(["report", "--merge", str(parts[0]), str(parts[1]), "-o", out])
+    assert missing.exit_code == EXIT_USAGE and len(missing.stderr.strip().splitlines()) == 1
+    assert "shard 2/3 is missing (the parts are 1/3, 3/3)" in missing.stderr and "--partial" in missing.stderr
+    partial = invoke(["report", "--merge", "--partial", str(parts[0]), str(parts[1]), "-o", out])
+    assert partial.exit_code == 0, partial.stderr
+    assert [p.label for p in load_report(tmp_path / "merged" / "report.json").parts] == ["1/3", "3/3"]
+    mixed = invoke(["report", "--merge", "--partial", str(parts[0]), str(parts[2]), "-o", out])
+    assert mixed.exit_code == EXIT_USAGE and "is shard 1/3 but" in mixed.stderr
+    alone = invoke(["report", "--partial", str(parts[0])])
+    assert alone.exit_code == EXIT_USAGE and "--partial is for --merge" in alone.stderr

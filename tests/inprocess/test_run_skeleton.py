@@ -148,3 +148,25 @@ def test_ctrl_c_during_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert result.stdout == ""  # no row
     assert not (tmp_path / "build/layerctl/report.json").exists()  # verify writes no report
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("log_format", ["plain", "github"])
+def test_publish_says_publishing_not_building(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, log_format: str
+) -> None:
+    built(tmp_path)
+
+    class Publisher:
+        async def after_build(self, target: Target, result: TargetResult, emit: Emit) -> TargetResult:
+            return result
+
+    async def opened(plan: Plan) -> Publisher:
+        return Publisher()
+
+    monkeypatch.setattr("orchestrator.run.publish.Publisher.open", opened)
+    result = invoke(
+        ["-C", str(tmp_path), "publish", "--log-format", log_format], env={"GITHUB_ACTIONS": None}
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "layerctl: publishing 1 targets, " in result.stdout
+    assert "building" not in result.stdout

@@ -137,9 +137,67 @@ async def test_an_entry_that_does_not_verify_is_a_miss(
     executor = FakeExecutor()
     row = await _build(tmp_path / "two", opener(secret=read), executor)
     assert row.status == "built" and executor.calls == {A: 1}
+    key = _key(first)  # named, so that a user can delete the entry
     assert any(
-        w.startswith(f"build cache {row.cache or _store(opener()).name}: {said}") for w in row.warnings
+        w.startswith(f"build cache {_store(opener()).name}: entry {key} rejected: {said}")
+        and w.endswith("; a miss")
+        for w in row.warnings
+    ), row.warnings
+
+
+async def test_a_zip_that_is_not_its_records_names_the_entry(tmp_path: Path, opener: Opener) -> None:
+    first = await _build(tmp_path / "one", opener())
+    key = _key(first)
+    cache = _store(opener())
+    store = cache.objects
+    if isinstance(store, S3Store):
+        store.client().put_object(Bucket=store.bucket, Key=f"{store.prefix}/{key}/{ZIP_NAME}", Body=b"PK")
+    else:
+        assert isinstance(store, DirectoryStore)
+        (store.root / key / ZIP_NAME).unlink()
+        (store.root / key / ZIP_NAME).write_bytes(b"PK")
+    row = await _build(tmp_path / "two", opener())
+    assert row.status == "built"
+    assert (
+        f"build cache {cache.name}: entry {key} rejected: its zip is not the one its record describes; a miss"
+        in row.warnings
     )
+
+
+async def test_publish_says_why_a_cache_entry_was_not_used(tmp_path: Path, opener: Opener) -> None:
+    """`publish` on a fresh checkout whose cache entry does not verify: the failed row says why
+    (not only "not in the shared build cache") and the warning is emitted, as build-all does."""
+    from orchestrator.building.localwheels import LocalWheels
+    from orchestrator.core.events import TargetWarning
+    from orchestrator.run.publish import from_cache, last_good_build
+
+    first = await _build(tmp_path / "one", opener(secret="s3cret"))
+    key = _key(first)
+    plan = _checkout(tmp_path / "two")
+    (target,) = plan.targets
+    events: list[object] = []
+
+    async def emit(event: object) -> None:
+        events.append(event)
+
+    local = LocalWheels()
+    try:
+        row = await from_cache(target, opener(secret="other"), local, last_good_build(target), emit=emit)
+        assert row.status == "failed"
+        reason = "its record's signature does not verify"
+        assert reason in (row.error or "") and key in (row.error or ""), row.error
+        assert "not in the shared build cache" not in (row.error or "")
+        assert [e.message for e in events if isinstance(e, TargetWarning)] == row.warnings
+        assert any(reason in w and key in w for w in row.warnings)
+        missing = await from_cache(target, opener(), local, last_good_build(target), emit=emit)
+        assert missing.status == "cached"  # without a secret the entry is trusted: the control
+        (tmp_path / "three").mkdir()
+        (fresh,) = _checkout(tmp_path / "three").targets
+        empty = open_caches(str(tmp_path / "empty"), "read", tmp_path)
+        none = await from_cache(fresh, empty, local, last_good_build(fresh), emit=emit)
+        assert none.status == "failed" and "not in the shared build cache" in (none.error or "")
+    finally:
+        local.close()
 
 
 def _overwrite(cache: SharedCache, key: str, data: bytes) -> None:
@@ -300,3 +358,25 @@ async def test_newer_durations_win_and_a_bad_document_is_skipped(tmp_path: Path,
     before = store.names("durations/ws-1/", "")
     assert store_durations(opener(mode="read", secret="k"), "ws-1", "run3", {"a": 1.0}) == []
     assert store.names("durations/ws-1/", "") == before  # cache-mode = "read" writes nothing
+
+
+async def test_a_rejected_built_wheel_is_a_warning_naming_its_entry(tmp_path: Path) -> None:
+    """The built-wheel cache's lines say `warning:` as the others do, and name the entry."""
+    from orchestrator.building.buildcache.wheels import SharedWheels, WheelRecord
+
+    key = "ab" * 32
+    entry = tmp_path / "shared" / "built-wheels" / key
+    entry.mkdir(parents=True)
+    (entry / "six-1.0-py3-none-any.whl").write_bytes(b"not the wheel")
+    record = WheelRecord(key=key, file="six-1.0-py3-none-any.whl", sha256="0" * 64, size=13)
+    (entry / "record.json").write_text(record.model_dump_json())
+    said: list[str] = []
+
+    async def note(line: str) -> None:
+        said.append(line)
+
+    wheels = SharedWheels(open_caches(str(tmp_path / "shared"), "read", tmp_path))
+    assert await wheels.fetch(key, tmp_path / "into", note) is None
+    (line,) = said
+    assert line.startswith("warning: built-wheel cache ") and f"entry built-wheels/{key} rejected: " in line
+    assert line.endswith("its wheel does not hash to its record; a miss")

@@ -109,7 +109,7 @@ def test_layer_override_applies_to_that_layer_only(make_workspace: Callable[...,
         ("jobs = 0", "'jobs': Input should be greater than or equal to 1"),
         ("compression-level = 12", "'compression-level'"),
         ('container-network = "my net"', "'container-network': String should match pattern"),
-        ('cache-url = "https://cache.example.org/x"', "'cache-url': must be s3://bucket/prefix"),
+        ('cache-url = "https://cache.example.org/x"', "(https:): must be s3://bucket/prefix"),
         ('cache-url = "s3:///no-bucket"', "'cache-url': an S3 cache is s3://bucket/prefix"),
         ('cache-url = "s3://u:p@bucket/x"', "'cache-url': an S3 cache is s3://bucket/prefix"),
         ('cache-mode = "write"', "'cache-mode'"),
@@ -533,3 +533,44 @@ def test_an_optional_list_setting_is_shown_as_a_list() -> None:
 
     rows = {line.split(" | ")[0].strip("| `"): line for line in reference_tables().splitlines()}
     assert " | list | " in rows["platforms"] and " | list | " in rows["emulates"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("", "is empty"),
+        ("S3://bucket/x", "write s3://"),
+        ("s3:/bucket/x", "must be s3://bucket/prefix"),
+        ("file:///tmp/cache", "must be s3://bucket/prefix"),
+        ("s3://bucket name/x", "not an S3 bucket name"),
+        ("s3://Bucket/x", "not an S3 bucket name"),
+        ("s3://ab/x", "not an S3 bucket name"),
+        ("s3://my..bucket/x", "not an S3 bucket name"),
+        ("s3://192.168.1.2/x", "not an S3 bucket name"),
+        ("s3://bucket:9000/x", "not an S3 bucket name"),
+    ],
+)
+def test_a_cache_url_that_is_neither_s3_nor_a_directory_is_one_line_before_anything_is_written(
+    make_workspace: Callable[..., Path], value: str, message: str
+) -> None:
+    """``--cache-url ''`` made the workspace root a cache, ``S3://b/x`` and ``s3:/b/x`` a
+    directory named ``S3:``/``s3:`` in it; a bad bucket name waited for the first request."""
+    root = make_workspace("", {"a": ""})
+    for args, env, named in (
+        (["--cache-url", value], {}, "--cache-url"),
+        ([], {"LAYERCTL_CACHE_URL": value}, "LAYERCTL_CACHE_URL"),
+    ):
+        result = invoke(["-C", str(root), "build-all", "--dry-run", *args], env=env)
+        assert result.exit_code == 2, (value, result.exit_code, result.stderr)
+        assert named in result.stderr and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    before = sorted(p.name for p in root.iterdir())
+    result = invoke(["-C", str(root), "publish", "--cache-url", value])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(p.name for p in root.iterdir()) == before  # no directory made of the value
+
+
+@pytest.mark.parametrize("value", ["s3://my-layer-cache/ci", "s3://bucket", "s3://a.b-c1/x/y", "./odd:name"])
+def test_a_good_cache_url_is_taken(make_workspace: Callable[..., Path], value: str) -> None:
+    root = make_workspace()
+    assert plan_for(root, {"LAYERCTL_CACHE_URL": value}).options.cache_url == value

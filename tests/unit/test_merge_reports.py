@@ -147,3 +147,43 @@ def test_the_html_has_a_lane_per_part_with_its_targets(tmp_path: Path) -> None:
     assert 'data-status="failed"' in lanes[0]
     assert "<h2>Parts</h2>" in html
     assert "<h2>Parts</h2>" not in render_html(one)  # a run's own report has no parts
+
+
+def _shards(tmp_path: Path, *specs: str | None) -> list[tuple[Path, RunReport]]:
+    return [
+        (tmp_path / f"{i}.json", report(row(f"l{i}:py3.12-x86_64"), shard=spec))
+        for i, spec in enumerate(specs)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("specs", "said"),
+    [
+        (("1/3", "2/3"), r"shard 3/3 is missing \(the parts are 1/3, 2/3\)"),
+        (("1/4", "4/4"), r"shards 2/4, 3/4 are missing"),
+        (("1/3", "2/2"), r"0.json is shard 1/3 but \S*/1.json is 2/2"),
+        (("1/2", "1/2"), r"0.json and \S*/1.json are both shard 1/2"),
+        (("1/2", None), r"1.json records no shard but \S*/0.json is shard 1/2"),
+        (("1/2", "x/2"), r"1.json: field shard: 'x/2' is not a shard"),
+    ],
+)
+def test_shards_that_are_not_one_whole_matrix_are_refused(
+    tmp_path: Path, specs: tuple[str | None, ...], said: str
+) -> None:
+    with pytest.raises(ConfigError, match=said) as info:
+        merge_reports(_shards(tmp_path, *specs))
+    assert "\n" not in str(info.value) and info.value.exit_code == EXIT_USAGE
+
+
+def test_partial_merges_some_shards_of_one_matrix_but_never_mixes_matrices(tmp_path: Path) -> None:
+    merged = merge_reports(_shards(tmp_path, "1/3", "3/3"), partial=True)
+    assert [p.label for p in merged.parts] == ["1/3", "3/3"]
+    with pytest.raises(ConfigError, match="is shard 1/3 but"):
+        merge_reports(_shards(tmp_path, "1/3", "2/2"), partial=True)
+    with pytest.raises(ConfigError, match="both shard 1/3"):
+        merge_reports(_shards(tmp_path, "1/3", "1/3"), partial=True)
+
+
+def test_whole_matrices_and_parts_that_are_not_shards_merge(tmp_path: Path) -> None:
+    assert len(merge_reports(_shards(tmp_path, "2/3", "1/3", "3/3")).parts) == 3  # in any order
+    assert len(merge_reports(_shards(tmp_path, None, None)).parts) == 2  # e.g. --only per job

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from orchestrator.core.events import TargetResult
+from orchestrator.core.shardspec import MAX_SHARDS
 from orchestrator.plan.shards import Unit, auto_count, costs_of, split
 from orchestrator.report.document import write_report
 from tests.support.cli import invoke
@@ -160,3 +161,47 @@ def test_the_split_is_stable_and_ignores_the_order_of_the_selection() -> None:
     one, two = split(units, costs, 5), split(list(reversed(units)), costs, 5)
     assert [set(s.ids) for s in one] == [set(s.ids) for s in two]
     assert auto_count(units, costs) == 3  # 20 x 30 s + 20 x 60 s = 1800 s, one shard per 600 s
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["list", "--no-decide", "--shard", "1/999999999999999999999"], {}, "--shard"),
+        (["build-all", "--dry-run", "--shard", "1/10000000"], {}, "--shard"),
+        (["list", "--no-decide", "--shard", f"1/{MAX_SHARDS + 1}"], {}, "--shard"),
+        (["matrix", "--shards", "999999999999"], {}, "--shards"),
+        (["list", "--no-decide"], {"LAYERCTL_SHARD": "1/99999999"}, "LAYERCTL_SHARD"),
+        (
+            ["list", "--no-decide", "--shard", "auto"],
+            {"CI_NODE_INDEX": "1", "CI_NODE_TOTAL": "999999999999"},
+            "CI_NODE_TOTAL",
+        ),
+    ],
+)
+def test_an_absurd_shard_count_is_refused_when_it_is_parsed(
+    root: Path, args: list[str], env: dict[str, str | None], named: str
+) -> None:
+    result = invoke(["-C", str(root), *args], env=env)
+    assert result.exit_code == 2, (result.exit_code, result.stderr)
+    assert named in result.stderr and str(MAX_SHARDS) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_cap_itself_is_accepted(root: Path) -> None:
+    assert ids(root, "--shard", f"{MAX_SHARDS}/{MAX_SHARDS}") == []  # more shards than targets: empty
+    include = matrix(root, "--shards", str(MAX_SHARDS))["include"]
+    assert len(include) == 24  # never more shards than targets
+
+
+def test_the_split_allocates_nothing_per_shard_beyond_the_targets() -> None:
+    units = [Unit(f"l{i}:py3.12-{arch}", arch, "native") for i in range(3) for arch in ("x86_64", "arm64")]
+    shards = split(units, costs_of(units, {}), 10**12)  # a huge total: no list of 10**12 shards
+    assert len(shards) == len(units) and all(len(s.ids) == 1 for s in shards)
+    assert {s.total for s in shards} == {10**12}
+
+
+def test_the_matrix_counts_only_the_shards_that_hold_targets(root: Path) -> None:
+    include = matrix(root, "--shards", "30")["include"]  # 24 targets
+    assert [row["shard"] for row in include] == [f"{k}/24" for k in range(1, 25)]
+    for row in include[:3]:
+        assert row["targets"] == ids(root, "--shard", row["shard"])

@@ -72,11 +72,12 @@ class BuildCaches:
             try:
                 found = _restore(cache, key, out, self.secret)
             except Exception as exc:  # a failing cache is a miss
-                found = f"failed ({type(exc).__name__}: {exc})"
+                _note(notes, cache, f"failed ({type(exc).__name__}: {exc})")
+                continue
             if isinstance(found, Stamp):
                 return Hit(found, cache.name)
-            if found is not None:
-                _note(notes, cache, found)
+            if found is not None:  # the entry is there but cannot be used: named, to delete it
+                _note(notes, cache, f"entry {key} rejected: {found}")
         return None
 
     def up_to_date(

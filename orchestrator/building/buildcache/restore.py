@@ -30,7 +30,9 @@ async def restore_from_cache(
     notes: list[str],
     fingerprint: Fingerprint | None = None,
 ) -> Hit | str:
-    """The target's build restored into its directory from a shared cache, or why not."""
+    """The target's build restored into its directory from a shared cache, or why not: what
+    the caches said (an entry rejected, a cache that failed; also added to ``notes``), else
+    that none holds its key."""
     from ..decide import decide_builders
     from ..freshness import current_record
 
@@ -47,10 +49,14 @@ async def restore_from_cache(
     except LayerctlError as exc:
         return f"its key cannot be computed ({exc.message})"
     out = target.out_dir
+    before = len(notes)
 
     def restore() -> Hit | None:
         out.mkdir(exist_ok=True)
         return caches.up_to_date(out, record, record.requirements_text, notes=notes)
 
     hit = await anyio.to_thread.run_sync(restore)
-    return hit if hit is not None else "not in the shared build cache"
+    if hit is not None:
+        return hit
+    said = notes[before:]  # an entry there that was rejected, or a cache that failed: why
+    return f"not restored ({'; '.join(said)})" if said else "not in the shared build cache"

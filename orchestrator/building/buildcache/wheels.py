@@ -59,13 +59,18 @@ class SharedWheels:
             try:
                 found = await anyio.to_thread.run_sync(self._fetch, store, key, into)
             except Exception as exc:  # a failing cache is a miss
-                await note(f"built-wheel cache {store.name}: failed ({type(exc).__name__}: {exc}); a miss")
+                await note(
+                    f"warning: built-wheel cache {store.name}: failed ({type(exc).__name__}: {exc}); a miss"
+                )
                 continue
             if isinstance(found, Path):
                 await note(f"built wheel {found.name} fetched from {store.name}")
                 return found
             if found:
-                await note(f"built-wheel cache {store.name}: {found}; a miss")
+                # the entry is there but cannot be used: named, so that it can be deleted
+                await note(
+                    f"warning: built-wheel cache {store.name}: entry {_DIRECTORY}/{key} rejected: {found}; a miss"
+                )
         return None
 
     def _fetch(self, store: Store, key: str, into: Path) -> Path | str | None:
@@ -104,7 +109,9 @@ class SharedWheels:
             try:
                 await anyio.to_thread.run_sync(_store, store, record, wheel)
             except Exception as exc:  # a cache that cannot be written costs the next runner a compile
-                await note(f"built-wheel cache {store.name}: cannot store ({type(exc).__name__}: {exc})")
+                await note(
+                    f"warning: built-wheel cache {store.name}: cannot store ({type(exc).__name__}: {exc})"
+                )
 
 
 def _store(store: Store, record: WheelRecord, wheel: Path) -> None:

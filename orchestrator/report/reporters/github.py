@@ -76,7 +76,7 @@ class GitHubReporter:
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self.out.write(f"layerctl: building {len(event.targets)} targets, {event.jobs} at a time\n")
+            self.out.write(f"layerctl: {event.doing} {len(event.targets)} targets, {event.jobs} at a time\n")
         elif isinstance(event, Notice):
             if self.verbose >= 0:
                 self.out.write(f"layerctl: {event.message}\n")

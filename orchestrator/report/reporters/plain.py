@@ -45,7 +45,7 @@ class PlainReporter:
             return
         if isinstance(event, RunStarted):
             self.width = max((len(t) for t in event.targets), default=0)
-            self.out.write(f"layerctl: building {len(event.targets)} targets, {event.jobs} at a time\n")
+            self.out.write(f"layerctl: {event.doing} {len(event.targets)} targets, {event.jobs} at a time\n")
         elif isinstance(event, Notice):
             if self.verbose >= 0:
                 self._write("layerctl", event.message)
