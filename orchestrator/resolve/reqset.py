@@ -192,14 +192,6 @@ class RequirementSet:
         """The local files the set installs by path (an sdist or a wheel kept in the repository)."""
         return [entry.path for entry in self.entries if entry.path is not None and entry.path.is_file()]
 
-    def local_sdists(self) -> list[str]:
-        """The names of the packages the set takes from a local file that is not a wheel."""
-        return [
-            e.name
-            for e in self.entries
-            if e.name and e.path is not None and e.path.is_file() and e.path.suffix != ".whl"
-        ]
-
     def not_wheels(self) -> list[str]:
         """The names of direct references to anything but a wheel (an sdist, a directory, a
         VCS URL): a resolver reads their metadata without building them."""

@@ -54,7 +54,9 @@ async def wheel_pins(target: Target, declared: RequirementSet, env: Mapping[str,
     # in-repo projects are built into wheels by layerctl, and a local sdist has no other form
     # than its source: uv may build them to read their metadata (an older sdist has it only so)
     in_repo = [ref.entry.name for ref in declared.in_repo() if ref.entry is not None and ref.entry.name]
-    in_repo += declared.local_sdists()
+    in_repo += [
+        e.name for e in declared.entries if e.name and e.path and e.path.is_file() and e.path.suffix != ".whl"
+    ]
     below: dict[str, str] = {}  # package: the version it must stay below (exact-tag step)
     excluded: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="layerctl-pins-") as work:
