@@ -90,16 +90,22 @@ def merge_reports(parts: Sequence[tuple[Path, RunReport]], *, partial: bool = Fa
 
 
 def _same_workspace(parts: Sequence[tuple[Path, RunReport]]) -> None:
-    """Every part of one workspace: by ``workspace_id`` when every part records it, else (a
-    report older than layerctl-report/3) by the workspace root's name."""
+    """Every part of one workspace: by ``workspace_id``'s digest of the layers when every part
+    records it (the root's name before it only labels: runners check out under names of their
+    own), else (a report older than layerctl-report/3) by the workspace root's name."""
     recorded = all(report.workspace_id for _, report in parts)
 
     def identity(report: RunReport) -> str:
         return report.workspace_id or "" if recorded else PurePath(report.workspace).name
 
+    def same(a: RunReport, b: RunReport) -> bool:
+        if recorded:
+            return (a.workspace_id or "").rpartition("-")[2] == (b.workspace_id or "").rpartition("-")[2]
+        return identity(a) == identity(b)
+
     first_path, first = parts[0]
     for path, report in parts[1:]:
-        if identity(report) != identity(first):
+        if not same(report, first):
             raise ConfigError(
                 f"{first_path} and {path} are reports of different workspaces "
                 f"({identity(first)} and {identity(report)}); merge the reports of one workspace"

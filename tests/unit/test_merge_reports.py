@@ -109,6 +109,18 @@ def test_a_merged_report_is_refused_as_a_part(tmp_path: Path) -> None:
         merge_reports([(tmp_path / "2.json", merged), (tmp_path / "3.json", report(row("b:py3.12-x86_64")))])
 
 
+def test_checkouts_in_differently_named_directories_are_one_workspace(tmp_path: Path) -> None:
+    """CI runners check out under names of their own (``job@2``, ``r1s2``): the layers' digest
+    tells a workspace, the root's name only labels it."""
+    one = report(row("a:py3.12-x86_64"), wid="job-0123456789ab", workspace="/runner/a/job")
+    two = report(row("b:py3.12-x86_64"), wid="job@2-0123456789ab", workspace="/runner/b/job@2")
+    merged = merge_reports([(tmp_path / "1.json", one), (tmp_path / "2.json", two)])
+    assert len(merged.targets) == 2 and merged.workspace_id == "job-0123456789ab"
+    other = report(row("b:py3.12-x86_64"), wid="job-ba9876543210", workspace="/runner/b/job")
+    with pytest.raises(ConfigError, match=r"different workspaces \(job-0123456789ab and job-ba9876543210\)"):
+        merge_reports([(tmp_path / "1.json", one), (tmp_path / "2.json", other)])
+
+
 def test_reports_older_than_the_identity_are_told_apart_by_the_roots_name(tmp_path: Path) -> None:
     """A layerctl-report/2 part has no workspace_id: its workspace root's name stands for it."""
     one = report(row("a:py3.12-x86_64"), wid=None, workspace="/runner/a/mono")
