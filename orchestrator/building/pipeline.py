@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-import anyio.from_thread
-import anyio.to_thread
 
 from ..core.errors import BuildError, LayerctlError, TargetTimeout
 from ..core.events import Phase
+from ..core.offload import Cancelled, run_sync
 from ..core.tools import uv_environment
 from ..package.bytecode import compile_bytecode
 from ..package.sizes import Sizes, too_large
@@ -90,7 +89,7 @@ class Attempt:
         finally:
             if staging:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(clean, staging)
+                    await run_sync(clean, staging)
 
     async def _failed(self, cause: LayerctlError) -> Failed:
         for line in getattr(cause, "output", ()):  # what a resolver printed, for the log and its hint
@@ -104,7 +103,7 @@ class Attempt:
         target, log, ctx = self.target, self.log, self.ctx
         out = target.out_dir
         await self.phase("resolving")
-        inputs = await anyio.to_thread.run_sync(start, target)  # its directory; its lock's digests
+        inputs = await run_sync(start, target)  # its directory; its lock's digests
         if target.requirements is not None:  # found by the check before this run decided anything
             raw = target.requirements
         else:
@@ -120,7 +119,7 @@ class Attempt:
         installer = await self.installer.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         notes: list[str] = []
-        found, cannot_log = await anyio.to_thread.run_sync(self._found, record, requirements, notes)
+        found, cannot_log = await run_sync(self._found, record, requirements, notes)
         for note in notes:  # a shared cache that failed or lied: a miss, and a warning
             await self.warn(note)
         if found is not None:
@@ -143,9 +142,7 @@ class Attempt:
         if not self.installs_something:
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         # the staging tree, and the set being installed beside it (never in the zip or artifacts/)
-        req_path, own_path = await anyio.to_thread.run_sync(
-            stage, out, staging, requirements.text + own, own_line
-        )
+        req_path, own_path = await run_sync(stage, out, staging, requirements.text + own, own_line)
         dest = staging[0] / "python"
         request = InstallRequest(
             target=target,
@@ -160,16 +157,14 @@ class Attempt:
         installed = await self.installer.install(request, log)
         self.tool_versions.update(installed.tool_versions)
 
-        fixed = await anyio.to_thread.run_sync(
-            fix_tree, dest, target.python, ctx.local.directory if local else None
-        )
+        fixed = await run_sync(fix_tree, dest, target.python, ctx.local.directory if local else None)
         if fixed:
             await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
 
         await self.phase("auditing")
         from ..package.audit import audit_tree  # the ELF reader: imported by the first target built
 
-        audit = await anyio.to_thread.run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
+        audit = await run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
         await log(
             f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "
             f"max GLIBC {audit.max_glibc or '-'} <= {target.runtime.glibc}"
@@ -199,8 +194,8 @@ class Attempt:
             return notes
 
         await self.phase("zipping")  # the zip, the tree and set swapped in, the stamp: one hop
-        settings = target.settings
-        packed = await anyio.to_thread.run_sync(
+        settings, cancelled = target.settings, Cancelled()  # a long zip stops when the target is cancelled
+        packed = await run_sync(
             lambda: pack(
                 staging,
                 out,
@@ -213,8 +208,9 @@ class Attempt:
                 installs_something=self.installs_something,
                 made=made,
                 keep=keep,
-                check_cancelled=anyio.from_thread.check_cancelled,
-            )
+                check_cancelled=cancelled.check,
+            ),
+            cancelled=cancelled,
         )
         for warning, words in packed.said:
             await (self.warn(words) if warning else log(words))
