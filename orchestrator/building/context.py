@@ -29,7 +29,9 @@ class BuildContext:
     local: LocalWheels = field(default_factory=LocalWheels)  # the run's in-repo projects and wheels
     caches: BuildCaches = field(default_factory=BuildCaches)  # where builds are found and kept
     # uv's environment by index URLs and CA bundle: the run's environment is read once, not per target
-    _envs: dict[tuple[object, ...], dict[str, str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _envs: dict[tuple[object, ...], dict[str, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def indexes(self, target: Target) -> IndexUrls:
         """The target's indexes with their credentials: layerctl's setting and its tool's."""

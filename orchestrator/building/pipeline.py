@@ -119,7 +119,7 @@ class Attempt:
         installer = await self.installer.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         notes: list[str] = []
-        found, cannot_log = await run_sync(self._found, record, requirements, notes)
+        found, cannot_log = await run_sync(self._found, record, requirements, notes, waits=ctx.caches.remote)
         for note in notes:  # a shared cache that failed or lied: a miss, and a warning
             await self.warn(note)
         if found is not None:
@@ -211,6 +211,7 @@ class Attempt:
                 check_cancelled=cancelled.check,
             ),
             cancelled=cancelled,
+            waits=ctx.caches.remote and ctx.caches.write,
         )
         for warning, words in packed.said:
             await (self.warn(words) if warning else log(words))

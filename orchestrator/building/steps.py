@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.fileio import replace_tree, write_atomic
+from ..core.fileio import replace_tree, write_new
 from ..core.outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from ..package.scripts_fix import fix_scripts, forget_direct_urls
 from ..package.sizes import Sizes, collect_measured, keep_failed_tree, listing
@@ -52,11 +52,11 @@ def stage(out: Path, staging: list[Path], requirements: str, own: str | None) ->
     staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
     (staging[0] / "python").mkdir()
     req_path = beside(staging, REQUIREMENTS_NAME)
-    write_atomic(req_path, requirements)
+    write_new(req_path, requirements)
     own_path = None
     if own is not None:
         own_path = beside(staging, "own.txt")
-        write_atomic(own_path, own)
+        write_new(own_path, own)
     return req_path, own_path
 
 
