@@ -127,7 +127,8 @@ def pack(
     for message in sizes.warnings():
         warn(message)
     zipped = write_zip(entries, out / ZIP_NAME, level=level, check_cancelled=check_cancelled)
-    if zipped.files == 0 and _has_files(dest, bytecode):
+    # without excludes of the user's, the walk above already saw every file there is to zip
+    if zipped.files == 0 and (exclude or runtime_provided) and _has_files(dest, bytecode):
         provided = ", exclude-runtime-provided" if runtime_provided else ""
         warn(
             f"the exclude patterns removed every file from the layer (exclude = "
