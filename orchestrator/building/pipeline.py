@@ -22,6 +22,7 @@ from ..package.sizes import Sizes, too_large
 from ..package.zip import ZipResult
 from ..plan.targets import Target
 from ..resolve.reqset import LocalRef, RequirementSet
+from ..workspace.discovery import Tool
 from .buildcache.caches import Hit
 from .context import BuildContext
 from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
@@ -103,7 +104,10 @@ class Attempt:
         target, log, ctx = self.target, self.log, self.ctx
         out = target.out_dir
         await self.phase("resolving")
-        inputs = await run_sync(start, target)  # its directory; its lock's digests
+        # a target never built here, with no shared cache to ask, has nothing to clean up, hash
+        # or restore: its first steps are a few metadata operations, not worth a thread hop
+        first = not ctx.caches.remote and not out.exists() and target.layer.tool is not Tool.UV
+        inputs = start(target) if first else await run_sync(start, target)  # its directory; lock digests
         if target.requirements is not None:  # found by the check before this run decided anything
             raw = target.requirements
         else:
@@ -119,7 +123,12 @@ class Attempt:
         installer = await self.installer.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         notes: list[str] = []
-        found, cannot_log = await run_sync(self._found, record, requirements, notes, waits=ctx.caches.remote)
+        if first:
+            found, cannot_log = self._found(record, requirements, notes)
+        else:
+            found, cannot_log = await run_sync(
+                self._found, record, requirements, notes, waits=ctx.caches.remote
+            )
         for note in notes:  # a shared cache that failed or lied: a miss, and a warning
             await self.warn(note)
         if found is not None:
@@ -142,7 +151,8 @@ class Attempt:
         if not self.installs_something:
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
         # the staging tree, and the set being installed beside it (never in the zip or artifacts/)
-        req_path, own_path = await run_sync(stage, out, staging, requirements.text + own, own_line)
+        # bounded whatever the layer: two directories and the set's file (or two), no hop
+        req_path, own_path = stage(out, staging, requirements.text + own, own_line)
         dest = staging[0] / "python"
         request = InstallRequest(
             target=target,
