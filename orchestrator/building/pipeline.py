@@ -2,8 +2,9 @@
 compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when cancelled; an
 EnvironmentProblem (the engine, an image, QEMU) fails only this target, like any cause. Every
 output is replaced atomically: a failed or cancelled attempt leaves the previous good
-``layer.zip`` and ``artifacts/`` exactly as they were. The file work of each step runs in one
-thread hop (``steps.py``), so a matrix of thousands of small targets is not paid per file."""
+``layer.zip`` and ``artifacts/`` exactly as they were. The file work of each step runs in at
+most one thread hop (``steps.py``), so a matrix of thousands of small targets is not paid per
+file operation."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The file work of an attempt's steps, each step's in one synchronous function that the
-pipeline runs in one thread hop (``anyio.to_thread``): a hop costs far more than a small file
-operation, and a matrix of thousands of targets pays it per step, not per file. What the steps
-have to say (log lines, warnings) is returned, in order, and said by the pipeline after the hop.
+pipeline runs in one thread hop (``core/offload.run_sync``): a hop costs far more than a small
+file operation, and a matrix of thousands of targets pays it per step, not per file. Work that is
+a few metadata operations whatever the layer (``stage``; ``start`` of a target never built) runs
+on the event loop. What the steps have to say (log lines, warnings) is returned, in order, and
+said by the pipeline after the hop.
 
 ``pack`` is the zipping step: the tree collected and measured, the zip written, the tree and
 ``requirements.txt`` swapped in, then the stamp (and the shared caches) in one go, so nothing
