@@ -28,6 +28,10 @@ class BuildContext:
     retries: int = 0  # extra attempts after a transient failure
     local: LocalWheels = field(default_factory=LocalWheels)  # the run's in-repo projects and wheels
     caches: BuildCaches = field(default_factory=BuildCaches)  # where builds are found and kept
+    # uv's environment by index URLs and CA bundle: the run's environment is read once, not per target
+    _envs: dict[tuple[object, ...], dict[str, str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def indexes(self, target: Target) -> IndexUrls:
         """The target's indexes with their credentials: layerctl's setting and its tool's."""
@@ -44,8 +48,11 @@ class BuildContext:
 
     def uv_env(self, target: Target) -> dict[str, str]:
         """uv's environment for resolving the target: its indexes, credentials and CA bundle."""
-        urls = self.indexes(target)
-        return uv_environment(urls.default, self.ca_bundle(target), extra_index_urls=urls.extra)
+        urls, ca_bundle = self.indexes(target), self.ca_bundle(target)
+        key = (urls.default, urls.extra, ca_bundle)
+        if key not in self._envs:
+            self._envs[key] = uv_environment(urls.default, ca_bundle, extra_index_urls=urls.extra)
+        return dict(self._envs[key])
 
 
 def ca_bundle_path(workspace: Path, value: str | None) -> Path | None:

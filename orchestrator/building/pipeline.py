@@ -2,38 +2,35 @@
 compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when cancelled; an
 EnvironmentProblem (the engine, an image, QEMU) fails only this target, like any cause. Every
 output is replaced atomically: a failed or cancelled attempt leaves the previous good
-``layer.zip`` and ``artifacts/`` exactly as they were."""
+``layer.zip`` and ``artifacts/`` exactly as they were. The file work of each step runs in at
+most one thread hop (``steps.py``), so a matrix of thousands of small targets is not paid per
+file operation."""
 
 from __future__ import annotations
 
-import functools
-import os
-import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-import anyio.from_thread
-import anyio.to_thread
 
 from ..core.errors import BuildError, LayerctlError, TargetTimeout
 from ..core.events import Phase
-from ..core.fileio import replace_tree, write_atomic
-from ..core.outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
+from ..core.offload import Cancelled, run_sync
 from ..core.tools import uv_environment
 from ..package.bytecode import compile_bytecode
-from ..package.scripts_fix import fix_scripts, forget_direct_urls
-from ..package.sizes import Sizes, collect_measured, keep_failed_tree, listing, too_large
-from ..package.zip import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
+from ..package.sizes import Sizes, too_large
+from ..package.zip import ZipResult
 from ..plan.targets import Target
 from ..resolve.reqset import LocalRef, RequirementSet
+from ..workspace.discovery import Tool
+from .buildcache.caches import Hit
 from .context import BuildContext
 from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
-from .freshness import lock_inputs, offline_record
+from .freshness import offline_record
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
-from .stamp import Stamp, StampResult
+from .stamp import Offline, Stamp, StampResult
+from .steps import clean, fix_tree, pack, stage, start
 from .targetlog import TargetLog
 
 __all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
@@ -94,9 +91,7 @@ class Attempt:
         finally:
             if staging:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(shutil.rmtree, staging[0], True)
-                    for leftover in staging[1:]:
-                        await anyio.to_thread.run_sync(functools.partial(leftover.unlink, missing_ok=True))
+                    await run_sync(clean, staging)
 
     async def _failed(self, cause: LayerctlError) -> Failed:
         for line in getattr(cause, "output", ()):  # what a resolver printed, for the log and its hint
@@ -109,12 +104,18 @@ class Attempt:
     async def _run(self, staging: list[Path]) -> Outcome:
         target, log, ctx = self.target, self.log, self.ctx
         out = target.out_dir
-        await anyio.to_thread.run_sync(_target_dir, out)
         await self.phase("resolving")
-        inputs = await anyio.to_thread.run_sync(lock_inputs, target)  # before the export reads them
-        from ..resolve import requirements_for
+        # a target never built here, with no shared cache to ask, has nothing to clean up, hash
+        # or restore: its first steps are a few metadata operations, not worth a thread hop
+        first = not ctx.caches.remote and not out.exists() and target.layer.tool is not Tool.UV
+        inputs = start(target) if first else await run_sync(start, target)  # its directory; lock digests
+        if target.requirements is not None:  # found by the check before this run decided anything
+            raw = target.requirements
+        else:
+            from ..resolve import requirements_for
 
-        requirements = RequirementSet.parse(await requirements_for(target, ctx.uv_env(target)))
+            raw = await requirements_for(target, ctx.uv_env(target))
+        requirements = RequirementSet.parse(raw)
         if self.installer.prepare_phase is not None:
             await self.phase(self.installer.prepare_phase)
         await self.installer.prepare(target)
@@ -122,43 +123,38 @@ class Attempt:
         local = local_projects(target, requirements)
         installer = await self.installer.fingerprint(target)
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
-        if not ctx.force:  # its build, in its directory or restored there from a shared cache
-            notes: list[str] = []
-            found = await anyio.to_thread.run_sync(
-                lambda: ctx.caches.up_to_date(
-                    out, record, requirements.text, verify=ctx.verify_zips, notes=notes
-                )
+        notes: list[str] = []
+        if first:
+            found, cannot_log = self._found(record, requirements, notes)
+        else:
+            found, cannot_log = await run_sync(
+                self._found, record, requirements, notes, waits=ctx.caches.remote
             )
-            for note in notes:  # a shared cache that failed or lied: a miss, and a warning
-                await self.warn(note)
-            if found is not None:
-                await log(found.said())
-                return UpToDate(found.stamp, found.source)
+        for note in notes:  # a shared cache that failed or lied: a miss, and a warning
+            await self.warn(note)
+        if found is not None:
+            await log(found.said())
+            return UpToDate(found.stamp, found.source)
+        if cannot_log is not None:
+            raise cannot_log
 
-        await anyio.to_thread.run_sync(log.open)
         if target.rebuild_reason:
             await log(f"rebuilding: {target.rebuild_reason}")
         await self.phase("installing")  # in-repo wheels first, then the set
         built = await self._local_wheels(requirements, local) if local else None
-        own = ""
+        own, own_line = "", None
         if built is not None:
             requirements = built.requirements
             if built.own:
                 own = f"# and, without its dependencies (they are above): {built.own.path.name}\n"
+                own_line = own_requirement(built.own)
         self.installs_something = requirements.installs_something or bool(built and built.own)
         if not self.installs_something:
             await self.warn(f"the layer installs nothing: {_empty_because(target)}")
-        staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
+        # the staging tree, and the set being installed beside it (never in the zip or artifacts/)
+        # bounded whatever the layer: two directories and the set's file (or two), no hop
+        req_path, own_path = stage(out, staging, requirements.text + own, own_line)
         dest = staging[0] / "python"
-        dest.mkdir()
-        # the set being installed, beside the staging tree (never in the zip or artifacts/);
-        # requirements.txt describes the zip beside it, so it is replaced only with the zip
-        req_path = self._beside(staging, REQUIREMENTS_NAME)
-        await anyio.to_thread.run_sync(write_atomic, req_path, requirements.text + own)
-        own_path = None
-        if built is not None and built.own is not None:
-            own_path = self._beside(staging, "own.txt")
-            await anyio.to_thread.run_sync(write_atomic, own_path, own_requirement(built.own))
         request = InstallRequest(
             target=target,
             requirements=req_path,
@@ -172,16 +168,14 @@ class Attempt:
         installed = await self.installer.install(request, log)
         self.tool_versions.update(installed.tool_versions)
 
-        fixed = await anyio.to_thread.run_sync(fix_scripts, dest, target.python)
+        fixed = await run_sync(fix_tree, dest, target.python, ctx.local.directory if local else None)
         if fixed:
             await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
-        if local:
-            await anyio.to_thread.run_sync(forget_direct_urls, dest, ctx.local.directory)
 
         await self.phase("auditing")
         from ..package.audit import audit_tree  # the ELF reader: imported by the first target built
 
-        audit = await anyio.to_thread.run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
+        audit = await run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
         await log(
             f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "
             f"max GLIBC {audit.max_glibc or '-'} <= {target.runtime.glibc}"
@@ -190,39 +184,70 @@ class Attempt:
             await self.phase("compiling")
             await compile_bytecode(target, dest, log, self.warn)
 
-        def swap() -> None:  # the new tree in artifacts/, then the set it was installed from: one hop
-            replace_tree(staging[0], out / ARTIFACTS)
-            os.replace(req_path, out / REQUIREMENTS_NAME)
+        def made(zipped: ZipResult, sizes: Sizes) -> StampResult:
+            return StampResult(
+                zip_path=str(zipped.path),
+                files=zipped.files,
+                unzipped_size=zipped.unzipped_size,
+                zipped_size=zipped.zipped_size,
+                sha256=zipped.sha256,
+                largest=sizes.largest,
+                elf_files=audit.elf_files,
+                max_glibc=str(audit.max_glibc) if audit.max_glibc else None,
+                image=installed.image,
+                image_id=installed.image_id,
+                engine=installed.engine,
+            )
 
-        await self.phase("zipping")
-        zipped, sizes = await self._zip(staging[0], out)
-        await anyio.to_thread.run_sync(swap)
-        staging.clear()
-        made = StampResult(
-            zip_path=str(zipped.path),
-            files=zipped.files,
-            unzipped_size=zipped.unzipped_size,
-            zipped_size=zipped.zipped_size,
-            sha256=zipped.sha256,
-            largest=sizes.largest,
-            elf_files=audit.elf_files,
-            max_glibc=str(audit.max_glibc) if audit.max_glibc else None,
-            image=installed.image,
-            image_id=installed.image_id,
-            engine=installed.engine,
+        def keep(stamped: StampResult) -> list[str]:  # stamped, then stored in the shared caches
+            notes: list[str] = []
+            ctx.caches.keep(out, stamped, record, notes, target=target.id)
+            return notes
+
+        await self.phase("zipping")  # the zip, the tree and set swapped in, the stamp: one hop
+        settings, cancelled = target.settings, Cancelled()  # a long zip stops when the target is cancelled
+        packed = await run_sync(
+            lambda: pack(
+                staging,
+                out,
+                target=target.id,
+                requirements=req_path,
+                exclude=settings.exclude,
+                runtime_provided=settings.exclude_runtime_provided,
+                bytecode=settings.bytecode,
+                level=settings.compression_level,
+                installs_something=self.installs_something,
+                made=made,
+                keep=keep,
+                check_cancelled=cancelled.check,
+            ),
+            cancelled=cancelled,
+            waits=ctx.caches.remote and ctx.caches.write,
         )
-        notes = []
-        await anyio.to_thread.run_sync(lambda: ctx.caches.keep(out, made, record, notes, target=target.id))
-        for note in notes:
-            await self.warn(note)
-        return Built(made)
+        for warning, words in packed.said:
+            await (self.warn(words) if warning else log(words))
+        if packed.kept is not None:
+            raise too_large(packed.sizes, packed.kept)
+        assert packed.made is not None
+        return Built(packed.made)
 
-    @staticmethod
-    def _beside(staging: list[Path], name: str) -> Path:
-        """A file of this attempt beside its staging tree, removed with it (a leftover's name)."""
-        path = staging[0].with_name(f"{staging[0].name}.{name}.tmp")
-        staging.append(path)
-        return path
+    def _found(
+        self, record: Offline, requirements: RequirementSet, notes: list[str]
+    ) -> tuple[Hit | None, Exception | None]:
+        """One hop: the target's build (in its directory, or restored there from a shared cache),
+        else build.log opened for the build, or why it cannot be (raised once ``notes`` are said)."""
+        ctx = self.ctx
+        if not ctx.force:  # its build, in its directory or restored there from a shared cache
+            found = ctx.caches.up_to_date(
+                self.target.out_dir, record, requirements.text, verify=ctx.verify_zips, notes=notes
+            )
+            if found is not None:
+                return found, None
+        try:
+            self.log.open()
+        except (LayerctlError, OSError) as exc:
+            return None, exc
+        return None, None
 
     async def _local_wheels(self, requirements: RequirementSet, local: list[LocalRef]) -> LocalSet:
         """In-repo projects built into wheels (once per run), and the set naming the wheels."""
@@ -237,64 +262,9 @@ class Attempt:
             await self.log(f"in-repo: {wheel.path.name} (sha256 {wheel.sha256[:12]})")
         return built
 
-    async def _zip(self, staging: Path, out: Path) -> tuple[ZipResult, Sizes]:
-        settings, dest = self.target.settings, staging / "python"
-        patterns = exclude_patterns(
-            settings.exclude,
-            runtime_provided=settings.exclude_runtime_provided,
-            keep_bytecode=settings.bytecode,
-        )
-
-        entries, sizes = await anyio.to_thread.run_sync(collect_measured, dest, patterns)  # one hop
-        await self.log(f"largest packages (unzipped): {listing(sizes.largest) or '-'}")
-        if sizes.total > UNZIPPED_LIMIT:  # kept for inspection: what to leave out is in there
-            raise too_large(sizes, await anyio.to_thread.run_sync(keep_failed_tree, staging, out))
-        for message in sizes.warnings():
-            await self.warn(message)
-
-        def zip_tree() -> ZipResult:
-            return write_zip(
-                entries,
-                out / ZIP_NAME,
-                level=settings.compression_level,
-                check_cancelled=anyio.from_thread.check_cancelled,
-            )
-
-        zipped = await anyio.to_thread.run_sync(zip_tree)
-        if zipped.files == 0 and await anyio.to_thread.run_sync(_has_files, dest, settings.bytecode):
-            provided = ", exclude-runtime-provided" if settings.exclude_runtime_provided else ""
-            await self.warn(
-                f"the exclude patterns removed every file from the layer (exclude = "
-                f"{list(settings.exclude)}{provided}): {ZIP_NAME} is empty"
-            )
-        elif zipped.files == 0 and self.installs_something:
-            await self.warn(
-                f"the layer installs nothing for {self.target.id}: no dependency applies to it "
-                f"(their markers leave every one out): {ZIP_NAME} is empty"
-            )
-        if zipped.over_direct_upload_limit:
-            await self.warn(sizes.upload_warning(ZIP_NAME, zipped.zipped_size))
-        await self.log(
-            f"zip: {zipped.files} files, {zipped.unzipped_size:,} bytes -> "
-            f"{zipped.zipped_size:,} bytes, sha256 {zipped.sha256}"
-        )
-        return zipped, sizes
-
-
-def _target_dir(out: Path) -> None:
-    """The target's own directory (its parent, the output directory, is claimed by the run),
-    cleared of what a killed run left there: nothing else holds it while the run lock is held."""
-    out.mkdir(exist_ok=True)
-    remove_leftovers(out)
-
 
 def _empty_because(target: Target) -> str:
     layer = target.layer
     if layer.tool.value == "pip":
         return f"it has no dependencies ([project.dependencies] in {layer.pyproject} is empty)"
     return f"its {layer.tool.value} lock holds no dependencies for {target.id}"
-
-
-def _has_files(root: Path, keep_bytecode: bool) -> bool:
-    """Whether the tree has files to zip before the user's excludes take any away."""
-    return bool(collect(root, exclude_patterns((), runtime_provided=False, keep_bytecode=keep_bytecode)))

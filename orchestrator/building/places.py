@@ -137,13 +137,14 @@ def check_outputs(plan: Plan) -> None:
     workspace as it was): SOURCE_DATE_EPOCH, the output directory of each layer and each
     target's directory, the cache directory. Any problem is a ConfigError."""
     source_date_epoch()
-    for target in (t for t in plan.targets if not t.problem):  # a broken layer writes nothing
+    for target in _one_per_output(plan):  # a broken layer writes nothing
         check_claim(
             output_root(target, plan),
             key="output",
             where=plan.origin("output", target.layer),
             legacy=legacy_output,
         )
+    for target in (t for t in plan.targets if not t.problem):
         out = target.out_dir
         if out.is_symlink() or (out.exists() and not out.is_dir()):
             raise ConfigError(
@@ -157,7 +158,7 @@ def prepare_outputs(plan: Plan) -> None:
     """Claim every place the run writes, checked first (``check_outputs``): the output
     directory of each layer and the cache directory are made and marked as layerctl's."""
     check_outputs(plan)
-    roots = {output_root(t, plan): t.layer for t in plan.targets if not t.problem}
+    roots = {output_root(t, plan): t.layer for t in _one_per_output(plan)}
     for root, layer in roots.items():
         _claim_output(root, plan.origin("output", layer))
     if plan.options.cache_dir:

@@ -32,6 +32,7 @@ __all__ = [
     "replace_tree",
     "too_deep",
     "write_atomic",
+    "write_new",
 ]
 
 MAX_READ = 64 * 1024 * 1024  # bytes: the largest file layerctl reads whole (a report, a lock)
@@ -53,6 +54,18 @@ def write_atomic(path: Path, text: str) -> None:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_new(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, which must not exist (a name of this run's own: no temp file
+    and rename needed), mode 0644 whatever the umask, as ``write_atomic`` leaves a file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as fh:
+            fh.write(text)
+    finally:
+        os.close(fd)
 
 
 def create_fresh(path: Path) -> TextIO:

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +55,12 @@ class Target:
     def python(self) -> str:
         return self.runtime.python
 
-    @property
+    @cached_property  # a target's id and directory are asked for dozens of times in its build
     def variant(self) -> str:
         """The Python and architecture part of the id: ``py3.12-arm64`` (the output directory)."""
         return f"py{self.python}-{self.arch.value}"
 
-    @property
+    @cached_property
     def id(self) -> str:
         return f"{self.layer.name}:{self.variant}"
 
@@ -73,7 +74,7 @@ class Target:
         """Why the target cannot build before it starts: its layer's project cannot be read."""
         return self.layer.problem
 
-    @property
+    @cached_property
     def out_dir(self) -> Path:
         return self.layer.root / self.settings.output / self.variant
 

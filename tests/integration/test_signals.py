@@ -30,7 +30,7 @@ import sys, time
 from pathlib import Path
 
 import orchestrator.core.fanout as fanout
-import orchestrator.building.pipeline as pipeline
+import orchestrator.building.steps as steps  # the zipping step, run by the pipeline
 import orchestrator.report.document as report
 from orchestrator.__main__ import main
 from orchestrator.report.reporters.plain import PlainReporter
@@ -56,7 +56,7 @@ def noted(self, fire=fanout.Interrupt.fire):
     fire(self)
 
 
-pipeline.write_zip = paused("zipping", pipeline.write_zip)
+steps.write_zip = paused("zipping", steps.write_zip)
 report.write_report = paused("reporting", report.write_report)
 PlainReporter.close = paused("closing", PlainReporter.close)
 fanout.Interrupt.fire = noted

@@ -59,6 +59,11 @@ class BuildCaches:
     write: bool = True
     secret: bytes | None = field(default=None, repr=False)
 
+    @property
+    def remote(self) -> bool:
+        """Whether finding or keeping a build may wait on the network (shared caches)."""
+        return bool(self.shared)
+
     def find(
         self, out: Path, key: str, *, verify: bool = False, notes: list[str] | None = None
     ) -> Hit | None:

@@ -1,0 +1,161 @@
+"""The file work of an attempt's steps, each step's in one synchronous function that the
+pipeline runs in one thread hop (``core/offload.run_sync``): a hop costs far more than a small
+file operation, and a matrix of thousands of targets pays it per step, not per file. Work that is
+a few metadata operations whatever the layer (``stage``; ``start`` of a target never built) runs
+on the event loop. What the steps have to say (log lines, warnings) is returned, in order, and
+said by the pipeline after the hop.
+
+``pack`` is the zipping step: the tree collected and measured, the zip written, the tree and
+``requirements.txt`` swapped in, then the stamp (and the shared caches) in one go, so nothing
+can stop the step between the new zip and the stamp that describes it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.fileio import replace_tree, write_new
+from ..core.outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
+from ..package.scripts_fix import fix_scripts, forget_direct_urls
+from ..package.sizes import Sizes, collect_measured, keep_failed_tree, listing
+from ..package.zip import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
+from ..plan.targets import Target
+from .freshness import lock_inputs
+from .stamp import StampResult
+
+__all__ = ["Packed", "beside", "clean", "fix_tree", "pack", "stage", "start"]
+
+
+def start(target: Target) -> dict[str, str]:
+    """The target's own directory (its parent, the output directory, is claimed by the run),
+    cleared of what a killed run left there (nothing else holds it while the run lock is held),
+    and the digests of the files its set is exported from, before the export reads them."""
+    out = target.out_dir
+    out.mkdir(exist_ok=True)
+    remove_leftovers(out)
+    return lock_inputs(target)
+
+
+def beside(staging: list[Path], name: str) -> Path:
+    """A file of this attempt beside its staging tree, removed with it (a leftover's name)."""
+    path = staging[0].with_name(f"{staging[0].name}.{name}.tmp")
+    staging.append(path)
+    return path
+
+
+def stage(out: Path, staging: list[Path], requirements: str, own: str | None) -> tuple[Path, Path | None]:
+    """The attempt's staging tree (``staging[0]``, its ``python/`` the install's destination) and,
+    beside it, the set being installed (``requirements.txt``: it describes the zip beside it, so
+    it is swapped in only with the zip) and an in-repo project's own line; their paths."""
+    staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
+    (staging[0] / "python").mkdir()
+    req_path = beside(staging, REQUIREMENTS_NAME)
+    write_new(req_path, requirements)
+    own_path = None
+    if own is not None:
+        own_path = beside(staging, "own.txt")
+        write_new(own_path, own)
+    return req_path, own_path
+
+
+def fix_tree(dest: Path, python: str, local: Path | None) -> list[str]:
+    """Scripts pointed at the runtime's interpreter (the rewritten ones), and, for a set naming
+    in-repo wheels built under ``local``, what records their path on this machine removed."""
+    fixed = fix_scripts(dest, python)
+    if local is not None:
+        forget_direct_urls(dest, local)
+    return fixed
+
+
+def clean(staging: list[Path]) -> None:
+    """What an attempt that did not finish leaves: its staging tree and the files beside it."""
+    if staging:
+        shutil.rmtree(staging[0], ignore_errors=True)
+        for leftover in staging[1:]:
+            leftover.unlink(missing_ok=True)
+
+
+@dataclass
+class Packed:
+    """What ``pack`` did: ``kept`` (the layer is too large: where its tree is kept, and no zip
+    was written) or ``zipped``; the lines and warnings to say, in this order."""
+
+    sizes: Sizes
+    kept: Path | None = None
+    zipped: ZipResult | None = None
+    made: StampResult | None = None
+    said: list[tuple[bool, str]] = field(default_factory=list)  # (a warning?, the words)
+
+    def line(self, words: str) -> None:
+        self.said.append((False, words))
+
+    def warning(self, words: str) -> None:
+        self.said.append((True, words))
+
+
+def pack(
+    staging: list[Path],
+    out: Path,
+    *,
+    target: str,
+    requirements: Path,
+    exclude: Sequence[str],
+    runtime_provided: bool,
+    bytecode: bool,
+    level: int,
+    installs_something: bool,
+    made: Callable[[ZipResult, Sizes], StampResult],
+    keep: Callable[[StampResult], list[str]],
+    check_cancelled: Callable[[], None] | None = None,
+) -> Packed:
+    """The zipping step: the tree's files collected and measured, the zip written beside the
+    last good one and renamed over it, the tree put in ``artifacts/`` and the set beside it,
+    then ``keep`` (the stamp, the shared caches; it returns what went wrong with them) of what
+    ``made`` makes of the zip. A tree over Lambda's limit is kept for inspection and nothing is
+    written. Once the tree is swapped in, ``staging`` is emptied: nothing of it is left."""
+    dest = staging[0] / "python"
+    patterns = exclude_patterns(exclude, runtime_provided=runtime_provided, keep_bytecode=bytecode)
+    entries, sizes = collect_measured(dest, patterns)
+    packed = Packed(sizes)
+    say, warn = packed.line, packed.warning
+    say(f"largest packages (unzipped): {listing(sizes.largest) or '-'}")
+    if sizes.total > UNZIPPED_LIMIT:  # kept for inspection: what to leave out is in there
+        packed.kept = keep_failed_tree(staging[0], out)
+        return packed
+    for message in sizes.warnings():
+        warn(message)
+    zipped = write_zip(entries, out / ZIP_NAME, level=level, check_cancelled=check_cancelled)
+    # without excludes of the user's, the walk above already saw every file there is to zip
+    if zipped.files == 0 and (exclude or runtime_provided) and _has_files(dest, bytecode):
+        provided = ", exclude-runtime-provided" if runtime_provided else ""
+        warn(
+            f"the exclude patterns removed every file from the layer (exclude = "
+            f"{list(exclude)}{provided}): {ZIP_NAME} is empty"
+        )
+    elif zipped.files == 0 and installs_something:
+        warn(
+            f"the layer installs nothing for {target}: no dependency applies to it "
+            f"(their markers leave every one out): {ZIP_NAME} is empty"
+        )
+    if zipped.over_direct_upload_limit:
+        warn(sizes.upload_warning(ZIP_NAME, zipped.zipped_size))
+    say(
+        f"zip: {zipped.files} files, {zipped.unzipped_size:,} bytes -> "
+        f"{zipped.zipped_size:,} bytes, sha256 {zipped.sha256}"
+    )
+    replace_tree(staging[0], out / ARTIFACTS)  # the new tree in artifacts/, then its set
+    os.replace(requirements, out / REQUIREMENTS_NAME)
+    staging.clear()
+    packed.zipped, packed.made = zipped, made(zipped, sizes)
+    for note in keep(packed.made):
+        warn(note)
+    return packed
+
+
+def _has_files(root: Path, keep_bytecode: bool) -> bool:
+    """Whether the tree has files to zip before the user's excludes take any away."""
+    return bool(collect(root, exclude_patterns((), runtime_provided=False, keep_bytecode=keep_bytecode)))
