@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import anyio.to_thread
@@ -28,7 +29,7 @@ from ..core.tools import uv_argv, uv_error
 from ..package.zip import sha256_file
 from ..plan.targets import Target
 from ..resolve.localsrc import copy_sources, key_text, rewrite, source_digest
-from ..resolve.reqset import LocalRef, RequirementSet
+from ..resolve.reqset import Entry, LocalRef, RequirementSet
 
 if TYPE_CHECKING:  # the check before a run keys in-repo projects by their sources; building them is later
     from ..core.process import BatchSink
@@ -179,11 +180,25 @@ async def keyed_requirements(
     """The requirement set as the input key sees it: each in-repo project by its source digest,
     each local file (an sdist or wheel named by path) by its sha256, never by where it is."""
     digests = {ref.path: await local.digest(ref.path) for ref in refs}
-    for path in requirements.local_files():
-        digests[path] = "sha256:" + await anyio.to_thread.run_sync(sha256_file, path)
+    for entry in requirements.entries:
+        if entry.path is not None and entry.path.is_file():
+            digests[entry.path] = "sha256:" + await anyio.to_thread.run_sync(_checked_sha256, entry)
     text = key_text(requirements, digests, target.layer.root).text
     own = [digests[ref.path] for ref in refs if ref.entry is None]
     return RequirementSet.parse(text + "".join(f"include-project {digest}\n" for digest in own))
+
+
+def _checked_sha256(entry: Entry) -> str:
+    """A local file's sha256, which must be the one its reference names (``#sha256=``) if any."""
+    assert entry.path is not None
+    sha256 = sha256_file(entry.path)
+    named = parse_qs(urlsplit(entry.url).fragment).get("sha256", [])
+    if named and named[0].lower() != sha256:
+        raise BuildError(
+            f"{entry.path}: its sha256 is {sha256}, not the {named[0]} its reference names "
+            f"({entry.name} @ ...#sha256=): put the file the reference means back, or correct the hash"
+        )
+    return sha256
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,19 @@ async def test_a_local_sdist_keys_its_target_by_content_not_by_where_the_checkou
     assert status == "built" and reason is not None and reason.startswith("requirements changed"), reason
 
 
+async def test_a_local_sdist_whose_bytes_are_not_the_hash_its_reference_names_fails(tmp_path: Path) -> None:
+    """``name @ file:///...tar.gz#sha256=...``: the user's hash is checked, never replaced by the
+    file's own."""
+    plan_for(tmp_path, ["a", "b"])
+    _sdist_layer(tmp_path)
+    project = tmp_path / "layers/a/pyproject.toml"
+    project.write_text(project.read_text().replace('.tar.gz"', '.tar.gz#sha256=' + "0" * 64 + '"'))
+    rows = by_id(await run(_replan(tmp_path), FakeExecutor(), keep_going=True))
+    assert rows[B].status == "built"
+    assert rows[A].status == "failed" and "\n" not in (rows[A].error or "")
+    assert "fastsum-1.0.0.tar.gz" in (rows[A].error or "") and "0" * 64 in (rows[A].error or ""), rows[A].error
+
+
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [
