@@ -36,6 +36,11 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), hint)
     for pattern, hint in (
         (
+            r"do not match the hashes from the requirements file|hash mismatch",
+            "a downloaded file is not the one the lock's hash names: if the index changed it on "
+            "purpose, lock again (uv lock, poetry lock, or --refresh for a pip layer); else do not trust it",
+        ),
+        (
             r"exec format error",
             "this machine cannot run the target's architecture: register QEMU/binfmt "
             "(apt-get install qemu-user-static binfmt-support)",
@@ -71,7 +76,8 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "(python3-dev, or the image's Python built with its headers), as the SAM build images do",
         ),
         (
-            r"failed building wheel|error: command '.*(gcc|cc|g\+\+)' failed|fatal error: .*\.h: no such file",
+            r"failed building wheel|error: command '.*(gcc|cc|g\+\+)' failed|fatal error: .*\.h: no such file|"
+            r"error: command '\['[\w./-]*(gcc|cc|g\+\+|c\+\+|clang)[^']*'.*returned non-zero exit status",
             "the package's C build failed in the image: see the compiler error above; it may need "
             "headers the image lacks (a custom `image`)",
         ),

@@ -130,11 +130,13 @@ async def test_a_local_sdist_whose_bytes_are_not_the_hash_its_reference_names_fa
     plan_for(tmp_path, ["a", "b"])
     _sdist_layer(tmp_path)
     project = tmp_path / "layers/a/pyproject.toml"
-    project.write_text(project.read_text().replace('.tar.gz"', '.tar.gz#sha256=' + "0" * 64 + '"'))
+    project.write_text(project.read_text().replace('.tar.gz"', ".tar.gz#sha256=" + "0" * 64 + '"'))
     rows = by_id(await run(_replan(tmp_path), FakeExecutor(), keep_going=True))
     assert rows[B].status == "built"
     assert rows[A].status == "failed" and "\n" not in (rows[A].error or "")
-    assert "fastsum-1.0.0.tar.gz" in (rows[A].error or "") and "0" * 64 in (rows[A].error or ""), rows[A].error
+    assert "fastsum-1.0.0.tar.gz" in (rows[A].error or "") and "0" * 64 in (rows[A].error or ""), rows[
+        A
+    ].error
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from orchestrator.building.failures import diagnose
 
 CXX = "the image lacks a C++ compiler (g++)"
 CC = "the image lacks a C compiler (gcc)"
+HASH = "a downloaded file is not the one the lock's hash names"
 HEADERS = "the image lacks Python's development headers (Python.h)"
 
 
@@ -36,8 +37,14 @@ HEADERS = "the image lacks Python's development headers (Python.h)"
         (["/bin/sh: 1: cc: not found"], CC),
         (["  -- No CMAKE_C_COMPILER could be found."], CC),
         (["  ../meson.build:1:0: ERROR: Unknown compiler(s): [['cc'], ['gcc'], ['clang']]"], CC),
+        # pip's and uv's words when a file is not the one the lock's hash names
+        (["ERROR: THESE PACKAGES DO NOT MATCH THE HASHES FROM THE REQUIREMENTS FILE."], HASH),
+        (["  error: Hash mismatch for `crcmod==1.7`"], HASH),
         # a compiler that ran and failed is a compile error, not a missing compiler
         (["error: command '/usr/bin/gcc' failed with exit code 1"], "the package's C build failed"),
+        # setuptools >= 75 names the compiler's whole argv
+        (["error: Command '['x86_64-linux-gnu-gcc', '-g0', '-c', 'src/x.c']' returned non-zero exit status 1."],
+         "the package's C build failed"),
         # an image without Python's development headers (gcc's own words, C and C++)
         (["src/x.c:1:10: fatal error: Python.h: No such file or directory"], HEADERS),
         (["src/y.cpp:1:10: fatal error: Python.h: No such file or directory"], HEADERS),

@@ -144,7 +144,11 @@ class ContainerExecutor:
             else f"python{target.python} -m pip wheel --no-deps --no-binary {request.name}"
         )
         await log(f"$ docker run --platform {target.arch.docker_platform} {target.build_image} {how} {pin}")
-        what = f"pip wheel of {pin} (no wheel for {target.runtime.manylinux} {target.arch.machine})"
+        what = (
+            f"the build of {request.source.name}"  # a local sdist: it has no other form
+            if request.source is not None
+            else f"pip wheel of {pin} (no wheel for {target.runtime.manylinux} {target.arch.machine})"
+        )
         _info, _versions, engine = await self._run(
             target, SDIST_SCRIPT, binds, request, log, what=what, name=request.name
         )

@@ -106,23 +106,33 @@ WHEEL_SCRIPT = (
 
 # A local sdist with its build environment made on the host (``building/buildenv.py``): its
 # backend's build_wheel in one Python started with -S (only that environment and the standard
-# library importable, as in pip's isolation). Exit 75: the backend asks for more than it has.
+# library importable, as in pip's isolation). Exit 75: the backend does not start, or asks for
+# (or imports) more than it has: pip builds it with its isolation. A failed compile is final.
 DIRECT_HOOK = """import importlib, json, os, re, site, sys
 from importlib import metadata
 site.addsitedir("/layerctl/buildenv")
 sys.path[:0] = [os.path.abspath(p) for p in json.loads(os.environ["LAYERCTL_BACKEND_PATH"])]
-module, _, name = os.environ["LAYERCTL_BACKEND"].partition(":")
-backend = importlib.import_module(module)
-for part in filter(None, name.split(".")):
-    backend = getattr(backend, part)
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+try:
+    module, _, name = os.environ["LAYERCTL_BACKEND"].partition(":")
+    backend = importlib.import_module(module)
+    for part in filter(None, name.split(".")):
+        backend = getattr(backend, part)
+    asks = getattr(backend, "get_requires_for_build_wheel", lambda config_settings=None: [])(None)
+except Exception as exc:
+    print("layerctl: the backend does not start with its requires alone: %s: %s" % (type(exc).__name__, exc))
+    sys.exit(75)
 have = {norm(d.metadata["Name"]) for d in metadata.distributions(path=["/layerctl/buildenv"])}
-asks = getattr(backend, "get_requires_for_build_wheel", lambda config_settings=None: [])(None)
 missing = [r for r in asks if norm(re.match(r"[A-Za-z0-9._-]*", r).group(0)) not in have]
 if missing:
     print("layerctl: the backend also needs " + ", ".join(missing))
     sys.exit(75)
-print("layerctl: built " + backend.build_wheel("/layerctl/wheel"))
+try:
+    built = backend.build_wheel("/layerctl/wheel")
+except ImportError as exc:
+    print("layerctl: the build needs %s, which is not among its requires" % (exc.name or exc))
+    sys.exit(75)
+print("layerctl: built " + built)
 """
 
 # A package without a wheel for the target: its source distribution (checked against the lock's
@@ -134,11 +144,14 @@ SDIST_SCRIPT = (
     + _PROBE_BODY
     + _REPRODUCIBLE
     + """if [ -d /layerctl/buildenv ]; then
-  if (mkdir /tmp/src && tar -xzf /layerctl/sdist.tar.gz -C /tmp/src && cd /tmp/src/* \\
-      && "$py" -S -c "$LAYERCTL_HOOK"); then
-    exit 0
+  if mkdir /tmp/src && tar -xzf /layerctl/sdist.tar.gz -C /tmp/src && cd /tmp/src/*; then
+    rc=0
+    "$py" -S -c "$LAYERCTL_HOOK" || rc=$?
+    [ "$rc" -eq 0 ] && exit 0
+    [ "$rc" -ne 75 ] && exit "$rc"  # the compile failed: pip would fail the same way
+    cd /tmp
   fi
-  echo "layerctl: the direct build did not make the wheel; pip wheel with its build isolation instead"
+  echo "layerctl: pip wheel with its build isolation instead"
   rm -rf /layerctl/wheel/* /tmp/src
 fi
 exec "$py" -m pip wheel --no-deps --no-binary {name} --wheel-dir /layerctl/wheel \\
