@@ -19,13 +19,18 @@ from .engines import selected_engines
 __all__ = ["describe", "explain", "row", "show"]
 
 
-async def explain(plan: Plan, *, decide_builders: bool, refresh: bool, verify: bool) -> list[Check]:
-    """Each target's freshness (a dry run): what the run would refuse is refused here too."""
+async def explain(
+    plan: Plan, *, decide_builders: bool, refresh: bool, verify: bool, force: bool = False
+) -> list[Check]:
+    """Each target's freshness (a dry run, ``force`` as the run's): what the run would refuse is
+    refused here too."""
     selected_engines(plan.workspace.engines, plan.options.engine)  # --engine naming no engine: exit 2
     local, credentials = LocalWheels(), Credentials.from_env()
     env_for = BuildContext(workspace=plan.workspace.root, credentials=credentials).uv_env
     try:
-        checks = await check_targets(plan.targets, local, refresh=refresh, verify=verify, env_for=env_for)
+        checks = await check_targets(
+            plan.targets, local, force=force, refresh=refresh, verify=verify, env_for=env_for
+        )
         stale = [c.target for c in checks if not c.fresh and not c.target.problem]
         if decide_builders and stale:
             from .builds import decide  # the builders' decision (and a run's modules) only when asked

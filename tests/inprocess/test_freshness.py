@@ -229,3 +229,17 @@ async def test_list_states_and_reasons(tmp_path: Path) -> None:
         "never built",
     )
     assert row(checks[1]).endswith("=> will build: never built")
+
+
+def test_a_dry_run_with_force_says_every_target_will_build(tmp_path: Path) -> None:
+    """`build-all --dry-run --force` shows what `build-all --force` does: every target builds."""
+    import anyio
+
+    from tests.support.cli import invoke
+
+    plan = plan_for(tmp_path, ["a"])
+    anyio.run(run, plan, FakeExecutor())
+    listed = invoke(["-C", str(tmp_path), "build-all", "--dry-run"])
+    assert listed.exit_code == 0 and "=> up to date" in listed.output, listed.output
+    forced = invoke(["-C", str(tmp_path), "build-all", "--dry-run", "--force"])
+    assert forced.exit_code == 0 and "=> will build: --force" in forced.output, forced.output
