@@ -30,7 +30,7 @@ from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
 from .freshness import offline_record
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .stamp import Offline, Stamp, StampResult
-from .steps import clean, fix_tree, pack, stage, start
+from .steps import clean, fix_tree, local_files, pack, stage, start
 from .targetlog import TargetLog
 
 __all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
@@ -155,6 +155,7 @@ class Attempt:
         # bounded whatever the layer: two directories and the set's file (or two), no hop
         req_path, own_path = stage(out, staging, requirements.text + own, own_line)
         dest = staging[0] / "python"
+        files = local_files(requirements, built)  # a few stats: no hop
         request = InstallRequest(
             target=target,
             requirements=req_path,
@@ -162,13 +163,13 @@ class Attempt:
             index_url=ctx.index_url(target),
             extra_index_urls=ctx.extra_index_urls(target),
             ca_bundle=ctx.ca_bundle(target),
-            mounts=tuple(sorted({w.path for w in built.wheels})) if built else (),
+            mounts=files,
             own=own_path,
         )
         installed = await self.installer.install(request, log)
         self.tool_versions.update(installed.tool_versions)
 
-        fixed = await run_sync(fix_tree, dest, target.python, ctx.local.directory if local else None)
+        fixed = await run_sync(fix_tree, dest, target.python, ctx.local.directory if local else None, files)
         if fixed:
             await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
 

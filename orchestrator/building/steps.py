@@ -20,14 +20,16 @@ from pathlib import Path
 
 from ..core.fileio import replace_tree, write_new
 from ..core.outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
-from ..package.scripts_fix import fix_scripts, forget_direct_urls
+from ..package.scripts_fix import fix_scripts, forget_direct_urls, forget_local_files
 from ..package.sizes import Sizes, collect_measured, keep_failed_tree, listing
 from ..package.zip import UNZIPPED_LIMIT, ZipResult, collect, exclude_patterns, write_zip
 from ..plan.targets import Target
+from ..resolve.reqset import RequirementSet
 from .freshness import lock_inputs
+from .localwheels import LocalSet
 from .stamp import StampResult
 
-__all__ = ["Packed", "beside", "clean", "fix_tree", "pack", "stage", "start"]
+__all__ = ["Packed", "beside", "clean", "fix_tree", "local_files", "pack", "stage", "start"]
 
 
 def start(target: Target) -> dict[str, str]:
@@ -62,12 +64,24 @@ def stage(out: Path, staging: list[Path], requirements: str, own: str | None) ->
     return req_path, own_path
 
 
-def fix_tree(dest: Path, python: str, local: Path | None) -> list[str]:
-    """Scripts pointed at the runtime's interpreter (the rewritten ones), and, for a set naming
-    in-repo wheels built under ``local``, what records their path on this machine removed."""
+def local_files(requirements: RequirementSet, built: LocalSet | None) -> tuple[Path, ...]:
+    """The files the set installs by path (sdists and wheels kept in the repository, in-repo
+    projects' wheels built for this run), wherever they are: a container mounts each read-only
+    at its own path, and none is recorded in the layer (``fix_tree``)."""
+    files = {path for path in requirements.local_files() if path.is_absolute()}
+    if built is not None:
+        files.update(wheel.path for wheel in built.wheels)
+    return tuple(sorted(files))
+
+
+def fix_tree(dest: Path, python: str, local: Path | None, files: Sequence[Path] = ()) -> list[str]:
+    """Scripts pointed at the runtime's interpreter (the rewritten ones), and what records a path
+    of this machine removed: of in-repo wheels built under ``local``, of the set's local ``files``
+    (an sdist or wheel named by path: the zip is the same from every checkout)."""
     fixed = fix_scripts(dest, python)
     if local is not None:
         forget_direct_urls(dest, local)
+    forget_local_files(dest, files)
     return fixed
 
 

@@ -14,10 +14,11 @@ import io
 import json
 import os
 import posixpath
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["LAMBDA_PYTHON", "fix_scripts", "forget_direct_urls"]
+__all__ = ["LAMBDA_PYTHON", "fix_scripts", "forget_direct_urls", "forget_local_files"]
 
 LAMBDA_PYTHON = "/var/lang/bin/python{python}"  # where every Lambda Python runtime has it
 _MAX_SHEBANG = 4096
@@ -105,6 +106,23 @@ def forget_direct_urls(root: Path, came_from: Path | Collection[str]) -> list[st
         def ours(url: str) -> bool:
             return url in urls
 
+    return _forget(root, ours)
+
+
+def forget_local_files(root: Path, files: Collection[Path]) -> list[str]:
+    """``forget_direct_urls`` of distributions installed from these local files (an sdist or a
+    wheel the set names by path, each at a path of this checkout): a ``file:`` URL, as written
+    in the set or as the installer spelled it, naming one of them."""
+    paths = {os.path.normpath(path) for path in files}
+
+    def ours(url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme == "file" and os.path.normpath(unquote(parts.path)) in paths
+
+    return _forget(root, ours) if paths else []
+
+
+def _forget(root: Path, ours: Callable[[str], bool]) -> list[str]:
     removed = []
     for direct in sorted(root.glob("*.dist-info/direct_url.json")):
         try:

@@ -1,12 +1,13 @@
 """In-repo projects: which lines of a requirement set name one, which of their files are sources
-(and so in the input key), the key text, the rewrite to wheels, and forgetting build paths."""
+(and so in the input key), the key text, the rewrite to wheels, and forgetting build paths (of
+the set's local files too)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from orchestrator.package.scripts_fix import forget_direct_urls
+from orchestrator.package.scripts_fix import forget_direct_urls, forget_local_files
 from orchestrator.resolve.localsrc import key_text, rewrite, source_digest, source_files
 from orchestrator.resolve.reqset import RequirementSet
 from orchestrator.resolve.uv import absolute_paths
@@ -108,3 +109,23 @@ def test_direct_url_and_uv_cache_of_run_wheels_are_forgotten(tmp_path: Path) -> 
         "lib-1.dist-info/METADATA,sha256=x,1\nlib-1.dist-info/RECORD,,\n"
     )
     assert (site / "other-1.dist-info/direct_url.json").is_file()
+
+
+def test_direct_urls_of_the_sets_local_files_are_forgotten_however_spelled(tmp_path: Path) -> None:
+    src = tmp_path / "my repo/src"
+    sdist, wheel = src / "a-1.tar.gz", src / "b-1-py3-none-any.whl"
+    site = tmp_path / "python"
+    urls = {
+        "a-1": sdist.as_uri(),  # as the set writes it: quoted
+        "b-1": f"file://{src}/./{wheel.name}",  # unquoted, not normalised
+        "c-1": (src / "c-1.tar.gz").as_uri(),  # a file the set does not name
+        "d-1": f"https://x{sdist}",  # the same path, not a file
+    }
+    for name, url in urls.items():
+        info = site / f"{name}.dist-info"
+        info.mkdir(parents=True)
+        (info / "direct_url.json").write_text(json.dumps({"url": url}))
+    assert forget_local_files(site, [sdist, wheel]) == ["a-1.dist-info", "b-1.dist-info"]
+    kept = [p.parent.name for p in sorted(site.glob("*/direct_url.json"))]
+    assert kept == ["c-1.dist-info", "d-1.dist-info"]
+    assert forget_local_files(site, []) == []

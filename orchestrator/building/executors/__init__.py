@@ -44,7 +44,9 @@ class InstallRequest:
     index_url: str | None = field(default=None, repr=False)  # may hold credentials: env only
     extra_index_urls: tuple[str, ...] = field(default=(), repr=False)  # likewise
     ca_bundle: Path | None = None
-    mounts: tuple[Path, ...] = ()  # files the requirement set names (local wheels), read-only
+    # the local files the set names (sdists, wheels, in-repo wheels), wherever they are: a
+    # container mounts each read-only at its own path
+    mounts: tuple[Path, ...] = ()
     own: Path | None = None  # the layer project's own wheel (a requirements file): --no-deps, after
 
 

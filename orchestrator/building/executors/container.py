@@ -91,8 +91,9 @@ class ContainerExecutor:
             f"{layer_root}:{layer_root}:ro",
             f"{request.dest.parent}:/layerctl/out:rw",
             f"{request.requirements}:/layerctl/requirements.txt:ro",
-            # what the requirement set names outside the layer (in-repo wheels), at their own paths
-            *(f"{path}:{path}:ro" for path in request.mounts),
+            # the local files the set names outside the layer (sdists, wheels, in-repo wheels):
+            # each at its own path, as the host installs it
+            *(f"{path}:{path}:ro" for path in request.mounts if not path.is_relative_to(layer_root)),
         ]
         await log(
             f"$ docker run --platform {target.arch.docker_platform} {target.build_image} "
