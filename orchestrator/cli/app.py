@@ -198,15 +198,8 @@ def list_targets(invocation: Invocation, layers: list[str] | None) -> None:
 
     plan, flags = invocation.plan(layers), invocation.run
     _targets_or_exit(plan)
-    checks = anyio.run(
-        lambda: explain(
-            plan,
-            decide_builders=flags.decide,
-            refresh=flags.refresh,
-            verify=flags.verify_zips,
-            force=flags.force,
-        )
-    )
+    how = {"refresh": flags.refresh, "verify": flags.verify_zips, "force": flags.force}
+    checks = anyio.run(lambda: explain(plan, decide_builders=flags.decide, **how))
     show(plan, checks, flags.format, typer.echo)
     if any(c.target.problem for c in checks):
         raise typer.Exit(EXIT_USAGE)  # a layer whose project cannot be read: as build-all would
