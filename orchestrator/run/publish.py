@@ -60,6 +60,7 @@ async def from_cache(
     said is the row's warnings, each also emitted (``emit``) as a build's are. ``fingerprint``:
     a container or hybrid target's image digest, from the run's engine."""
     from ..building.buildcache.restore import restore_from_cache
+    from ..building.decide import with_builder
 
     notes: list[str] = []
     hit = await restore_from_cache(target, caches, local, notes, fingerprint)
@@ -69,6 +70,8 @@ async def from_cache(
     if isinstance(hit, str):
         return row.model_copy(update={"error": f"{row.error}; shared build cache: {hit}", "warnings": notes})
     fields = hit.stamp.result_at(target.out_dir)
+    if hit.stamp.offline is not None:  # the builder as decided where it was built
+        target = with_builder(target, hit.stamp.offline.builder, hit.stamp.offline.builder_reason)
     return result_for(target, status="cached", cache=hit.source, warnings=notes, **fields)
 
 

@@ -112,6 +112,7 @@ def test_publish_on_a_fresh_copy_restores_hybrid_and_container_targets(tmp_path:
     assert set(rows) == set(built)
     for target, row in rows.items():
         assert row["status"] == "cached", row
+        assert row["builder"] == built[target]["builder"]  # as decided where it was built
         assert row["sha256"] == built[target]["sha256"]
         assert [p["status"] for p in row["publish"]] == ["published"]
     assert not list((fresh / "cache").glob("built-wheels/*/*.whl"))  # nothing compiled
