@@ -5,6 +5,7 @@ written, appended to ``$GITHUB_STEP_SUMMARY`` on GitHub Actions, and its summary
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -72,7 +73,7 @@ def rerender(start: Path, path: Path | None, output: Path | None) -> None:
         write_html(run, html)
     except OSError as exc:
         raise ConfigError(f"{html}: cannot write the report ({exc.strerror or exc})") from None
-    console = Console(highlight=False)
+    console = _console()
     for block in failure_blocks(run.targets):
         console.print("\n".join(block), markup=False)
     summary_table(run.targets, console)
@@ -101,7 +102,7 @@ def merge_command(
     target = output / "report.json" if output is not None else default_report_path(start, claim=True)
     save_report(merged, target)
     note = _append_step_summary(merged)
-    console = Console(highlight=False)
+    console = _console()
     for block in failure_blocks(merged.targets):
         console.print("\n".join(block), markup=False)
     summary_table(merged.targets, console)
@@ -145,3 +146,8 @@ def _append_step_summary(report: RunReport) -> str | None:
     except OSError as exc:
         return f"warning: cannot append the merged summary to {path} ({exc.strerror or exc})"
     return None
+
+
+def _console() -> Console:
+    """The terminal's width on a terminal, else as wide as build-all's plain summary (120)."""
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)

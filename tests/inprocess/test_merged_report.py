@@ -79,6 +79,8 @@ async def test_three_parts_merge_into_their_union(tmp_path: Path) -> None:
     # every part is called report.json: each lane is named by its path as given
     assert [p.label for p in merged.parts] == [str(p) for p in parts]
     assert "3 parts, 5 targets (5 built)" in result.output
+    for row in merged.targets:  # the summary is as wide as build-all's when not on a terminal
+        assert f" {row.id} " in result.output, result.output
     html = (out / "report.html").read_text()
     for path in parts:
         assert f'<g class="lane" data-part="{path}">' in html
