@@ -147,14 +147,16 @@ def check_claim(
 ) -> None:
     """Refuse what ``claim`` would refuse, writing nothing: a directory that exists, holds
     anything and is not layerctl's."""
-    if directory.is_dir() and not owned(directory, legacy):
-        entries = sorted(p.name for p in directory.iterdir())
-        if entries:
-            raise ConfigError(
-                f"{where}: '{key}' names {directory}, which layerctl did not make (it holds "
-                f"{entries[0]}{', ...' if len(entries) > 1 else ''}); layerctl writes only into "
-                f"a new or empty directory: set another '{key}'"
-            )
+    if not directory.is_dir():
+        return
+    # what it holds first, then whose: a run that has just made it (then marks it) is no stranger
+    entries = sorted(p.name for p in directory.iterdir())
+    if entries and not owned(directory, legacy):
+        raise ConfigError(
+            f"{where}: '{key}' names {directory}, which layerctl did not make (it holds "
+            f"{entries[0]}{', ...' if len(entries) > 1 else ''}); layerctl writes only into "
+            f"a new or empty directory: set another '{key}'"
+        )
 
 
 def _mark(marker: Path) -> None:
