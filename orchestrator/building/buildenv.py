@@ -29,8 +29,8 @@ import anyio.to_thread
 
 from ..core import _toml
 from ..core.process import BatchSink, run_streaming
-from ..core.tools import uv_argv
 from ..plan.targets import Target
+from .executors.native import wheels_install_argv
 
 __all__ = ["LEGACY", "BuildSystem", "build_env", "read_build_system"]
 
@@ -118,11 +118,7 @@ async def build_env(
         await anyio.to_thread.run_sync(lambda: tempfile.mkdtemp(prefix=".env-", dir=base / _DIRECTORY))
     )
     try:
-        argv = [
-            *uv_argv("pip", "install"),
-            "--no-progress", "--python-version", target.python, "--python-platform", platform,
-            "--only-binary", ":all:", "--target", str(work), *requires,
-        ]  # fmt: skip
+        argv = [*wheels_install_argv(target.python, platform), "--target", str(work), *requires]
         await log(f"$ uv pip install --target <build environment> {' '.join(requires)}  (on the host)")
         result = await run_streaming(argv, log, env=env)
         if result.returncode != 0:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.aws import moto_server
+from tests.support.aws import aws_env, moto_server
 from tests.support.fixtures import make_sdist
 
 from .conftest import STAND_IN, layerctl, report
@@ -96,17 +96,7 @@ def test_publish_on_a_fresh_copy_restores_hybrid_and_container_targets(tmp_path:
     shutil.copytree(first / "layers", fresh / "layers", ignore=shutil.ignore_patterns("build"))
     runner(fresh, shared, [])
     with moto_server() as (moto, _proxy):
-        aws = {
-            **{k: v for k, v in env.items() if not k.startswith("AWS_")},
-            "AWS_ENDPOINT_URL": moto,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "eu-west-1",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        }
-        published = layerctl("-C", str(fresh), "publish", "--log-format", "plain", env=aws)
+        published = layerctl("-C", str(fresh), "publish", "--log-format", "plain", env=aws_env(env, moto))
     assert published.returncode == 0, published.stdout[-3000:] + published.stderr
     rows = {row["id"]: row for row in report(fresh)["targets"]}
     assert set(rows) == set(built)

@@ -18,7 +18,7 @@ import pytest
 
 from orchestrator.core.tools import uv_bin
 from orchestrator.package.zip import sha256_file
-from tests.support.aws import AwsProxy, moto_server
+from tests.support.aws import AwsProxy, aws_env, moto_server
 from tests.support.fixtures import copy_example
 
 from .conftest import layerctl, report
@@ -37,17 +37,7 @@ def moto() -> Iterator[tuple[str, AwsProxy]]:
 
 def _env(proxy: AwsProxy) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITHUB_", "LAYERCTL_"))}
-    return {
-        **env,
-        "AWS_ENDPOINT_URL": proxy.url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "eu-west-1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "LAYERCTL_CACHE_SECRET": SECRET,
-    }
+    return {**aws_env(env, proxy.url), "LAYERCTL_CACHE_SECRET": SECRET}
 
 
 def _zips(root: Path) -> dict[str, str]:

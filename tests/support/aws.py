@@ -5,19 +5,35 @@ answer the first Lambda calls with 429 TooManyRequestsException (throttling)."""
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from moto.server import ThreadedMotoServer
 
-__all__ = ["AwsProxy", "moto_server", "operation"]
+__all__ = ["AwsProxy", "aws_env", "moto_server", "operation"]
 
 _THROTTLED = b'{"Type":"User","message":"Rate exceeded"}'
+
+
+def aws_env(base: Mapping[str, str], endpoint: str) -> dict[str, str]:
+    """``base`` without its AWS_ variables, then test credentials and ``endpoint`` (moto, or its
+    proxy), no profile or instance metadata looked up."""
+    return {
+        **{k: v for k, v in base.items() if not k.startswith("AWS_")},
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "eu-west-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
 
 
 def operation(method: str, target: str) -> str:

@@ -11,14 +11,9 @@ from orchestrator.core.tools import uv_argv, uv_bin
 PACKAGE = Path(__file__).resolve().parents[2] / "orchestrator"
 ISOLATION = ("--no-python-downloads", "--color", "never")
 # every place layerctl runs uv: export of a lock, pinning and wheel-only resolution (uv pip
-# compile), native installs, host builds of in-repo projects, local sdists' build environments
-RUNS_UV = {
-    "resolve/uv.py",
-    "resolve/wheels.py",
-    "building/executors/native.py",
-    "building/localwheels.py",
-    "building/buildenv.py",
-}
+# compile), native installs (and local sdists' build environments, through native.py), host
+# builds of in-repo projects
+RUNS_UV = {"resolve/uv.py", "resolve/wheels.py", "building/executors/native.py", "building/localwheels.py"}
 
 
 def test_the_builder_spells_the_isolation_flags() -> None:

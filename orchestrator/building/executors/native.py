@@ -22,7 +22,7 @@ from ...resolve.reqset import RequirementSet
 from ...resolve.wheels import exact_wheels, no_wheel
 from . import Executor, ExecutorSetup, InstallOutcome, InstallRequest, WheelRequest
 
-__all__ = ["NativeExecutor", "open_executor"]
+__all__ = ["NativeExecutor", "open_executor", "wheels_install_argv"]
 
 
 @asynccontextmanager
@@ -87,6 +87,16 @@ class NativeExecutor:
         )
 
 
+def wheels_install_argv(python: str, platform: str) -> list[str]:
+    """``uv pip install`` of wheels only, for ``python`` on ``platform`` (no configuration, no
+    interpreter fetched: tools.py); the caller adds ``--target`` and what to install."""
+    return [
+        *uv_argv("pip", "install"),
+        "--no-progress", "--python-version", python, "--python-platform", platform,
+        "--only-binary", ":all:",
+    ]  # fmt: skip
+
+
 async def _uv_install(
     request: InstallRequest,
     log: BatchSink,
@@ -97,9 +107,7 @@ async def _uv_install(
 ) -> ProcessResult:
     target = request.target
     argv = [
-        *uv_argv("pip", "install"),  # no configuration, no interpreter fetched (tools.py)
-        "--no-progress", "--python-version", target.python, "--python-platform", platform,
-        "--only-binary", ":all:", *extra,
+        *wheels_install_argv(target.python, platform), *extra,
         "--target", str(request.dest), "--requirement", str(requirements),
     ]  # fmt: skip
     shown = ["uv", *argv[1:-4], "--target", "artifacts/python", "-r", requirements.name]
