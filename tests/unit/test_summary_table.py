@@ -4,12 +4,14 @@ rich draws; rich draws it whenever it would lay anything out or colour it."""
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import pytest
 from rich.console import Console
 
 from orchestrator.core.events import PublishResult, TargetResult
-from orchestrator.report.reporters.summary import summary_table
+from orchestrator.report.reporters.summary import summary_table, write_summary
 
 
 def row(name: str, status: str = "built", **fields: object) -> TargetResult:
@@ -82,5 +84,65 @@ def test_a_plain_console_gets_the_table_without_rich_laying_it_out(monkeypatch: 
     def no_layout(*args: object, **kwargs: object) -> None:
         raise AssertionError("rich laid the table out")
 
-    monkeypatch.setattr("orchestrator.report.reporters.summary.Table", no_layout)
+    monkeypatch.setattr("rich.table.Table", no_layout)
     assert drawn(CASES["many"], record=False) == expected
+
+
+def written(results: list[TargetResult], width: int = 120) -> str:
+    out = io.StringIO()
+    write_summary(results, out, width=width)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_log_gets_the_table_rich_draws_without_a_console(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    assert written(CASES[name]) == drawn(CASES[name], record=True)
+
+
+@pytest.mark.parametrize("width", [60, 86, 85, 200])
+def test_a_log_too_narrow_for_the_table_gets_rich_s_layout(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    results = [row("a"), row("b" * 40)]
+    assert written(results, width) == drawn(results, record=True, width=width)
+
+
+@pytest.mark.parametrize(
+    ("variables", "coloured"),
+    [({"FORCE_COLOR": "1"}, True), ({"FORCE_COLOR": ""}, False), ({"TTY_COMPATIBLE": "1"}, True),
+     ({"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"}, False)],
+)  # fmt: skip
+def test_a_log_rich_would_colour_is_drawn_as_rich_draws_it(
+    variables: dict[str, str], coloured: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    results = CASES["mixed"]
+    rich_out = io.StringIO()
+    summary_table(results, Console(file=rich_out, width=120, highlight=False))
+    assert written(results) == rich_out.getvalue()
+    assert ("\x1b[" in written(results)) is coloured
+
+
+def test_a_plain_run_s_summary_imports_no_rich() -> None:
+    code = (
+        "import io, sys\n"
+        "from orchestrator.report.reporters.summary import write_summary\n"
+        "from orchestrator.core.events import TargetResult\n"
+        "r = TargetResult(id='a:py3.12-x86_64', layer='a', python='3.12', arch='x86_64', tool='pip', "
+        "builder='native', status='up-to-date', duration_s=0.0)\n"
+        "out = io.StringIO(); write_summary([r], out)\n"
+        "assert 'layerctl summary' in out.getvalue()\n"
+        "print(sorted(m for m in sys.modules if m == 'rich' or m.startswith('rich.')))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "[]"

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from rich.console import Console
-
 from ...core.errors import ReportError
 from ...core.events import (
     Event,
@@ -28,7 +26,7 @@ from ...core.events import (
     TargetWarning,
 )
 from .published import published_lines
-from .summary import failure_blocks, finished_line, markdown_summary, summary_table
+from .summary import failure_blocks, finished_line, markdown_summary, write_summary
 
 __all__ = ["OUTPUT_NAME", "GitHubReporter", "escape_data", "escape_property", "layer_arns", "write_outputs"]
 
@@ -96,7 +94,7 @@ class GitHubReporter:
     def _finish(self, event: RunFinished) -> None:
         for block in failure_blocks(event.results):
             self.out.write("\n".join(block) + "\n")
-        summary_table(event.results, Console(file=self.out, width=120, highlight=False, no_color=True))
+        write_summary(event.results, self.out, no_color=True)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
             try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from rich.console import Console
-
 from ...core.events import (
     Event,
     LogLines,
@@ -20,7 +18,7 @@ from ...core.events import (
     TargetWarning,
 )
 from .published import published_lines
-from .summary import failure_blocks, finished_line, summary_table
+from .summary import failure_blocks, finished_line, write_summary
 
 __all__ = ["PlainReporter"]
 
@@ -66,7 +64,7 @@ class PlainReporter:
             for block in failure_blocks(event.results):
                 self.out.write("\n" + "\n".join(block) + "\n")
             self.out.write("\n")
-            summary_table(event.results, Console(file=self.out, width=120, highlight=False))
+            write_summary(event.results, self.out)
 
     def flush(self) -> None:
         """Called when no event is waiting: lines reach a pipe promptly, yet in batches under load."""

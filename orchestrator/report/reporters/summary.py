@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, TextIO
 
 from ...core.errors import EXIT_ENVIRONMENT
 from ...core.events import TargetResult
 from .published import markdown_published, publish_cell, publish_failures
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "failure_blocks",
@@ -22,6 +24,7 @@ __all__ = [
     "status_word",
     "summary_table",
     "where_built",
+    "write_summary",
 ]
 
 _WORD = {
@@ -106,6 +109,33 @@ def where_built(result: TargetResult) -> str:
 
 
 def summary_table(results: Sequence[TargetResult], console: Console) -> None:
+    columns, rows = _rows(results)
+    plain = not (console.color_system is not None or console.is_terminal or console.record)
+    text = _plain_table(columns, rows, console.width) if plain and not console.options.ascii_only else None
+    if text is not None:  # what rich prints for this table without colour, made without its layout
+        console.file.write(text)
+        return
+    _rich_table(results, columns, rows, console)
+
+
+def write_summary(
+    results: Sequence[TargetResult], out: TextIO, *, width: int = 120, no_color: bool = False
+) -> None:
+    """The summary on ``out`` as ``Console(file=out, width=width, highlight=False)`` prints it;
+    rich is imported only when it would lay something out (a terminal, or a cell that is not
+    plain ASCII): a log's summary costs no import of it."""
+    columns, rows = _rows(results)
+    plain = not _rich_terminal(out) and _encoding(out).startswith("utf")
+    text = _plain_table(columns, rows, width) if plain else None
+    if text is not None:
+        out.write(text)
+        return
+    from rich.console import Console
+
+    _rich_table(results, columns, rows, Console(file=out, width=width, highlight=False, no_color=no_color))
+
+
+def _rows(results: Sequence[TargetResult]) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     published = any(r.publish for r in results)
     columns = _COLUMNS + (("published",) if published else ())
     rows = [
@@ -121,10 +151,14 @@ def summary_table(results: Sequence[TargetResult], console: Console) -> None:
         )
         for r in results
     ]
-    text = _plain_table(columns, rows, console)
-    if text is not None:  # what rich prints for this table without colour, made without its layout
-        console.file.write(text)
-        return
+    return columns, rows
+
+
+def _rich_table(
+    results: Sequence[TargetResult], columns: Sequence[str], rows: Sequence[Sequence[str]], console: Console
+) -> None:
+    from rich.table import Table
+
     table = Table(title="layerctl summary", title_justify="left")
     for column in columns:
         table.add_column(column, justify="right" if column in _RIGHT else "left")
@@ -134,19 +168,36 @@ def summary_table(results: Sequence[TargetResult], console: Console) -> None:
     console.print(table)
 
 
-def _plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]], console: Console) -> str | None:
+def _rich_terminal(out: TextIO) -> bool:
+    """Whether rich's ``Console(file=out).is_terminal`` would say so (the same variables, in the
+    same order); a terminal gets rich's own drawing and colours."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force != ""
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _encoding(out: TextIO) -> str:
+    return (getattr(out, "encoding", "utf-8") or "utf-8").lower()
+
+
+def _plain_table(columns: Sequence[str], rows: Sequence[Sequence[str]], console_width: int) -> str | None:
     """The table exactly as rich draws it (heavy head, title on the left) on a console without
     colour, when rich would lay nothing out (every cell plain ASCII, the table within the
     console's width); None otherwise (rich draws it). A 5,000-row summary in milliseconds."""
-    if not rows or console.color_system is not None or console.is_terminal or console.record:
-        return None
-    if console.options.ascii_only:
+    if not rows:
         return None
     if not all(_PLAIN_CELL.fullmatch(cell) and cell.count(":") < 2 for row in rows for cell in row):
         return None
     widths = [max(len(column), *(len(row[i]) for row in rows)) for i, column in enumerate(columns)]
     width = sum(widths) + 3 * len(widths) + 1
-    if width > console.width or width < len("layerctl summary"):
+    if width > console_width or width < len("layerctl summary"):
         return None
 
     def line(cells: Sequence[str], left: str, middle: str, right: str) -> str:
