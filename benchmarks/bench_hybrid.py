@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_container import xargs_ceiling  # noqa: E402
-from benchmarks.local_index import LocalIndex, gather, pins_of, serve  # noqa: E402
+from benchmarks.local_index import LocalIndex, Want, gather, pins_of, serve  # noqa: E402
 from orchestrator.core.runtimes import Arch  # noqa: E402
 from tests.support.fixtures import make_sdist  # noqa: E402
 
@@ -177,7 +177,7 @@ def ceiling_part(
             layerctl(built, "build-all")
         files = base / "index-files"
         started = time.perf_counter()
-        fetched = local_files(built, files, pythons, arches, BUILD_REQUIRES if sdist else [])
+        fetched = local_files(built, files, BUILD_REQUIRES if sdist else [])
         print(
             f"  local index: {len(list(files.glob('*.whl')))} wheels ({fetched / 2**20:.1f} MiB fetched "
             f"in {time.perf_counter() - started:.1f} s, untimed)",
@@ -190,14 +190,18 @@ def ceiling_part(
             measure(root, base / f"pip-cache-{name}-{index}", target, f"{index} index", server)
 
 
-def local_files(built: Path, dest: Path, pythons: list[str], arches: list[str], extra: list[str]) -> int:
-    """Every wheel the pins of ``built`` need, and ``extra``'s, for the targets and the stand-ins."""
-    pins = pins_of(built.glob(REQUIREMENTS))
-    fetched = 0
-    for python in pythons:
-        platforms = [f"{Arch(a).machine}-manylinux_2_{glibc}" for a in arches for glibc in GLIBCS]
-        fetched += gather(pins, python, platforms, dest, extra)
-    return fetched
+def local_files(built: Path, dest: Path, extra: list[str]) -> int:
+    """The wheels each target's pins in ``built`` need (and ``extra``'s), on the platforms its
+    runtime and its stand-in image accept."""
+    wants = []
+    for requirements in sorted(built.glob(REQUIREMENTS)):
+        python, arch = requirements.parent.name.removeprefix("py").split("-")
+        for glibc in GLIBCS:
+            platform = f"{Arch(arch).machine}-manylinux_2_{glibc}"
+            wants.append(Want(python, platform, pins_of(requirements)))
+            if extra:
+                wants.append(Want(python, platform, tuple(extra), pinned=False))
+    return gather(wants, dest)
 
 
 def measure(root: Path, pip_cache: Path, target: float, label: str, server: LocalIndex | None) -> None:

@@ -23,8 +23,9 @@ import time
 import urllib.request
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -33,42 +34,50 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from orchestrator.core._toml import loads
 from orchestrator.core.tools import uv_argv, uv_environment
 
-__all__ = ["LocalIndex", "gather", "pins_of", "serve"]
+__all__ = ["LocalIndex", "Want", "gather", "pins_of", "serve"]
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 
-def pins_of(requirements: Iterable[Path]) -> list[str]:
-    """The `name==version` lines of some requirements.txt files (pins; hashes and options dropped)."""
-    found = {(canonicalize_name(m[1]), m[2]) for req in requirements for m in _PIN.finditer(req.read_text())}
-    return [f"{name}=={version}" for name, version in sorted(found)]
+def pins_of(requirements: Path) -> tuple[str, ...]:
+    """The `name==version` lines of a requirements.txt (pins; hashes and options dropped)."""
+    return tuple(
+        sorted({f"{canonicalize_name(m[1])}=={m[2]}" for m in _PIN.finditer(requirements.read_text())})
+    )
 
 
-def gather(pins: list[str], python: str, platforms: list[str], dest: Path, extra: Sequence[str] = ()) -> int:
-    """Fetch into ``dest`` the wheels of ``pins`` (and ``extra`` requirements, resolved with
-    their dependencies) that uv picks for ``python`` on each of ``platforms`` (uv's
-    ``--python-platform`` names), each checked against its sha256, and each wheel's METADATA
-    beside it. Returns the bytes fetched."""
+@dataclass(frozen=True)
+class Want:
+    """Requirements (one per line) whose wheels uv would pick for ``python`` on ``platform``
+    (uv's ``--python-platform`` name); ``pinned``: exactly these, without their dependencies."""
+
+    python: str
+    platform: str
+    requirements: tuple[str, ...]
+    pinned: bool = True
+
+
+def gather(wants: Iterable[Want], dest: Path) -> int:
+    """Fetch into ``dest`` the wheels ``wants`` need (uv's pylock.toml names them, their URLs on
+    its default index and their sha256), each checked against its sha256, and each wheel's
+    METADATA beside it. Returns the bytes fetched."""
     dest.mkdir(parents=True, exist_ok=True)
     wanted: dict[str, tuple[str, str]] = {}  # file name: (url, sha256)
     with tempfile.TemporaryDirectory(prefix="bench-index-") as work:
-        reqs = Path(work) / "pins.txt"
-        reqs.write_text("".join(f"{pin}\n" for pin in pins))
-        sets: list[tuple[str, ...]] = [("--no-deps", str(reqs))]
-        if extra:
-            sets.append(("-",))
-        for platform in platforms:
-            for args in sets:
-                lock = subprocess.run(
-                    [*uv_argv("pip", "compile"), "--quiet", "--format", "pylock.toml", "--python-version",
-                     python, "--python-platform", platform, "--only-binary", ":all:", *args],
-                    input="\n".join(extra), capture_output=True, text=True, check=True,
-                    env={**uv_environment(), "UV_CACHE_DIR": str(Path(work) / "uv-cache")},
-                )  # fmt: skip
-                for package in loads(lock.stdout)["packages"]:
-                    for wheel in package.get("wheels", []):
-                        name = wheel["url"].rsplit("/", 1)[-1]
-                        wanted[name] = (wheel["url"], wheel["hashes"]["sha256"])
+        for want in dict.fromkeys(wants):
+            lock = subprocess.run(
+                [*uv_argv("pip", "compile"), "--quiet", "--format", "pylock.toml", "--python-version",
+                 want.python, "--python-platform", want.platform, "--only-binary", ":all:",
+                 *(["--no-deps"] if want.pinned else []), "-"],
+                input="\n".join(want.requirements), capture_output=True, text=True, check=False,
+                env={**uv_environment(), "UV_CACHE_DIR": str(Path(work) / "uv-cache")},
+            )  # fmt: skip
+            if lock.returncode != 0:
+                raise RuntimeError(f"uv pip compile for {want}:\n{lock.stderr}")
+            for package in loads(lock.stdout)["packages"]:
+                for wheel in package.get("wheels", []):
+                    name = wheel["url"].rsplit("/", 1)[-1]
+                    wanted[name] = (wheel["url"], wheel["hashes"]["sha256"])
     fetched = 0
     for name, (url, sha256) in sorted(wanted.items()):
         if not (dest / name).exists():
