@@ -154,6 +154,9 @@ def _page(links: list[str]) -> bytes:
     return ("<!DOCTYPE html><html><body>\n" + "<br>\n".join(links) + "\n</body></html>\n").encode()
 
 
+_FOREVER = "max-age=365000000, immutable, public"
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: LocalIndex
     protocol_version = "HTTP/1.1"  # keep-alive, as a real index
@@ -186,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(404 if kind == "missing" else 200)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
+        if kind != "missing":  # as a public index says: pages for 10 minutes, files for ever
+            self.send_header("Cache-Control", "max-age=600, public" if kind == "page" else _FOREVER)
         self.end_headers()
         if self.command == "GET":
             self.wfile.write(body)
