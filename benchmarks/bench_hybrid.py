@@ -20,8 +20,8 @@ would install it: the sdist itself, compiled) launched all at once, with an empt
 machine's package index; `local` first fetches, untimed, every wheel the sides need (the pins an
 untimed build made, for the targets' platforms and the stand-in images'; plus the sdist's build
 requirements) and serves them from 127.0.0.1 as a simple index (benchmarks/local_index.py):
-layerctl through its `index-url` setting, the ceiling's pip through PIP_INDEX_URL on the host's
-network. Both sides stay cold in every other way (empty uv, layerctl and pip caches); the server
+layerctl through its `index-url` setting (its build containers on the host's network), the
+ceiling's pip through PIP_INDEX_URL on the host's network. Both sides stay cold in every other way (empty uv, layerctl and pip caches); the server
 prints the requests each side made. `machine,local` measures both in one run.
 Usage: python benchmarks/bench_hybrid.py [--part sdist|ceiling|wheels] [--python 3.11,3.13]
        [--arch x86_64,arm64] [--index machine|local|machine,local]
@@ -208,7 +208,8 @@ def measure(root: Path, pip_cache: Path, target: float, label: str, server: Loca
     """`auto` cold, then the ceiling cold, on ``root``; the index's request counts when local."""
     if server:
         server.side = "auto"
-    auto = layerctl(root, "build-all")
+    # build containers (hybrid compiles) reach the loopback index as the ceiling's do
+    auto = layerctl(root, "build-all", *(("--container-network", "host") if server else ()))
     print(f"  [{label}] auto, cold                                               {auto:7.1f} s", flush=True)
     if server:
         print(f"    local index, auto's requests: {server.summary('auto')}", flush=True)

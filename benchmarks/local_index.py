@@ -116,6 +116,7 @@ class LocalIndex(ThreadingHTTPServer):
         self.side = "-"  # who is asking now: the benchmark says before each side runs
         self.requests: Counter[tuple[str, str]] = Counter()  # (side, page|metadata|file|missing)
         self.sent: Counter[str] = Counter()  # bytes by side
+        self.missing: dict[str, set[str]] = {}  # the paths answered 404, by side
         self.lock = threading.Lock()
         self.pages: dict[str, bytes] = {}
         projects: dict[str, list[str]] = {}
@@ -126,16 +127,20 @@ class LocalIndex(ThreadingHTTPServer):
             self.pages[project] = _page([_link(files / name) for name in names])
         self.pages[""] = _page([f'<a href="/simple/{p}/">{p}</a>' for p in sorted(projects)])
 
-    def count(self, kind: str, size: int) -> None:
+    def count(self, kind: str, size: int, path: str) -> None:
         with self.lock:
             self.requests[self.side, kind] += 1
             self.sent[self.side] += size
+            if kind == "missing":
+                self.missing.setdefault(self.side, set()).add(path)
 
     def summary(self, side: str) -> str:
         """The requests one side made, by kind, and the bytes served to it."""
         kinds = ("page", "metadata", "file", "missing")
         counts = ", ".join(f"{self.requests[side, kind]} {kind}" for kind in kinds)
-        return f"{sum(self.requests[side, k] for k in kinds)} requests ({counts}), {self.sent[side] / 2**20:.1f} MiB"
+        missing = f"; missing: {', '.join(sorted(self.missing[side]))}" if side in self.missing else ""
+        total = sum(self.requests[side, k] for k in kinds)
+        return f"{total} requests ({counts}), {self.sent[side] / 2**20:.1f} MiB{missing}"
 
 
 def _link(wheel: Path) -> str:
@@ -185,7 +190,7 @@ class _Handler(BaseHTTPRequestHandler):
             kind, body, ctype = "file", index.files[path[7:]].read_bytes(), "application/octet-stream"
         else:
             kind, body, ctype = "missing", b"not found", "text/plain"
-        index.count(kind, len(body) if self.command == "GET" else 0)
+        index.count(kind, len(body) if self.command == "GET" else 0, path)
         self.send_response(404 if kind == "missing" else 200)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
