@@ -54,7 +54,9 @@ EXAMPLE = ROOT / "examples" / "monorepo"
 PARTS = ("sdist", "ceiling", "wheels")
 INDEXES = ("machine", "local")
 GLIBCS = (17, 28, 34, 36)  # the runtimes' uv platforms (2_17, 2_28 above AL2, AL2023) and the stand-ins'
-BUILD_REQUIRES = ["setuptools>=61"]  # the fixture sdist's: the hybrid host and the ceiling's pip fetch them
+# the fixture sdist's build requirements: pip's isolation in the ceiling's containers fetches
+# setuptools, the hybrid builder's host environment also `wheel` (buildenv.py: older setuptools asks)
+BUILD_REQUIRES = ["setuptools>=61", "wheel"]
 REQUIREMENTS = "layers/*/build/lambda/layer/*/requirements.txt"  # beside each zip
 
 
