@@ -21,8 +21,9 @@ machine's package index; `local` first fetches, untimed, every wheel the sides n
 untimed build made, for the targets' platforms and the stand-in images'; plus the sdist's build
 requirements) and serves them from 127.0.0.1 as a simple index (benchmarks/local_index.py):
 layerctl through its `index-url` setting (its build containers on the host's network), the
-ceiling's pip through PIP_INDEX_URL on the host's network. Both sides stay cold in every other way (empty uv, layerctl and pip caches); the server
-prints the requests each side made. `machine,local` measures both in one run.
+ceiling's pip through PIP_INDEX_URL on the host's network. Both sides stay cold in every other
+way (empty uv, layerctl and pip caches); the index prints the requests each side made.
+`machine,local` measures both in one run (the local index serves what the first one's pins need).
 Usage: python benchmarks/bench_hybrid.py [--part sdist|ceiling|wheels] [--python 3.11,3.13]
        [--arch x86_64,arm64] [--index machine|local|machine,local]
 """
@@ -177,7 +178,7 @@ def ceiling_part(
             pip_managed_example(built)
             workspace(built, base / f"cache-{name}-pins", pythons, arches, sdist, jobs=count)
             layerctl(built, "build-all")
-        files = base / "index-files"
+        files = base / f"index-files-{name}"
         started = time.perf_counter()
         fetched = local_files(built, files, BUILD_REQUIRES if sdist else [])
         print(

@@ -6,9 +6,11 @@ pinned versions only: its default index names the files, their sizes and sha256)
 directory; `serve` serves that directory from 127.0.0.1 as a PEP 503 simple index, as a real
 index does: each file linked with its sha256 in the fragment and its `Requires-Python`, and its
 core metadata beside it (PEP 658/714: `<file>.metadata`, its sha256 on the link), so an
-installer reads a wheel's dependencies without downloading the wheel. Only the pinned versions
-are listed (a resolution against it has one candidate per package: it chooses what the pins
-chose). The server counts the requests it answers, by the side it was told is running.
+installer reads a wheel's dependencies without downloading the wheel; pages and files carry the
+cache lifetimes a public index gives them. Only wheels of the pinned versions are listed (a
+resolution against it has one candidate per package: it chooses what the pins chose). The server
+counts the requests it answers by the side it was told is running, and names the paths it
+answered 404 (a side that asked for something the pins did not need).
 """
 
 from __future__ import annotations
