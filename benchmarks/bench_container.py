@@ -66,15 +66,18 @@ def workspace(root: Path, cache: Path) -> None:
     )
 
 
-def xargs_ceiling(root: Path, jobs: int, cache: Path) -> float:
-    """The same pip installs in the same images, all launched at once: what the machine can do."""
+def xargs_ceiling(root: Path, jobs: int, cache: Path, index_url: str | None = None) -> float:
+    """The same pip installs in the same images, all launched at once: what the machine can do.
+    With ``index_url`` (an index on the host's loopback) pip asks it, the container on the
+    host's network to reach it."""
+    reach = f"--network host -e PIP_INDEX_URL={index_url}" if index_url else ""
     commands = []
     for req in sorted(root.glob("layers/*/build/lambda/layer/*/requirements.txt")):
         layer_root = req.parents[4]
         python, arch = req.parent.name.removeprefix("py").split("-")
         out = Path(tempfile.mkdtemp(prefix="ceiling-", dir=root))
         commands.append(" ".join([
-            "docker run --rm", f"--platform {Arch(arch).docker_platform}",
+            "docker run --rm", reach, f"--platform {Arch(arch).docker_platform}",
             f"-v {layer_root}:{layer_root}:ro", f"-v {req}:/r.txt:ro", f"-v {out}:/out",
             f"-v {cache}/pip-{arch}:/cache", "-e PIP_CACHE_DIR=/cache", "-e PIP_DISABLE_PIP_VERSION_CHECK=1",
             "-e PIP_ROOT_USER_ACTION=ignore",

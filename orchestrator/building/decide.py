@@ -30,8 +30,13 @@ _CONCURRENT_CHECKS = 8
 _ALL_WHEELS = "every dependency has a wheel"
 
 
-def with_builder(target: Target, builder: str, reason: str | None) -> Target:
-    return dataclasses.replace(target, decided=Builder(builder), builder_reason=reason)
+def with_builder(target: Target, builder: str, reason: str | None, requirements: str | None = None) -> Target:
+    """The target decided; with the ``requirements`` the decision resolved, which its build
+    installs rather than resolving again (a cold pip target is pinned once)."""
+    requirements = target.requirements if requirements is None else requirements
+    return dataclasses.replace(
+        target, decided=Builder(builder), builder_reason=reason, requirements=requirements
+    )
 
 
 async def decide_builders(
@@ -49,20 +54,26 @@ async def decide_builders(
             return target  # it fails with its layer's problem, or its last build's decision holds
         if target.builder not in ("auto", "hybrid"):
             return with_builder(target, target.builder, f"builder = {target.builder}")
-        builder, reason = await _decision(target, env_for(target) if env_for else uv_environment(), local)
+        env = env_for(target) if env_for else uv_environment()
+        builder, reason, requirements = await _decision(target, env, local)
         if target.builder == "hybrid":  # chosen by hand: still say what it compiles
             why = f"{reason}, nothing to compile" if reason == _ALL_WHEELS else reason
-            return with_builder(target, Builder.HYBRID, f"builder = hybrid: {why}")
-        return with_builder(target, builder, reason)
+            return with_builder(target, Builder.HYBRID, f"builder = hybrid: {why}", requirements)
+        return with_builder(target, builder, reason, requirements)
 
     done = await fan_out(targets, one, limiter=_CONCURRENT_CHECKS, name=lambda t: t.id)
     return [done.results[i] for i in range(len(targets))]
 
 
-async def _decision(target: Target, env: dict[str, str], local: LocalWheels) -> tuple[Builder, str]:
-    """What ``auto`` would choose for the target, and why (what it compiles)."""
+async def _decision(
+    target: Target, env: dict[str, str], local: LocalWheels
+) -> tuple[Builder, str, str | None]:
+    """What ``auto`` would choose for the target, why (what it compiles), and the set it read
+    (None when it could not be read: the build meets the problem again and reports it)."""
+    raw = None
     try:
-        requirements = RequirementSet.parse(await requirements_for(target, env))
+        raw = await requirements_for(target, env)
+        requirements = RequirementSet.parse(raw)
         refs = local_projects(target, requirements)
         if refs:
             request = WheelRequest(target=target, project=target.layer.root)
@@ -71,14 +82,14 @@ async def _decision(target: Target, env: dict[str, str], local: LocalWheels) -> 
         gaps = await find_gaps(target, requirements, env)
     except NotPure as exc:
         why = f"could not be built here: {exc.error}" if exc.error else "has compiled code"
-        return Builder.HYBRID, f"{exc.project} (in-repo) {why}: built in the image"
+        return Builder.HYBRID, f"{exc.project} (in-repo) {why}: built in the image", raw
     except LayerctlError as exc:
         # the build itself fails on the same problem; `layerctl list` shows it meanwhile
-        return Builder.NATIVE, f"undecided: {exc.message}"
+        return Builder.NATIVE, f"undecided: {exc.message}", None
     if not gaps:
-        return Builder.NATIVE, _ALL_WHEELS
+        return Builder.NATIVE, _ALL_WHEELS, raw
     platform = f"{target.runtime.manylinux} {target.arch.machine}"
-    return Builder.HYBRID, f"compiles {', '.join(gaps)} in the image (no wheel for {platform})"
+    return Builder.HYBRID, f"compiles {', '.join(gaps)} in the image (no wheel for {platform})", raw
 
 
 class _Quiet:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.building.buildcache.local import LocalCache
+from orchestrator.building.decide import decide_builders
 from orchestrator.building.freshness import check_targets
 from orchestrator.building.localwheels import LocalWheels
 from orchestrator.core.outputs import REQUIREMENTS_NAME, STAMP_NAME
@@ -96,3 +97,22 @@ async def test_pins_an_older_layerctl_chose_are_pinned_again(tmp_path: Path, fak
     fake_pins.calls.clear()
     assert await _check(_replan(tmp_path)) == {ID: None}  # the same pins: nothing to rebuild
     assert fake_pins.calls == [ID]  # but they were chosen again
+
+
+async def test_a_target_never_built_is_pinned_once_by_the_decision_and_built_with_those_pins(
+    tmp_path: Path, fake_pins: FakePins
+) -> None:
+    # auto on a cold pip target: the decision pins (and reads what has no wheel from the pins'
+    # header); the build installs those pins, it does not resolve again
+    plan_for(tmp_path, ["a"])
+    workspace = tmp_path / "pyproject.toml"
+    workspace.write_text(workspace.read_text().replace('builder = "native"', 'builder = "auto"'))
+    plan = _replan(tmp_path)
+    checks = await check_targets(plan.targets, LocalWheels())
+    assert fake_pins.calls == []  # never built: the check has no stamp to compare
+    (decided,) = await decide_builders([c.target for c in checks])
+    assert fake_pins.calls == [ID]
+    assert decided.decided == "native" and decided.requirements is not None
+    await run(dataclasses.replace(plan, targets=(decided,)), FakeExecutor())
+    assert fake_pins.calls == [ID]
+    assert (decided.out_dir / REQUIREMENTS_NAME).read_text() == decided.requirements
