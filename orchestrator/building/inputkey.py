@@ -40,8 +40,9 @@ __all__ = ["RECIPE_VERSION", "SETTINGS", "input_key", "key_material", "runtime_p
 
 # Bump when layerctl would build a different zip from the same inputs (how it installs, fixes
 # scripts, audits, compiles or zips); every target then rebuilds once, "build recipe changed".
-RECIPE_VERSION = 3  # 2: compiles without debug information; 3: a local sdist built by its backend
-# directly (hybrid), and no builder records a local file's path (direct_url.json) in the layer
+RECIPE_VERSION = 4  # 2: compiles without debug information; 3: a local sdist built by its backend
+# directly (hybrid), and no builder records a local file's path (direct_url.json) in the layer;
+# 4: compression-level is applied (every zip was deflated at 6 whatever the setting)
 
 SETTINGS = output_settings(LayerSettings)  # the settings that change what a target builds
 # the runtime table's fields that choose what is installed (the others: publishing, verify, the

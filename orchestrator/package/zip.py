@@ -207,6 +207,7 @@ def write_zip(
                     check_cancelled()
                 info = zipfile.ZipInfo(_PREFIX + entry.name, date_time)
                 info.compress_type = method
+                _set_level(info, level)  # zf.open(info) takes the entry's level, not the archive's
                 info.create_system = 3  # Unix, so external_attr carries the mode
                 info.external_attr = (stat.S_IFREG | (0o755 if entry.executable else 0o644)) << 16
                 info.file_size = entry.size
@@ -220,6 +221,15 @@ def write_zip(
         tmp.unlink(missing_ok=True)
         raise
     return ZipResult(dest, len(entries), unzipped, zipped, digest)
+
+
+def _set_level(info: zipfile.ZipInfo, level: int) -> None:
+    """The deflate level of one entry (``compress_level`` from Python 3.13, ``_compresslevel``
+    before: ``ZipFile.open`` of a ``ZipInfo`` keeps the entry's, which defaults to zlib's 6)."""
+    setattr(info, _LEVEL_ATTRIBUTE, level)
+
+
+_LEVEL_ATTRIBUTE = "compress_level" if hasattr(zipfile.ZipInfo, "compress_level") else "_compresslevel"
 
 
 def sha256_file(path: Path) -> str:

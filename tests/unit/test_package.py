@@ -207,3 +207,23 @@ def test_source_date_epoch_before_1980_is_clamped(monkeypatch: pytest.MonkeyPatc
     assert package.zip_date_time() == (1980, 1, 1, 0, 0, 0)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "4354819199")
     assert package.zip_date_time()[0] == 2107
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_each_entry_is_deflated_at_the_level_asked(tmp_path: Path, level: int) -> None:
+    """compression-level was ignored: every zip was deflated at zlib's default whatever the
+    setting (levels 1, 6 and 9 gave identical bytes)."""
+    import random
+    import zlib
+
+    tree = tmp_path / "t"
+    rng = random.Random(1)  # a text whose sizes differ at 1, 6 and 9
+    words = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(3, 9))) for _ in range(400)]
+    text = " ".join(rng.choice(words) for _ in range(40_000))
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "words.txt").write_text(text)
+    result = write_zip(collect(tree, []), tmp_path / "l.zip", level=level)
+    deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+    expected = len(deflate.compress(text.encode()) + deflate.flush())
+    with zipfile.ZipFile(result.path) as zf:
+        assert [i.compress_size for i in zf.infolist()] == [expected]
