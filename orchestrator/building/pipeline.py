@@ -3,8 +3,8 @@ compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when
 EnvironmentProblem (the engine, an image, QEMU) fails only this target, like any cause. Every
 output is replaced atomically: a failed or cancelled attempt leaves the previous good
 ``layer.zip`` and ``artifacts/`` exactly as they were. The file work of each step runs in at
-most one thread hop (``steps.py``), so a matrix of thousands of small targets is not paid per
-file operation."""
+most one thread hop (``steps.py``), none when the installed tree is small (``steps.small``), so
+a matrix of thousands of small targets is not paid per file operation."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import anyio
 
 from ..core.errors import BuildError, LayerctlError, TargetTimeout
 from ..core.events import Phase
-from ..core.offload import Cancelled, run_sync
+from ..core.offload import Cancelled, run_step, run_sync
+from ..core.outputs import ARTIFACTS, ZIP_NAME
 from ..core.tools import uv_environment
 from ..package.bytecode import compile_bytecode
 from ..package.sizes import Sizes, too_large
@@ -30,7 +31,7 @@ from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
 from .freshness import offline_record
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .stamp import Offline, Stamp, StampResult
-from .steps import clean, fix_tree, local_files, pack, stage, start
+from .steps import Packed, clean, fix_tree, local_files, pack, small, stage, start
 from .targetlog import TargetLog
 
 __all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
@@ -169,14 +170,17 @@ class Attempt:
         installed = await self.installer.install(request, log)
         self.tool_versions.update(installed.tool_versions)
 
-        fixed = await run_sync(fix_tree, dest, target.python, ctx.local.directory if local else None, files)
+        light = small(dest)  # a few files: scripts, audit and zip on the loop, cheaper than hops
+        fixed = await run_step(
+            fix_tree, dest, target.python, ctx.local.directory if local else None, files, here=light
+        )
         if fixed:
             await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
 
         await self.phase("auditing")
         from ..package.audit import audit_tree  # the ELF reader: imported by the first target built
 
-        audit = await run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
+        audit = await run_step(audit_tree, dest, target.arch, target.runtime.glibc_version, here=light)
         await log(
             f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "
             f"max GLIBC {audit.max_glibc or '-'} <= {target.runtime.glibc}"
@@ -184,6 +188,7 @@ class Attempt:
         if target.settings.bytecode:
             await self.phase("compiling")
             await compile_bytecode(target, dest, log, self.warn)
+            light = light and small(dest)  # with its bytecode
 
         def made(zipped: ZipResult, sizes: Sizes) -> StampResult:
             return StampResult(
@@ -205,10 +210,12 @@ class Attempt:
             ctx.caches.keep(out, stamped, record, notes, target=target.id)
             return notes
 
-        await self.phase("zipping")  # the zip, the tree and set swapped in, the stamp: one hop
+        await self.phase("zipping")  # the zip, the tree and set swapped in, the stamp: one step
         settings, cancelled = target.settings, Cancelled()  # a long zip stops when the target is cancelled
-        packed = await run_sync(
-            lambda: pack(
+        waits = ctx.caches.remote and ctx.caches.write  # stored in the shared caches
+
+        def work() -> Packed:
+            return pack(
                 staging,
                 out,
                 target=target.id,
@@ -221,10 +228,11 @@ class Attempt:
                 made=made,
                 keep=keep,
                 check_cancelled=cancelled.check,
-            ),
-            cancelled=cancelled,
-            waits=ctx.caches.remote and ctx.caches.write,
-        )
+            )
+
+        # what it replaces is removed too: a previous build's tree and zip, measured as well
+        here = light and not waits and (first or small(out / ARTIFACTS, out / ZIP_NAME))
+        packed = await run_step(work, here=here, cancelled=cancelled, waits=waits)
         for warning, words in packed.said:
             await (self.warn(words) if warning else log(words))
         if packed.kept is not None:

@@ -2,8 +2,10 @@
 pipeline runs in one thread hop (``core/offload.run_sync``): a hop costs far more than a small
 file operation, and a matrix of thousands of targets pays it per step, not per file. Work that is
 a few metadata operations whatever the layer (``stage``; ``start`` of a target never built) runs
-on the event loop. What the steps have to say (log lines, warnings) is returned, in order, and
-said by the pipeline after the hop.
+on the event loop, and so does the work on a tree that a bounded walk finds small (``small``):
+its few system calls cost less than the hop, and the hand-offs of the interpreter's lock
+between the loop and a worker that follow it. What the steps have to say (log lines, warnings)
+is returned, in order, and said by the pipeline after the step.
 
 ``pack`` is the zipping step: the tree collected and measured, the zip written, the tree and
 ``requirements.txt`` swapped in, then the stamp (and the shared caches) in one go, so nothing
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +32,24 @@ from .freshness import lock_inputs
 from .localwheels import LocalSet
 from .stamp import StampResult
 
-__all__ = ["Packed", "beside", "clean", "fix_tree", "local_files", "pack", "stage", "start"]
+__all__ = [
+    "SMALL_BYTES",
+    "SMALL_ENTRIES",
+    "Packed",
+    "beside",
+    "clean",
+    "fix_tree",
+    "local_files",
+    "pack",
+    "small",
+    "stage",
+    "start",
+]
+
+# The most a step on the event loop may touch: a tree of a few files (a layer that installs
+# one small module, or nothing), zipped in well under a millisecond. A 60 MB tree is never near.
+SMALL_ENTRIES = 32
+SMALL_BYTES = 256 * 1024
 
 
 def start(target: Target) -> dict[str, str]:
@@ -62,6 +82,43 @@ def stage(out: Path, staging: list[Path], requirements: str, own: str | None) ->
         own_path = beside(staging, "own.txt")
         write_new(own_path, own)
     return req_path, own_path
+
+
+def small(*paths: Path) -> bool:
+    """Whether the trees and files at ``paths`` hold, together, at most ``SMALL_ENTRIES``
+    entries and ``SMALL_BYTES`` bytes (a missing path holds nothing). The walk stops as soon as
+    either bound is passed, so a large tree costs the loop a few dozen entries read at most; a
+    symlink (the zip may follow it) or anything but a file or directory counts as large."""
+    entries, room = SMALL_ENTRIES, SMALL_BYTES
+    pending: list[str] = []
+    for path in paths:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            pending.append(os.fspath(path))
+        elif stat.S_ISREG(info.st_mode):
+            room -= info.st_size
+        else:
+            return False
+    if room < 0:
+        return False
+    while pending:
+        with os.scandir(pending.pop()) as scan:
+            for item in scan:
+                entries -= 1
+                if entries < 0:
+                    return False
+                if item.is_dir(follow_symlinks=False):
+                    pending.append(item.path)
+                elif item.is_file(follow_symlinks=False):
+                    room -= item.stat(follow_symlinks=False).st_size
+                    if room < 0:
+                        return False
+                else:
+                    return False
+    return True
 
 
 def local_files(requirements: RequirementSet, built: LocalSet | None) -> tuple[Path, ...]:
