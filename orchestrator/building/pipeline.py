@@ -109,7 +109,8 @@ class Attempt:
         # a target never built here, with no shared cache to ask, has nothing to clean up, hash
         # or restore: its first steps are a few metadata operations, not worth a thread hop
         first = not ctx.caches.remote and not out.exists() and target.layer.tool is not Tool.UV
-        inputs = start(target) if first else await run_sync(start, target)  # its directory; lock digests
+        # its directory (made here: empty) and the lock's digests
+        inputs, empty = start(target) if first else await run_sync(start, target)
         if target.requirements is not None:  # found by the check before this run decided anything
             raw = target.requirements
         else:
@@ -126,10 +127,10 @@ class Attempt:
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         notes: list[str] = []
         if first:
-            found, cannot_log = self._found(record, requirements, notes)
+            found, cannot_log = self._found(record, requirements, notes, empty)
         else:
             found, cannot_log = await run_sync(
-                self._found, record, requirements, notes, waits=ctx.caches.remote
+                self._found, record, requirements, notes, empty, waits=ctx.caches.remote
             )
         for note in notes:  # a shared cache that failed or lied: a miss, and a warning
             await self.warn(note)
@@ -241,19 +242,21 @@ class Attempt:
         return Built(packed.made)
 
     def _found(
-        self, record: Offline, requirements: RequirementSet, notes: list[str]
+        self, record: Offline, requirements: RequirementSet, notes: list[str], empty: bool
     ) -> tuple[Hit | None, Exception | None]:
         """One hop: the target's build (in its directory, or restored there from a shared cache),
-        else build.log opened for the build, or why it cannot be (raised once ``notes`` are said)."""
+        else build.log opened for the build, or why it cannot be (raised once ``notes`` are said).
+        An ``empty`` directory (made by this attempt) holds no build and no user's entry."""
         ctx = self.ctx
-        if not ctx.force:  # its build, in its directory or restored there from a shared cache
+        asked = not (empty and not ctx.caches.shared)  # else nothing could be found
+        if not ctx.force and asked:  # its build, in its directory or restored there from a shared cache
             found = ctx.caches.up_to_date(
                 self.target.out_dir, record, requirements.text, verify=ctx.verify_zips, notes=notes
             )
             if found is not None:
                 return found, None
         try:
-            self.log.open()
+            self.log.open(empty=empty)
         except (LayerctlError, OSError) as exc:
             return None, exc
         return None, None

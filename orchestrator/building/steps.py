@@ -52,14 +52,19 @@ SMALL_ENTRIES = 32
 SMALL_BYTES = 256 * 1024
 
 
-def start(target: Target) -> dict[str, str]:
+def start(target: Target) -> tuple[dict[str, str], bool]:
     """The target's own directory (its parent, the output directory, is claimed by the run),
     cleared of what a killed run left there (nothing else holds it while the run lock is held),
-    and the digests of the files its set is exported from, before the export reads them."""
+    and the digests of the files its set is exported from, before the export reads them; and
+    whether the directory was made here (then it is empty: nothing to clear, check or find)."""
     out = target.out_dir
-    out.mkdir(exist_ok=True)
-    remove_leftovers(out)
-    return lock_inputs(target)
+    try:
+        out.mkdir()
+        made = True
+    except FileExistsError:
+        made = False
+        remove_leftovers(out)
+    return lock_inputs(target), made
 
 
 def beside(staging: list[Path], name: str) -> Path:

@@ -42,13 +42,18 @@ NAME_MAX = 255  # bytes of one part of a path
 ROOM = 1024  # bytes kept free below a directory layerctl works in, for what it writes there
 
 
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one rename (a link at ``path`` is replaced, not followed)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
+        try:
+            _write_all(fd, text.encode("utf-8"))
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
@@ -59,21 +64,29 @@ def write_atomic(path: Path, text: str) -> None:
 def write_new(path: Path, text: str) -> None:
     """Write ``text`` to ``path``, which must not exist (a name of this run's own: no temp file
     and rename needed), mode 0644 whatever the umask, as ``write_atomic`` leaves a file."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, _NEW, 0o644)
     try:
         os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as fh:
-            fh.write(text)
+        _write_all(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` (a write may take only part of it), without a file object."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def create_fresh(path: Path) -> TextIO:
     """Open a new, empty ``path`` for writing: whatever was at the name (a link, a read-only
     file) is removed first, never written through."""
-    if path.is_symlink() or path.exists():
+    try:
+        fd = os.open(path, _NEW, 0o644)
+    except FileExistsError:  # anything at the name, a link too (O_EXCL): removed, then made afresh
         path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, _NEW, 0o644)
     return os.fdopen(fd, "w", encoding="utf-8")
 
 
@@ -150,7 +163,7 @@ def path_problem(value: str | os.PathLike[str], *, room: int = 0) -> str | None:
 def replace_tree(staging: Path, dest: Path) -> None:
     """Put the ``staging`` tree at ``dest`` in one rename; the old tree is removed afterwards."""
     old: Path | None = None
-    if dest.exists() or dest.is_symlink():
+    if os.path.lexists(dest):
         old = dest.with_name(f".{dest.name}-old-{os.getpid()}-{time.monotonic_ns()}")
         os.replace(dest, old)
     os.chmod(staging, 0o755)  # mkdtemp made it private

@@ -95,11 +95,19 @@ def collect(root: Path, patterns: Iterable[str]) -> list[Entry]:
     points to (a file's bytes, a directory's files under the link's name); one that points
     outside it, dangles or loops fails with its path. An excluded link is not looked at."""
     spec = compiled_patterns(tuple(patterns))
-    top = Path(os.path.realpath(root))
     entries: list[Entry] = []
-    _collect_dir(top, "", spec, top, frozenset({top}), entries)
+    try:  # the tree as named: its real path is needed only to follow a link (a walk per part)
+        _collect_dir(Path(root), "", spec, None, frozenset(), entries)
+    except _Link:  # walked again from its real path, where links are followed
+        top = Path(os.path.realpath(root))
+        entries.clear()
+        _collect_dir(top, "", spec, top, frozenset({top}), entries)
     entries.sort(key=lambda e: e.name)
     return entries
+
+
+class _Link(Exception):
+    """A walk without the tree's real path met a link it would follow."""
 
 
 @lru_cache(maxsize=64)
@@ -113,7 +121,12 @@ def compiled_patterns(patterns: tuple[str, ...]) -> GitIgnoreSpec:
 
 
 def _collect_dir(
-    directory: Path, prefix: str, spec: GitIgnoreSpec, top: Path, chain: frozenset[Path], out: list[Entry]
+    directory: Path,
+    prefix: str,
+    spec: GitIgnoreSpec,
+    top: Path | None,
+    chain: frozenset[Path],
+    out: list[Entry],
 ) -> None:
     with os.scandir(directory) as scan:
         items = sorted(scan, key=lambda item: item.name)
@@ -123,6 +136,8 @@ def _collect_dir(
         if item.is_symlink():
             if spec.match_file(rel) or spec.match_file(rel + "/"):
                 continue
+            if top is None:
+                raise _Link
             path = _link_inside(path, rel, top)
             if path.is_dir():
                 if path in chain:
