@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from io import BufferedIOBase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -212,24 +213,29 @@ def write_zip(
         )
     date_time = zip_date_time(epoch)
     method = zipfile.ZIP_DEFLATED if level > 0 else zipfile.ZIP_STORED
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", method, compresslevel=level or None) as zf:
-            for entry in entries:
-                if check_cancelled is not None:
-                    check_cancelled()
-                info = zipfile.ZipInfo(_PREFIX + entry.name, date_time)
-                info.compress_type = method
-                info.create_system = 3  # Unix, so external_attr carries the mode
-                info.external_attr = (stat.S_IFREG | (0o755 if entry.executable else 0o644)) << 16
-                info.file_size = entry.size
-                with entry.path.open("rb") as src, zf.open(info, "w") as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
-        digest = sha256_file(tmp)
-        zipped = tmp.stat().st_size
-        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "w+b") as raw:  # written, then read back for its digest: one open
+            with zipfile.ZipFile(raw, "w", method, compresslevel=level or None) as zf:
+                for entry in entries:
+                    if check_cancelled is not None:
+                        check_cancelled()
+                    info = zipfile.ZipInfo(_PREFIX + entry.name, date_time)
+                    info.compress_type = method
+                    info.create_system = 3  # Unix, so external_attr carries the mode
+                    info.external_attr = (stat.S_IFREG | (0o755 if entry.executable else 0o644)) << 16
+                    info.file_size = entry.size
+                    with entry.path.open("rb") as src, zf.open(info, "w") as out:
+                        shutil.copyfileobj(src, out, _CHUNK)
+            zipped = raw.tell()  # the end of the central directory, written last
+            raw.seek(0)
+            digest = _sha256_of(raw)
+            os.fchmod(raw.fileno(), 0o644)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -238,8 +244,12 @@ def write_zip(
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
+        return _sha256_of(fh)
+
+
+def _sha256_of(fh: BufferedIOBase) -> str:
+    digest = hashlib.sha256()
+    while chunk := fh.read(_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()
