@@ -278,14 +278,10 @@ def _directory(body: str) -> tuple[Path | None, str]:
     if body.startswith("/"):
         where, _, marker = body.partition(";")
         return Path(where.strip()), marker.strip()
-    try:
-        requirement = Requirement(body)
-    except InvalidRequirement:
+    parsed = _parsed(body)
+    if parsed is None or not parsed[2].startswith("file:"):
         return None, ""
-    url = requirement.url
-    if not url or not url.startswith("file:"):
-        return None, ""
-    return Path(unquote(urlsplit(url).path)), str(requirement.marker or "")
+    return Path(unquote(urlsplit(parsed[2]).path)), parsed[4]
 
 
 def describe_changes(old: Mapping[str, str], new: Mapping[str, str], *, limit: int = 6) -> str:
