@@ -29,7 +29,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import anyio
-import anyio.lowlevel
 
 __all__ = ["Cancelled", "run_step", "run_sync"]
 
@@ -92,6 +91,6 @@ async def run_step(
     """``func(*args)`` on the event loop after a checkpoint when ``here`` (small work), else in
     a worker thread (``run_sync``)."""
     if here:
-        await anyio.lowlevel.checkpoint()
+        await asyncio.sleep(0)  # anyio's checkpoint on asyncio, without finding the backend first
         return func(*args)
     return await run_sync(func, *args, cancelled=cancelled, waits=waits)
