@@ -80,6 +80,8 @@ class Attempt:
         self.tool_versions.clear()
         staging: list[Path] = []
         try:
+            if self.ctx.timeout_s is None:  # no scope to enter and leave
+                return await self._run(staging)
             with anyio.move_on_after(self.ctx.timeout_s) as scope:
                 return await self._run(staging)
             assert scope.cancelled_caught
