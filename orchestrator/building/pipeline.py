@@ -31,7 +31,7 @@ from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
 from .freshness import offline_record
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .stamp import Offline, Stamp, StampResult
-from .steps import Packed, clean, fix_tree, local_files, pack, small, stage, start
+from .steps import Packed, clean, fix_tree, local_files, make_dir, pack, small, stage, start
 from .targetlog import TargetLog
 
 __all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
@@ -108,11 +108,12 @@ class Attempt:
         target, log, ctx = self.target, self.log, self.ctx
         out = target.out_dir
         await self.phase("resolving")
-        # a target never built here, with no shared cache to ask, has nothing to clean up, hash
-        # or restore: its first steps are a few metadata operations, not worth a thread hop
-        first = not ctx.caches.remote and not out.exists() and target.layer.tool is not Tool.UV
+        # a target never built here (its directory made now), with no shared cache to ask, has
+        # nothing to clean up, hash or restore: its first steps are a few metadata operations,
+        # not worth a thread hop
+        first = not ctx.caches.remote and target.layer.tool is not Tool.UV and make_dir(out)
         # its directory (made here: empty) and the lock's digests
-        inputs, empty = start(target) if first else await run_sync(start, target)
+        inputs, empty = start(target, made=True) if first else await run_sync(start, target)
         if target.requirements is not None:  # found by the check before this run decided anything
             raw = target.requirements
         else:

@@ -40,6 +40,7 @@ __all__ = [
     "clean",
     "fix_tree",
     "local_files",
+    "make_dir",
     "pack",
     "small",
     "stage",
@@ -52,19 +53,26 @@ SMALL_ENTRIES = 32
 SMALL_BYTES = 256 * 1024
 
 
-def start(target: Target) -> tuple[dict[str, str], bool]:
-    """The target's own directory (its parent, the output directory, is claimed by the run),
-    cleared of what a killed run left there (nothing else holds it while the run lock is held),
-    and the digests of the files its set is exported from, before the export reads them; and
-    whether the directory was made here (then it is empty: nothing to clear, check or find)."""
-    out = target.out_dir
-    try:
-        out.mkdir()
-        made = True
-    except FileExistsError:
-        made = False
-        remove_leftovers(out)
+def start(target: Target, *, made: bool = False) -> tuple[dict[str, str], bool]:
+    """The target's own directory (its parent, the output directory, is claimed by the run;
+    ``made``: by the caller, just now), cleared of what a killed run left there (nothing else
+    holds it while the run lock is held), and the digests of the files its set is exported
+    from, before the export reads them; and whether the directory was made here (then it is
+    empty: nothing to clear, check or find)."""
+    if not made:
+        made = make_dir(target.out_dir)
+        if not made:
+            remove_leftovers(target.out_dir)
     return lock_inputs(target), made
+
+
+def make_dir(path: Path) -> bool:
+    """Make the directory ``path``; False when something is there already."""
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return False
+    return True
 
 
 def beside(staging: list[Path], name: str) -> Path:

@@ -162,14 +162,17 @@ def path_problem(value: str | os.PathLike[str], *, room: int = 0) -> str | None:
 
 def replace_tree(staging: Path, dest: Path) -> None:
     """Put the ``staging`` tree at ``dest`` in one rename; the old tree is removed afterwards."""
-    old: Path | None = None
-    if os.path.lexists(dest):
-        old = dest.with_name(f".{dest.name}-old-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(dest, old)
     os.chmod(staging, 0o755)  # mkdtemp made it private
+    try:  # nothing there (or an empty directory, replaced as well): one rename
+        os.replace(staging, dest)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise
+    old = dest.with_name(f".{dest.name}-old-{os.getpid()}-{time.monotonic_ns()}")
+    os.replace(dest, old)
     os.replace(staging, dest)
-    if old is not None:
-        if old.is_symlink():
-            old.unlink()
-        else:
-            shutil.rmtree(old, ignore_errors=True)
+    if old.is_symlink():
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)
