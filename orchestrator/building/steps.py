@@ -16,12 +16,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.fileio import replace_tree, write_new
+from ..core.fileio import replace_tree, temp_dir, write_new
 from ..core.outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from ..package.scripts_fix import fix_scripts, forget_direct_urls, forget_local_files
 from ..package.sizes import Sizes, collect_measured, keep_failed_tree, listing
@@ -86,7 +85,7 @@ def stage(out: Path, staging: list[Path], requirements: str, own: str | None) ->
     """The attempt's staging tree (``staging[0]``, its ``python/`` the install's destination) and,
     beside it, the set being installed (``requirements.txt``: it describes the zip beside it, so
     it is swapped in only with the zip) and an in-repo project's own line; their paths."""
-    staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
+    staging.append(temp_dir(out, ".staging-"))
     (staging[0] / "python").mkdir()
     req_path = beside(staging, REQUIREMENTS_NAME)
     write_new(req_path, requirements)

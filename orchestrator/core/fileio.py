@@ -13,11 +13,11 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 __all__ = [
     "MAX_DEPTH",
@@ -30,10 +30,14 @@ __all__ = [
     "read_no_follow",
     "read_regular",
     "replace_tree",
+    "temp_dir",
+    "temp_file",
     "too_deep",
     "write_atomic",
     "write_new",
 ]
+
+T = TypeVar("T")
 
 MAX_READ = 64 * 1024 * 1024  # bytes: the largest file layerctl reads whole (a report, a lock)
 MAX_DEPTH = 100  # levels of nesting in a TOML or JSON file (real ones have fewer than ten)
@@ -45,9 +49,37 @@ ROOM = 1024  # bytes kept free below a directory layerctl works in, for what it 
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def temp_file(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new, empty file in ``directory`` (mode 0600, created exclusively, never through a
+    link) and its descriptor, open for reading and writing: ``tempfile.mkstemp``'s promises,
+    its name's shape (8 random characters between ``prefix`` and ``suffix``), at a third of its
+    cost (a target makes three)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    return _unique(directory, prefix, suffix, lambda path: (os.open(path, flags, 0o600), path))
+
+
+def temp_dir(directory: Path, prefix: str) -> Path:
+    """A new, empty directory in ``directory`` (mode 0700), as ``tempfile.mkdtemp`` makes."""
+
+    def make(path: Path) -> Path:
+        os.mkdir(path, 0o700)
+        return path
+
+    return _unique(directory, prefix, "", make)
+
+
+def _unique(directory: Path, prefix: str, suffix: str, make: Callable[[Path], T]) -> T:
+    for _ in range(100):  # as tempfile: a name taken is tried again with another
+        try:
+            return make(directory / f"{prefix}{os.urandom(4).hex()}{suffix}")
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary name found", str(directory))
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one rename (a link at ``path`` is replaced, not followed)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file(path.parent, f".{path.name}.", ".tmp")
     try:
         try:
             _write_all(fd, text.encode("utf-8"))

@@ -12,7 +12,6 @@ import hashlib
 import os
 import shutil
 import stat
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import ConfigError, PackageError
+from ..core.fileio import temp_file
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
@@ -214,11 +214,10 @@ def write_zip(
     date_time = zip_date_time(epoch)
     method = zipfile.ZIP_DEFLATED if level > 0 else zipfile.ZIP_STORED
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        fd, tmp = temp_file(dest.parent, f".{dest.name}.", ".tmp")
     except FileNotFoundError:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    tmp = Path(tmp_name)
+        fd, tmp = temp_file(dest.parent, f".{dest.name}.", ".tmp")
     try:
         with os.fdopen(fd, "w+b") as raw:  # written, then read back for its digest: one open
             with zipfile.ZipFile(raw, "w", method, compresslevel=level or None) as zf:
