@@ -3,8 +3,8 @@ compile -> zip -> swap -> stamp. It returns a typed outcome and raises only when
 EnvironmentProblem (the engine, an image, QEMU) fails only this target, like any cause. Every
 output is replaced atomically: a failed or cancelled attempt leaves the previous good
 ``layer.zip`` and ``artifacts/`` exactly as they were. The file work of each step runs in at
-most one thread hop (``steps.py``), so a matrix of thousands of small targets is not paid per
-file operation."""
+most one thread hop (``steps.py``), none when the installed tree is small (``steps.small``), so
+a matrix of thousands of small targets is not paid per file operation."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ import anyio
 
 from ..core.errors import BuildError, LayerctlError, TargetTimeout
 from ..core.events import Phase
-from ..core.offload import Cancelled, run_sync
+from ..core.offload import Cancelled, run_step, run_sync
+from ..core.outputs import ARTIFACTS, ZIP_NAME
 from ..core.tools import uv_environment
 from ..package.bytecode import compile_bytecode
 from ..package.sizes import Sizes, too_large
@@ -30,7 +31,7 @@ from .executors import Installer, InstallRequest, WheelBuilder, WheelRequest
 from .freshness import offline_record
 from .localwheels import LocalSet, local_projects, own_requirement, with_wheels
 from .stamp import Offline, Stamp, StampResult
-from .steps import clean, fix_tree, local_files, pack, stage, start
+from .steps import Packed, clean, fix_tree, local_files, make_dir, pack, small, stage, start
 from .targetlog import TargetLog
 
 __all__ = ["Attempt", "Built", "Failed", "Outcome", "UpToDate"]
@@ -79,6 +80,8 @@ class Attempt:
         self.tool_versions.clear()
         staging: list[Path] = []
         try:
+            if self.ctx.timeout_s is None:  # no scope to enter and leave
+                return await self._run(staging)
             with anyio.move_on_after(self.ctx.timeout_s) as scope:
                 return await self._run(staging)
             assert scope.cancelled_caught
@@ -105,10 +108,12 @@ class Attempt:
         target, log, ctx = self.target, self.log, self.ctx
         out = target.out_dir
         await self.phase("resolving")
-        # a target never built here, with no shared cache to ask, has nothing to clean up, hash
-        # or restore: its first steps are a few metadata operations, not worth a thread hop
-        first = not ctx.caches.remote and not out.exists() and target.layer.tool is not Tool.UV
-        inputs = start(target) if first else await run_sync(start, target)  # its directory; lock digests
+        # a target never built here (its directory made now), with no shared cache to ask, has
+        # nothing to clean up, hash or restore: its first steps are a few metadata operations,
+        # not worth a thread hop
+        first = not ctx.caches.remote and target.layer.tool is not Tool.UV and make_dir(out)
+        # its directory (made here: empty) and the lock's digests
+        inputs, empty = start(target, made=True) if first else await run_sync(start, target)
         if target.requirements is not None:  # found by the check before this run decided anything
             raw = target.requirements
         else:
@@ -125,10 +130,10 @@ class Attempt:
         record = await offline_record(target, ctx.local, requirements, inputs, installer=installer)
         notes: list[str] = []
         if first:
-            found, cannot_log = self._found(record, requirements, notes)
+            found, cannot_log = self._found(record, requirements, notes, empty)
         else:
             found, cannot_log = await run_sync(
-                self._found, record, requirements, notes, waits=ctx.caches.remote
+                self._found, record, requirements, notes, empty, waits=ctx.caches.remote
             )
         for note in notes:  # a shared cache that failed or lied: a miss, and a warning
             await self.warn(note)
@@ -169,14 +174,17 @@ class Attempt:
         installed = await self.installer.install(request, log)
         self.tool_versions.update(installed.tool_versions)
 
-        fixed = await run_sync(fix_tree, dest, target.python, ctx.local.directory if local else None, files)
+        light = small(dest)  # a few files: scripts, audit and zip on the loop, cheaper than hops
+        fixed = await run_step(
+            fix_tree, dest, target.python, ctx.local.directory if local else None, files, here=light
+        )
         if fixed:
             await log(f"scripts: {len(fixed)} shebangs now name the runtime's interpreter")
 
         await self.phase("auditing")
         from ..package.audit import audit_tree  # the ELF reader: imported by the first target built
 
-        audit = await run_sync(audit_tree, dest, target.arch, target.runtime.glibc_version)
+        audit = await run_step(audit_tree, dest, target.arch, target.runtime.glibc_version, here=light)
         await log(
             f"audit: {audit.elf_files} ELF files, all {target.arch.machine}, "
             f"max GLIBC {audit.max_glibc or '-'} <= {target.runtime.glibc}"
@@ -184,6 +192,7 @@ class Attempt:
         if target.settings.bytecode:
             await self.phase("compiling")
             await compile_bytecode(target, dest, log, self.warn)
+            light = light and small(dest)  # with its bytecode
 
         def made(zipped: ZipResult, sizes: Sizes) -> StampResult:
             return StampResult(
@@ -205,10 +214,12 @@ class Attempt:
             ctx.caches.keep(out, stamped, record, notes, target=target.id)
             return notes
 
-        await self.phase("zipping")  # the zip, the tree and set swapped in, the stamp: one hop
+        await self.phase("zipping")  # the zip, the tree and set swapped in, the stamp: one step
         settings, cancelled = target.settings, Cancelled()  # a long zip stops when the target is cancelled
-        packed = await run_sync(
-            lambda: pack(
+        waits = ctx.caches.remote and ctx.caches.write  # stored in the shared caches
+
+        def work() -> Packed:
+            return pack(
                 staging,
                 out,
                 target=target.id,
@@ -221,10 +232,11 @@ class Attempt:
                 made=made,
                 keep=keep,
                 check_cancelled=cancelled.check,
-            ),
-            cancelled=cancelled,
-            waits=ctx.caches.remote and ctx.caches.write,
-        )
+            )
+
+        # what it replaces is removed too: a previous build's tree and zip, measured as well
+        here = light and not waits and (first or small(out / ARTIFACTS, out / ZIP_NAME))
+        packed = await run_step(work, here=here, cancelled=cancelled, waits=waits)
         for warning, words in packed.said:
             await (self.warn(words) if warning else log(words))
         if packed.kept is not None:
@@ -233,19 +245,21 @@ class Attempt:
         return Built(packed.made)
 
     def _found(
-        self, record: Offline, requirements: RequirementSet, notes: list[str]
+        self, record: Offline, requirements: RequirementSet, notes: list[str], empty: bool
     ) -> tuple[Hit | None, Exception | None]:
         """One hop: the target's build (in its directory, or restored there from a shared cache),
-        else build.log opened for the build, or why it cannot be (raised once ``notes`` are said)."""
+        else build.log opened for the build, or why it cannot be (raised once ``notes`` are said).
+        An ``empty`` directory (made by this attempt) holds no build and no user's entry."""
         ctx = self.ctx
-        if not ctx.force:  # its build, in its directory or restored there from a shared cache
+        asked = not (empty and not ctx.caches.shared)  # else nothing could be found
+        if not ctx.force and asked:  # its build, in its directory or restored there from a shared cache
             found = ctx.caches.up_to_date(
                 self.target.out_dir, record, requirements.text, verify=ctx.verify_zips, notes=notes
             )
             if found is not None:
                 return found, None
         try:
-            self.log.open()
+            self.log.open(empty=empty)
         except (LayerctlError, OSError) as exc:
             return None, exc
         return None, None

@@ -5,6 +5,8 @@ came from (a file, ``LAYERCTL_*`` or a flag), so the one-line error names it."""
 from __future__ import annotations
 
 import functools
+import os
+import stat
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -146,9 +148,13 @@ def check_outputs(plan: Plan) -> None:
         )
     for target in (t for t in plan.targets if not t.problem):
         out = target.out_dir
-        if out.is_symlink() or (out.exists() and not out.is_dir()):
+        try:
+            mode = os.lstat(out).st_mode  # one call: most targets' directories are not there yet
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not stat.S_ISDIR(mode):
             raise ConfigError(
-                f"{out}: is a {'symlink' if out.is_symlink() else 'file'}, where layerctl keeps "
+                f"{out}: is a {'symlink' if stat.S_ISLNK(mode) else 'file'}, where layerctl keeps "
                 f"{target.id}'s outputs; remove it"
             )
     _check_cache_dir(plan)

@@ -2,8 +2,10 @@
 pipeline runs in one thread hop (``core/offload.run_sync``): a hop costs far more than a small
 file operation, and a matrix of thousands of targets pays it per step, not per file. Work that is
 a few metadata operations whatever the layer (``stage``; ``start`` of a target never built) runs
-on the event loop. What the steps have to say (log lines, warnings) is returned, in order, and
-said by the pipeline after the hop.
+on the event loop, and so does the work on a tree that a bounded walk finds small (``small``):
+its few system calls cost less than the hop, and the hand-offs of the interpreter's lock
+between the loop and a worker that follow it. What the steps have to say (log lines, warnings)
+is returned, in order, and said by the pipeline after the step.
 
 ``pack`` is the zipping step: the tree collected and measured, the zip written, the tree and
 ``requirements.txt`` swapped in, then the stamp (and the shared caches) in one go, so nothing
@@ -13,12 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.fileio import replace_tree, write_new
+from ..core.fileio import replace_tree, temp_dir, write_new
 from ..core.outputs import ARTIFACTS, REQUIREMENTS_NAME, ZIP_NAME, remove_leftovers
 from ..package.scripts_fix import fix_scripts, forget_direct_urls, forget_local_files
 from ..package.sizes import Sizes, collect_measured, keep_failed_tree, listing
@@ -29,17 +31,47 @@ from .freshness import lock_inputs
 from .localwheels import LocalSet
 from .stamp import StampResult
 
-__all__ = ["Packed", "beside", "clean", "fix_tree", "local_files", "pack", "stage", "start"]
+__all__ = [
+    "SMALL_BYTES",
+    "SMALL_ENTRIES",
+    "Packed",
+    "beside",
+    "clean",
+    "fix_tree",
+    "local_files",
+    "make_dir",
+    "pack",
+    "small",
+    "stage",
+    "start",
+]
+
+# The most a step on the event loop may touch: a tree of a few files (a layer that installs
+# one small module, or nothing), zipped in well under a millisecond. A 60 MB tree is never near.
+SMALL_ENTRIES = 32
+SMALL_BYTES = 256 * 1024
 
 
-def start(target: Target) -> dict[str, str]:
-    """The target's own directory (its parent, the output directory, is claimed by the run),
-    cleared of what a killed run left there (nothing else holds it while the run lock is held),
-    and the digests of the files its set is exported from, before the export reads them."""
-    out = target.out_dir
-    out.mkdir(exist_ok=True)
-    remove_leftovers(out)
-    return lock_inputs(target)
+def start(target: Target, *, made: bool = False) -> tuple[dict[str, str], bool]:
+    """The target's own directory (its parent, the output directory, is claimed by the run;
+    ``made``: by the caller, just now), cleared of what a killed run left there (nothing else
+    holds it while the run lock is held), and the digests of the files its set is exported
+    from, before the export reads them; and whether the directory was made here (then it is
+    empty: nothing to clear, check or find)."""
+    if not made:
+        made = make_dir(target.out_dir)
+        if not made:
+            remove_leftovers(target.out_dir)
+    return lock_inputs(target), made
+
+
+def make_dir(path: Path) -> bool:
+    """Make the directory ``path``; False when something is there already."""
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return False
+    return True
 
 
 def beside(staging: list[Path], name: str) -> Path:
@@ -53,7 +85,7 @@ def stage(out: Path, staging: list[Path], requirements: str, own: str | None) ->
     """The attempt's staging tree (``staging[0]``, its ``python/`` the install's destination) and,
     beside it, the set being installed (``requirements.txt``: it describes the zip beside it, so
     it is swapped in only with the zip) and an in-repo project's own line; their paths."""
-    staging.append(Path(tempfile.mkdtemp(prefix=".staging-", dir=out)))
+    staging.append(temp_dir(out, ".staging-"))
     (staging[0] / "python").mkdir()
     req_path = beside(staging, REQUIREMENTS_NAME)
     write_new(req_path, requirements)
@@ -62,6 +94,43 @@ def stage(out: Path, staging: list[Path], requirements: str, own: str | None) ->
         own_path = beside(staging, "own.txt")
         write_new(own_path, own)
     return req_path, own_path
+
+
+def small(*paths: Path) -> bool:
+    """Whether the trees and files at ``paths`` hold, together, at most ``SMALL_ENTRIES``
+    entries and ``SMALL_BYTES`` bytes (a missing path holds nothing). The walk stops as soon as
+    either bound is passed, so a large tree costs the loop a few dozen entries read at most; a
+    symlink (the zip may follow it) or anything but a file or directory counts as large."""
+    entries, room = SMALL_ENTRIES, SMALL_BYTES
+    pending: list[str] = []
+    for path in paths:
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            pending.append(os.fspath(path))
+        elif stat.S_ISREG(info.st_mode):
+            room -= info.st_size
+        else:
+            return False
+    if room < 0:
+        return False
+    while pending:
+        with os.scandir(pending.pop()) as scan:
+            for item in scan:
+                entries -= 1
+                if entries < 0:
+                    return False
+                if item.is_dir(follow_symlinks=False):
+                    pending.append(item.path)
+                elif item.is_file(follow_symlinks=False):
+                    room -= item.stat(follow_symlinks=False).st_size
+                    if room < 0:
+                        return False
+                else:
+                    return False
+    return True
 
 
 def local_files(requirements: RequirementSet, built: LocalSet | None) -> tuple[Path, ...]:

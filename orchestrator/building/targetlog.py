@@ -47,9 +47,11 @@ class TargetLog:
         else:
             self._file.write("\n".join(lines) + "\n")
 
-    def open(self) -> None:
-        """The target builds: its log from now on in build.log."""
-        check_build_names(self.path.parent)  # the build writes them all: refuse before it starts
+    def open(self, *, empty: bool = False) -> None:
+        """The target builds: its log from now on in build.log (``empty``: its directory was
+        just made, so no user's entry can be in the way)."""
+        if not empty:
+            check_build_names(self.path.parent)  # the build writes them all: refuse before it starts
         self._open()
 
     def _open(self) -> None:

@@ -48,19 +48,26 @@ async def fan_out(
     result meets ``stop``, everything still running is cancelled and nothing more starts.
     ``work`` reports failures in its result; an exception it raises ends the fan-out.
     ``into`` is filled as results come, so a caller cancelled from outside still has them."""
+    # a bound of at least every item never holds one back: no limiter to take and give back
+    unbounded = isinstance(limiter, int) and limiter >= len(items)
     slots = anyio.CapacityLimiter(limiter) if isinstance(limiter, int) else limiter
     done: Fanned[R] = Fanned() if into is None else into
     with anyio.CancelScope() as scope:
         async with anyio.create_task_group() as tg:
 
+            async def run(index: int, item: T) -> None:
+                done.started.add(index)
+                result = await work(item)
+                done.results[index] = result
+                if stop is not None and stop(result):
+                    done.stopped = True
+                    scope.cancel()  # while still holding the slot, so no queued item starts
+
             async def one(index: int, item: T) -> None:
+                if unbounded:
+                    return await run(index, item)
                 async with slots:
-                    done.started.add(index)
-                    result = await work(item)
-                    done.results[index] = result
-                    if stop is not None and stop(result):
-                        done.stopped = True
-                        scope.cancel()  # while still holding the slot, so no queued item starts
+                    await run(index, item)
 
             for index, item in enumerate(items):
                 tg.start_soon(one, index, item, name=name(item))

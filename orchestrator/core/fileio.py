@@ -13,11 +13,11 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 __all__ = [
     "MAX_DEPTH",
@@ -30,10 +30,14 @@ __all__ = [
     "read_no_follow",
     "read_regular",
     "replace_tree",
+    "temp_dir",
+    "temp_file",
     "too_deep",
     "write_atomic",
     "write_new",
 ]
+
+T = TypeVar("T")
 
 MAX_READ = 64 * 1024 * 1024  # bytes: the largest file layerctl reads whole (a report, a lock)
 MAX_DEPTH = 100  # levels of nesting in a TOML or JSON file (real ones have fewer than ten)
@@ -42,13 +46,46 @@ NAME_MAX = 255  # bytes of one part of a path
 ROOM = 1024  # bytes kept free below a directory layerctl works in, for what it writes there
 
 
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def temp_file(directory: Path, prefix: str, suffix: str) -> tuple[int, Path]:
+    """A new, empty file in ``directory`` (mode 0600, created exclusively, never through a
+    link) and its descriptor, open for reading and writing: ``tempfile.mkstemp``'s promises,
+    its name's shape (8 random characters between ``prefix`` and ``suffix``), at a third of its
+    cost (a target makes three)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    return _unique(directory, prefix, suffix, lambda path: (os.open(path, flags, 0o600), path))
+
+
+def temp_dir(directory: Path, prefix: str) -> Path:
+    """A new, empty directory in ``directory`` (mode 0700), as ``tempfile.mkdtemp`` makes."""
+
+    def make(path: Path) -> Path:
+        os.mkdir(path, 0o700)
+        return path
+
+    return _unique(directory, prefix, "", make)
+
+
+def _unique(directory: Path, prefix: str, suffix: str, make: Callable[[Path], T]) -> T:
+    for _ in range(100):  # as tempfile: a name taken is tried again with another
+        try:
+            return make(directory / f"{prefix}{os.urandom(4).hex()}{suffix}")
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary name found", str(directory))
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one rename (a link at ``path`` is replaced, not followed)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temp_file(path.parent, f".{path.name}.", ".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
+        try:
+            _write_all(fd, text.encode("utf-8"))
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with suppress(OSError):
@@ -59,21 +96,29 @@ def write_atomic(path: Path, text: str) -> None:
 def write_new(path: Path, text: str) -> None:
     """Write ``text`` to ``path``, which must not exist (a name of this run's own: no temp file
     and rename needed), mode 0644 whatever the umask, as ``write_atomic`` leaves a file."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    fd = os.open(path, _NEW, 0o644)
     try:
         os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", closefd=False) as fh:
-            fh.write(text)
+        _write_all(fd, text.encode("utf-8"))
     finally:
         os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` (a write may take only part of it), without a file object."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def create_fresh(path: Path) -> TextIO:
     """Open a new, empty ``path`` for writing: whatever was at the name (a link, a read-only
     file) is removed first, never written through."""
-    if path.is_symlink() or path.exists():
+    try:
+        fd = os.open(path, _NEW, 0o644)
+    except FileExistsError:  # anything at the name, a link too (O_EXCL): removed, then made afresh
         path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, _NEW, 0o644)
     return os.fdopen(fd, "w", encoding="utf-8")
 
 
@@ -149,14 +194,17 @@ def path_problem(value: str | os.PathLike[str], *, room: int = 0) -> str | None:
 
 def replace_tree(staging: Path, dest: Path) -> None:
     """Put the ``staging`` tree at ``dest`` in one rename; the old tree is removed afterwards."""
-    old: Path | None = None
-    if dest.exists() or dest.is_symlink():
-        old = dest.with_name(f".{dest.name}-old-{os.getpid()}-{time.monotonic_ns()}")
-        os.replace(dest, old)
     os.chmod(staging, 0o755)  # mkdtemp made it private
+    try:  # nothing there (or an empty directory, replaced as well): one rename
+        os.replace(staging, dest)
+        return
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+            raise
+    old = dest.with_name(f".{dest.name}-old-{os.getpid()}-{time.monotonic_ns()}")
+    os.replace(dest, old)
     os.replace(staging, dest)
-    if old is not None:
-        if old.is_symlink():
-            old.unlink()
-        else:
-            shutil.rmtree(old, ignore_errors=True)
+    if old.is_symlink():
+        old.unlink()
+    else:
+        shutil.rmtree(old, ignore_errors=True)

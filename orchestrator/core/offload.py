@@ -11,7 +11,12 @@ without sleeping. The asyncio backend is the one layerctl runs on (``fanout.sign
 File work (walking, zipping, hashing a tree) needs a CPU, and more threads than CPUs only fight
 over the GIL at every system call: its pool has one thread per CPU. Work that waits on the
 network (a shared build cache) goes to a pool of its own (``waits=True``), wide enough that
-every target of a run can wait at once."""
+every target of a run can wait at once.
+
+``run_step`` runs work known to be small (a few files) on the event loop instead: a hop costs
+more than such work, and its hand-offs of the interpreter's lock cost the loop more still. It
+checkpoints first, as a hop would, so a cancellation and the other tasks' turns come between
+steps as they did."""
 
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from typing import TypeVar
 
 import anyio
 
-__all__ = ["Cancelled", "run_sync"]
+__all__ = ["Cancelled", "run_step", "run_sync"]
 
 T = TypeVar("T")
 
@@ -78,3 +83,14 @@ async def run_sync(
             with anyio.CancelScope(shield=True):
                 await ended.wait()
         raise
+
+
+async def run_step(
+    func: Callable[..., T], *args: object, here: bool, cancelled: Cancelled | None = None, waits: bool = False
+) -> T:
+    """``func(*args)`` on the event loop after a checkpoint when ``here`` (small work), else in
+    a worker thread (``run_sync``)."""
+    if here:
+        await asyncio.sleep(0)  # anyio's checkpoint on asyncio, without finding the backend first
+        return func(*args)
+    return await run_sync(func, *args, cancelled=cancelled, waits=waits)

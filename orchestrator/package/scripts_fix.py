@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["LAMBDA_PYTHON", "fix_scripts", "forget_direct_urls", "forget_local_files"]
+__all__ = ["LAMBDA_PYTHON", "dist_infos", "fix_scripts", "forget_direct_urls", "forget_local_files"]
 
 LAMBDA_PYTHON = "/var/lang/bin/python{python}"  # where every Lambda Python runtime has it
 _MAX_SHEBANG = 4096
@@ -49,8 +49,21 @@ def fix_scripts(root: Path, python: str) -> list[str]:
     return sorted(os.path.relpath(p, root) for p in rewritten)
 
 
+def dist_infos(root: Path) -> list[Path]:
+    """The ``*.dist-info`` directories of a tree (links to directories too), sorted: what
+    ``root.glob("*.dist-info")`` finds that is a directory, in one ``scandir``."""
+    try:
+        with os.scandir(root) as scan:
+            names = sorted(item.name for item in scan if item.name.endswith(".dist-info") and item.is_dir())
+    except OSError:  # as glob: a tree that cannot be listed has none
+        return []
+    return [root / name for name in names]
+
+
 def _update_records(root: Path, rewritten: dict[str, bytes]) -> None:
-    for record in sorted(root.glob("*.dist-info/RECORD")):
+    for record in (info / "RECORD" for info in dist_infos(root)):
+        if not record.exists():
+            continue
         data = record.read_bytes()
         if not rewritten and b"../" not in data:
             continue

@@ -19,6 +19,7 @@ from ..core.errors import PackageError
 from ..core.events import PackageSize
 from ..core.fileio import replace_tree
 from ..core.outputs import FAILED_ARTIFACTS
+from .scripts_fix import dist_infos
 from .zip import UNZIPPED_LIMIT, Entry, collect, compiled_patterns, runtime_provided_patterns
 
 __all__ = [
@@ -139,9 +140,7 @@ def _owners(root: Path) -> tuple[dict[str, _Dist], dict[str, _Dist]]:
     """Which distribution installed each file (by its RECORD), and each top-level name."""
     files: dict[str, _Dist] = {}
     tops: dict[str, _Dist] = {}
-    for info in sorted(root.glob("*.dist-info")):
-        if not info.is_dir():
-            continue
+    for info in dist_infos(root):
         dist = _identity(info)
         tops.setdefault(info.name, dist)
         for path in _record(info):

@@ -12,16 +12,17 @@ import hashlib
 import os
 import shutil
 import stat
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from io import BufferedIOBase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import ConfigError, PackageError
+from ..core.fileio import temp_file
 
 if TYPE_CHECKING:
     from pathspec import GitIgnoreSpec
@@ -95,11 +96,19 @@ def collect(root: Path, patterns: Iterable[str]) -> list[Entry]:
     points to (a file's bytes, a directory's files under the link's name); one that points
     outside it, dangles or loops fails with its path. An excluded link is not looked at."""
     spec = compiled_patterns(tuple(patterns))
-    top = Path(os.path.realpath(root))
     entries: list[Entry] = []
-    _collect_dir(top, "", spec, top, frozenset({top}), entries)
+    try:  # the tree as named: its real path is needed only to follow a link (a walk per part)
+        _collect_dir(Path(root), "", spec, None, frozenset(), entries)
+    except _Link:  # walked again from its real path, where links are followed
+        top = Path(os.path.realpath(root))
+        entries.clear()
+        _collect_dir(top, "", spec, top, frozenset({top}), entries)
     entries.sort(key=lambda e: e.name)
     return entries
+
+
+class _Link(Exception):
+    """A walk without the tree's real path met a link it would follow."""
 
 
 @lru_cache(maxsize=64)
@@ -113,7 +122,12 @@ def compiled_patterns(patterns: tuple[str, ...]) -> GitIgnoreSpec:
 
 
 def _collect_dir(
-    directory: Path, prefix: str, spec: GitIgnoreSpec, top: Path, chain: frozenset[Path], out: list[Entry]
+    directory: Path,
+    prefix: str,
+    spec: GitIgnoreSpec,
+    top: Path | None,
+    chain: frozenset[Path],
+    out: list[Entry],
 ) -> None:
     with os.scandir(directory) as scan:
         items = sorted(scan, key=lambda item: item.name)
@@ -123,6 +137,8 @@ def _collect_dir(
         if item.is_symlink():
             if spec.match_file(rel) or spec.match_file(rel + "/"):
                 continue
+            if top is None:
+                raise _Link
             path = _link_inside(path, rel, top)
             if path.is_dir():
                 if path in chain:
@@ -197,25 +213,29 @@ def write_zip(
         )
     date_time = zip_date_time(epoch)
     method = zipfile.ZIP_DEFLATED if level > 0 else zipfile.ZIP_STORED
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", method, compresslevel=level or None) as zf:
-            for entry in entries:
-                if check_cancelled is not None:
-                    check_cancelled()
-                info = zipfile.ZipInfo(_PREFIX + entry.name, date_time)
-                info.compress_type = method
-                _set_level(info, level)  # zf.open(info) takes the entry's level, not the archive's
-                info.create_system = 3  # Unix, so external_attr carries the mode
-                info.external_attr = (stat.S_IFREG | (0o755 if entry.executable else 0o644)) << 16
-                info.file_size = entry.size
-                with entry.path.open("rb") as src, zf.open(info, "w") as out:
-                    shutil.copyfileobj(src, out, _CHUNK)
-        digest = sha256_file(tmp)
-        zipped = tmp.stat().st_size
-        os.chmod(tmp, 0o644)
+        fd, tmp = temp_file(dest.parent, f".{dest.name}.", ".tmp")
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = temp_file(dest.parent, f".{dest.name}.", ".tmp")
+    try:
+        with os.fdopen(fd, "w+b") as raw:  # written, then read back for its digest: one open
+            with zipfile.ZipFile(raw, "w", method, compresslevel=level or None) as zf:
+                for entry in entries:
+                    if check_cancelled is not None:
+                        check_cancelled()
+                    info = zipfile.ZipInfo(_PREFIX + entry.name, date_time)
+                    info.compress_type = method
+                    _set_level(info, level)  # zf.open(info) takes the entry's level, not the archive's
+                    info.create_system = 3  # Unix, so external_attr carries the mode
+                    info.external_attr = (stat.S_IFREG | (0o755 if entry.executable else 0o644)) << 16
+                    info.file_size = entry.size
+                    with entry.path.open("rb") as src, zf.open(info, "w") as out:
+                        shutil.copyfileobj(src, out, _CHUNK)
+            zipped = raw.tell()  # the end of the central directory, written last
+            raw.seek(0)
+            digest = _sha256_of(raw)
+            os.fchmod(raw.fileno(), 0o644)
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -233,8 +253,12 @@ _LEVEL_ATTRIBUTE = "compress_level" if hasattr(zipfile.ZipInfo, "compress_level"
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
+        return _sha256_of(fh)
+
+
+def _sha256_of(fh: BufferedIOBase) -> str:
+    digest = hashlib.sha256()
+    while chunk := fh.read(_CHUNK):
+        digest.update(chunk)
     return digest.hexdigest()

@@ -11,6 +11,7 @@ or the settings change or ``--refresh`` asks again (``freshness.py``)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -112,11 +113,20 @@ def _group(groups: dict[str, Any], name: str, pyproject: Path, seen: tuple[str, 
 def _absolute(dep: str, root: Path, pyproject: Path) -> str:
     """``name @ file:<relative path>`` with the path made absolute (against the project)."""
     try:
-        requirement = Requirement(dep)
+        relative = _names_relative_file(dep)
     except InvalidRequirement as exc:
         raise ConfigError(f"{pyproject}: dependency {dep!r} is invalid: {exc}") from None
-    url = requirement.url
-    if not url or not url.startswith("file:") or url.startswith("file://"):
+    if not relative:
         return dep
+    requirement = Requirement(dep)
+    url = requirement.url or ""
     requirement.url = (root / unquote(urlsplit(url).path)).resolve().as_uri()
     return str(requirement)
+
+
+@lru_cache(maxsize=4096)
+def _names_relative_file(dep: str) -> bool:
+    """Whether a dependency is ``name @ file:<relative path>``: parsed once per distinct line
+    (every target of a layer asks, twice)."""
+    url = Requirement(dep).url or ""
+    return url.startswith("file:") and not url.startswith("file://")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -236,26 +237,28 @@ def _entry(lines: tuple[str, ...], logical: str) -> Entry:
     if not body:
         return Entry(lines)
     path, marker = _directory(body.removeprefix("-e ").strip())
-    if body.startswith("-"):
+    parsed = None if body.startswith("-") else _parsed(body)
+    if parsed is None:
         return Entry(lines, body, hashes, path=path, marker=marker)
+    name, version, url, plain, marker = parsed
+    return Entry(
+        lines, body, hashes, name=name, version=version, url=url, plain=plain, marker=marker, path=path
+    )
+
+
+@lru_cache(maxsize=4096)
+def _parsed(body: str) -> tuple[str, str, str, str, str] | None:
+    """A requirement's name, version (or specifier, or URL), URL, line without its marker, and
+    marker; None: not a requirement. Parsed once per distinct line (a matrix's targets share
+    most of their pins)."""
     try:
         requirement = Requirement(body)
     except InvalidRequirement:
-        return Entry(lines, body, hashes, path=path, marker=marker)
+        return None
     marker = str(requirement.marker or "")
     requirement.marker = None
     version = str(requirement.specifier) or (requirement.url or "")
-    return Entry(
-        lines,
-        body,
-        hashes,
-        name=requirement.name,
-        version=version.removeprefix("=="),
-        url=requirement.url or "",
-        plain=str(requirement),
-        marker=marker,
-        path=path,
-    )
+    return requirement.name, version.removeprefix("=="), requirement.url or "", str(requirement), marker
 
 
 def _archive_name(file_name: str) -> str | None:
@@ -275,14 +278,10 @@ def _directory(body: str) -> tuple[Path | None, str]:
     if body.startswith("/"):
         where, _, marker = body.partition(";")
         return Path(where.strip()), marker.strip()
-    try:
-        requirement = Requirement(body)
-    except InvalidRequirement:
+    parsed = _parsed(body)
+    if parsed is None or not parsed[2].startswith("file:"):
         return None, ""
-    url = requirement.url
-    if not url or not url.startswith("file:"):
-        return None, ""
-    return Path(unquote(urlsplit(url).path)), str(requirement.marker or "")
+    return Path(unquote(urlsplit(parsed[2]).path)), parsed[4]
 
 
 def describe_changes(old: Mapping[str, str], new: Mapping[str, str], *, limit: int = 6) -> str:

@@ -11,7 +11,7 @@ import time
 import anyio
 import pytest
 
-from orchestrator.core.offload import Cancelled, run_sync
+from orchestrator.core.offload import Cancelled, run_step, run_sync
 
 
 def test_the_work_runs_in_another_thread_and_returns_its_value() -> None:
@@ -115,4 +115,28 @@ def test_work_not_started_when_its_task_is_cancelled_never_runs() -> None:
 
     anyio.run(main)
     time.sleep(0.1)
+    assert ran == []
+
+
+def test_a_small_step_runs_on_the_loop_and_a_large_one_in_a_thread() -> None:
+    async def main() -> tuple[int, int]:
+        here = await run_step(threading.get_ident, here=True)
+        away = await run_step(threading.get_ident, here=False)
+        return here, away
+
+    here, away = anyio.run(main)
+    assert here == threading.get_ident()
+    assert away != threading.get_ident()
+
+
+def test_a_small_step_lets_a_cancellation_in_before_it_starts() -> None:
+    ran: list[str] = []
+
+    async def main() -> None:
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await run_step(lambda: ran.append("work"), here=True)
+        assert scope.cancelled_caught
+
+    anyio.run(main)
     assert ran == []

@@ -57,6 +57,7 @@ def noted(self, fire=fanout.Interrupt.fire):
 
 
 steps.write_zip = paused("zipping", steps.write_zip)
+steps.SMALL_ENTRIES = 0  # a paused zip stands for a long one: a large tree's, zipped off the event loop
 report.write_report = paused("reporting", report.write_report)
 PlainReporter.close = paused("closing", PlainReporter.close)
 fanout.Interrupt.fire = noted
