@@ -142,7 +142,7 @@ async def fan_targets(
     for result in known.values():
         await emit(TargetFinished(result))
     items = list(targets if order is None else order)
-    slots, halted, began = anyio.CapacityLimiter(jobs), anyio.Event(), set[str]()
+    slots, halted, began = anyio.CapacityLimiter(jobs), anyio.Event(), dict[str, float]()
 
     def stops(result: TargetResult) -> bool:
         return failed(result) and not keep_going
@@ -152,7 +152,7 @@ async def fan_targets(
             async with slots:
                 if halted.is_set():
                     await anyio.sleep_forever()  # the fan-out is stopping and cancels this at once
-                began.add(target.id)
+                began[target.id] = time.time()
                 result = await step()
                 if stops(result):
                     halted.set()
@@ -170,7 +170,7 @@ async def fan_targets(
 async def finish(
     targets: Sequence[Target],
     finished: Mapping[str, TargetResult],
-    running: set[str],
+    running: Mapping[str, float],
     emit: Emit,
     started: float,
     interrupted: bool,
@@ -181,7 +181,7 @@ async def finish(
         result = finished.get(target.id)
         if result is None:
             why = "interrupted" if interrupted else "stopped after a failure"
-            result = not_run(target, why, cancelled=target.id in running)
+            result = not_run(target, why, began=running.get(target.id))
             with anyio.CancelScope(shield=True):
                 await emit(TargetFinished(result))
         ordered.append(result)
@@ -196,8 +196,13 @@ def failed(result: TargetResult) -> bool:
     return result.status == "failed" or any(p.status == "failed" for p in result.publish)
 
 
-def not_run(target: Target, why: str, *, cancelled: bool = False) -> TargetResult:
-    return result_for(target, status="cancelled" if cancelled else "not-run", error=why)
+def not_run(target: Target, why: str, *, began: float | None = None) -> TargetResult:
+    """The row of a target that did not finish: ``cancelled`` (with when it started, Unix time,
+    and how long it ran) when it had started, ``not-run`` when it never did."""
+    if began is None:
+        return result_for(target, status="not-run", error=why)
+    ran = round(time.time() - began, 3)
+    return result_for(target, status="cancelled", error=why, started_at=round(began, 3), duration_s=ran)
 
 
 def exit_code_for(outcome: RunOutcome) -> int:

@@ -3,6 +3,7 @@ the real scheduler and pipeline, a fake executor."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import anyio
@@ -43,6 +44,22 @@ async def test_fail_fast_cancels_running_targets(tmp_path: Path) -> None:
 
     outcome = await run(plan, FakeExecutor({"a": fails_later, "b": never_finishes}), jobs=2)
     assert by_id(outcome)["b:py3.12-x86_64"].status == "cancelled"
+
+
+async def test_a_cancelled_target_s_row_says_when_it_started_and_how_long_it_ran(tmp_path: Path) -> None:
+    """A cancelled target's row said it never started (no start time, 0.0 s)."""
+    plan = plan_for(tmp_path, ["a", "b", "c"])
+
+    async def fails_later(request: InstallRequest, log: BatchSink, attempt: int) -> None:
+        await anyio.sleep(0.2)
+        await fails(request, log, attempt)
+
+    before = time.time()
+    outcome = await run(plan, FakeExecutor({"a": fails_later, "b": never_finishes}), jobs=2)
+    cancelled, queued = by_id(outcome)["b:py3.12-x86_64"], by_id(outcome)["c:py3.12-x86_64"]
+    assert cancelled.status == "cancelled" and cancelled.started_at is not None
+    assert before <= cancelled.started_at <= time.time() and cancelled.duration_s >= 0.15
+    assert queued.status == "not-run" and queued.started_at is None and queued.duration_s == 0.0
 
 
 async def test_keep_going_builds_the_others(tmp_path: Path) -> None:
