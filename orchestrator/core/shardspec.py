@@ -61,11 +61,11 @@ def _parse(text: str, where: str) -> ShardSpec:
         raise ValueError(f"{where}{text!r} is not a shard: write K/N (e.g. 1/4) or auto")
     _within_cap(match.group(2), where)
     total = int(match.group(2))
+    if total == 0:
+        raise ValueError(f"{where}shard {text!r} has no shards: K/N needs N >= 1 (e.g. 1/4)")
     index = int(match.group(1)) if len(match.group(1)) <= 9 else total + 1  # a huge K: out of range
     if not 1 <= index <= total:
-        raise ValueError(
-            f"{where}shard {text!r} is out of range: K/N needs 1 <= K <= N (e.g. 1/{max(total, 1)})"
-        )
+        raise ValueError(f"{where}shard {text!r} is out of range: K/N needs 1 <= K <= N (e.g. 1/{total})")
     return ShardSpec(index, total)
 
 

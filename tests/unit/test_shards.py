@@ -205,3 +205,9 @@ def test_the_matrix_counts_only_the_shards_that_hold_targets(root: Path) -> None
     assert [row["shard"] for row in include] == [f"{k}/24" for k in range(1, 25)]
     for row in include[:3]:
         assert row["targets"] == ids(root, "--shard", row["shard"])
+
+
+def test_a_shard_of_zero_shards_says_n_must_be_at_least_one(root: Path) -> None:
+    """--shard 1/0 said "K/N needs 1 <= K <= N (e.g. 1/1)": an example that is not the fix."""
+    result = invoke(["-C", str(root), "list", "--no-decide", "--shard", "1/0"])
+    assert result.exit_code == 2 and "N >= 1" in result.stderr and "e.g. 1/1)" not in result.stderr
