@@ -35,6 +35,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from orchestrator.core._toml import loads
 from orchestrator.core.tools import uv_argv, uv_environment
+from tests.support.servers import serving
 
 __all__ = ["LocalIndex", "Want", "gather", "pins_of", "serve"]
 
@@ -209,11 +210,5 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def serve(files: Path) -> Iterator[LocalIndex]:
     """The wheels gathered in ``files`` as an index on loopback (``index.url``) while in use."""
-    index = LocalIndex(files)
-    thread = threading.Thread(target=index.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(LocalIndex(files)) as index:
         yield index
-    finally:
-        index.shutdown()
-        index.server_close()

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 
 class UnavailableIndex(ThreadingHTTPServer):
@@ -44,10 +45,12 @@ class _Unavailable(BaseHTTPRequestHandler):
         return None
 
 
+S = TypeVar("S", bound=ThreadingHTTPServer)
+
+
 @contextmanager
-def unavailable_index() -> Iterator[UnavailableIndex]:
-    """An index URL (server.url) that always says 503 Service Unavailable; server.hits counts."""
-    server = UnavailableIndex()
+def serving(server: S) -> Iterator[S]:
+    """``server`` answering from a thread of its own while in use, then shut down and closed."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -55,6 +58,13 @@ def unavailable_index() -> Iterator[UnavailableIndex]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def unavailable_index() -> Iterator[UnavailableIndex]:
+    """An index URL (server.url) that always says 503 Service Unavailable; server.hits counts."""
+    with serving(UnavailableIndex()) as server:
+        yield server
 
 
 @contextmanager
@@ -212,11 +222,5 @@ def private_index(
 ) -> Iterator[PrivateIndex]:
     """A private index of ``wheels`` on loopback (``server.url``), requiring these credentials;
     ``delay`` seconds before each answer; over HTTPS with ``tls`` = (certificate, key)."""
-    server = PrivateIndex(wheels, username, password, delay, tls)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(PrivateIndex(wheels, username, password, delay, tls)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
